@@ -1,0 +1,11 @@
+"""`orch-tui demo`: not built yet."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def run(args: argparse.Namespace) -> int:
+    print("orch-tui demo: not yet available in this version", file=sys.stderr)
+    return 1

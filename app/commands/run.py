@@ -1,0 +1,11 @@
+"""`orch-tui run`: not built yet."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def run(args: argparse.Namespace) -> int:
+    print("orch-tui run: not yet available in this version", file=sys.stderr)
+    return 1

@@ -1,0 +1,1 @@
+"""Coder agent runners: one interface, three runners (OpenCode, command template, scripted)."""

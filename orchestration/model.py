@@ -1,0 +1,100 @@
+"""Plain data shared by every layer: tasks and the graph they form.
+
+Modules that own richer records (lanes, reservations, merge items, conflicts) define them
+beside the code that produces them; this module holds what nearly everything reads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import InputProblem
+
+DONE_STATUSES = frozenset({"closed", "tombstone"})
+"""Statuses that count as finished work (bv counts only `closed`; see reference/beads.md)."""
+
+BLOCKING_TYPES = frozenset({"blocks", "conditional-blocks", ""})
+"""Dependency types that block readiness by the bd 1.x rule (empty is stored as `blocks`)."""
+
+# A task declares the files it will touch with one line in its description:
+#     Files: src/api/**, docs/api.md
+# Patterns are gitignore-style, separated by commas or whitespace. This is the single place
+# that defines the convention; the planner, reservations, agents and importers all use it.
+_FILES_LINE = re.compile(r"^\s*files\s*:\s*(?P<patterns>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def parse_declared_files(description: str | None) -> tuple[str, ...]:
+    """Patterns from every `Files:` line of a description, in order, without duplicates."""
+    if not description:
+        return ()
+    patterns: list[str] = []
+    for match in _FILES_LINE.finditer(description):
+        for pattern in re.split(r"[,\s]+", match.group("patterns")):
+            pattern = pattern.strip().strip("`")
+            if pattern and pattern not in patterns:
+                patterns.append(pattern)
+    return tuple(patterns)
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """`issue_id` depends on (is blocked by) `depends_on_id` when `type` blocks."""
+
+    issue_id: str
+    depends_on_id: str
+    type: str = "blocks"
+
+    @property
+    def blocks(self) -> bool:
+        return self.type in BLOCKING_TYPES
+
+
+@dataclass
+class Task:
+    """One Beads issue, normalised. `raw` keeps the line's original object for round-trips."""
+
+    id: str
+    title: str
+    status: str = "open"
+    priority: int = 2
+    issue_type: str = "task"
+    description: str = ""
+    acceptance_criteria: str = ""
+    design: str = ""
+    notes: str = ""
+    assignee: str = ""
+    labels: tuple[str, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    defer_until: datetime | None = None
+    close_reason: str = ""
+    metadata: Any = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def declared_files(self) -> tuple[str, ...]:
+        return parse_declared_files(self.description)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+
+@dataclass
+class TaskGraph:
+    """Every task of one tracker, plus the problems met while reading it."""
+
+    tasks: dict[str, Task] = field(default_factory=dict)
+    problems: list[InputProblem] = field(default_factory=list)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def get(self, task_id: str) -> Task | None:
+        return self.tasks.get(task_id)
