@@ -98,3 +98,19 @@ class TaskGraph:
 
     def get(self, task_id: str) -> Task | None:
         return self.tasks.get(task_id)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One file reservation as the ledger shows it (refreshed from Agent Mail)."""
+
+    path_pattern: str
+    agent: str
+    lane: int | None
+    """Our lane number (1-based) when the holder is one of our lane agents, else None."""
+    exclusive: bool
+    expires_at: datetime | None
+    conflicts: bool = False
+    """True when another holder's exclusive pattern overlaps this one."""
+    reason: str = ""
+    reservation_id: int | str | None = None

@@ -1,0 +1,160 @@
+"""Typed events the engine and its parts emit; any front end subscribes to them.
+
+Events are immutable facts about something that already happened. Lanes are numbered from
+1. Producers call a plain `EventSink` (a callable), so the pieces stay independent of the
+engine that collects and forwards their events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Callable
+
+from .model import Reservation
+
+
+class Mode(StrEnum):
+    PARALLEL = "parallel"
+    SEQUENTIAL = "sequential"
+
+
+class LaneOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event."""
+
+
+EventSink = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class EngineStateChanged(Event):
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BatchProposed(Event):
+    proposal: Any
+    """The planner's batch proposal (a plain dataclass)."""
+
+
+@dataclass(frozen=True)
+class BatchApproved(Event):
+    task_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BatchRejected(Event):
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LaneStarted(Event):
+    lane: int
+    task_id: str
+    title: str
+    branch: str
+    worktree: str
+
+
+@dataclass(frozen=True)
+class LaneProgress(Event):
+    """What the agent is doing now: `status` (busy, idle, retry...) and its last action."""
+
+    lane: int
+    task_id: str
+    status: str
+    action: str = ""
+    tokens: int | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True)
+class LaneDiff(Event):
+    """The lane's diff against its base: tracked and untracked files."""
+
+    lane: int
+    task_id: str
+    diff: str
+    files: tuple[str, ...] = ()
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class LaneAlert(Event):
+    """The agent edited files outside the lane's reserved patterns."""
+
+    lane: int
+    task_id: str
+    paths: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class LaneFinished(Event):
+    lane: int
+    task_id: str
+    outcome: LaneOutcome
+    reason: str = ""
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
+class ReservationsChanged(Event):
+    reservations: tuple[Reservation, ...]
+
+
+@dataclass(frozen=True)
+class ModeChanged(Event):
+    mode: Mode
+    reason: str
+
+
+@dataclass(frozen=True)
+class MergeStarted(Event):
+    task_id: str
+    branch: str
+
+
+@dataclass(frozen=True)
+class MergeConflict(Event):
+    task_id: str
+    branch: str
+    files: tuple[str, ...]
+    conflict: Any = None
+    """The merge queue's conflict record (base/ours/theirs per hunk)."""
+
+
+@dataclass(frozen=True)
+class MergeCheckFailed(Event):
+    task_id: str
+    branch: str
+    output: str
+
+
+@dataclass(frozen=True)
+class MergeDone(Event):
+    task_id: str
+    branch: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class ErrorRaised(Event):
+    message: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    text: str
+    level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict)
