@@ -31,7 +31,10 @@ step "opencode and openspec (tests/tools/node)"
 command -v npm >/dev/null || fail "npm is not installed: install Node.js 20 or newer"
 if [ ! -x tests/tools/node/node_modules/.bin/opencode ] || [ ! -x tests/tools/node/node_modules/.bin/openspec ] \
    || [ tests/tools/node/package-lock.json -nt tests/tools/node/node_modules/.package-lock.json ]; then
-  npm ci --prefix tests/tools/node --no-audit --no-fund --loglevel=error || fail "npm ci failed"
+  # npm ci rejects npm 11 lock files that omit the other platforms' optional binaries
+  # (a known npm fault), so install from the lock without rewriting it.
+  npm install --prefix tests/tools/node --no-save --no-audit --no-fund --loglevel=error \
+    || fail "npm install of opencode-ai and @fission-ai/openspec failed"
 fi
 tests/tools/node/node_modules/.bin/opencode --version >/dev/null || fail "opencode does not run"
 tests/tools/node/node_modules/.bin/openspec --version >/dev/null || fail "openspec does not run"
