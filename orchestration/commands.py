@@ -1,0 +1,92 @@
+"""The commands a front end sends to the engine, and the snapshot it reads back.
+
+The engine is the one place that decides; the dashboard and the headless runner only call
+these methods and render the events the engine emits (orchestration/events.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from .events import EventSink, Mode
+from .model import Reservation, TaskGraph
+
+
+class EngineState(StrEnum):
+    IDLE = "idle"
+    PROPOSED = "proposed"
+    RUNNING = "running"
+    MERGING = "merging"
+    WAITING_FOR_PERSON = "waiting_for_person"
+    """A merge conflict or a failed check: the queue waits until a person resolves it."""
+    PAUSED = "paused"
+
+
+class HunkChoice(StrEnum):
+    OURS = "ours"
+    THEIRS = "theirs"
+    BOTH = "both"
+
+
+@dataclass
+class LaneView:
+    lane: int
+    task_id: str | None = None
+    title: str = ""
+    status: str = "idle"
+    action: str = ""
+    started_at: float | None = None
+    """time.time() when the agent started; the UI shows elapsed time from it."""
+    diff: str = ""
+    diff_files: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
+    outcome: str | None = None
+
+
+@dataclass
+class MergeView:
+    task_id: str
+    branch: str
+    state: str = "pending"
+    """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, merged."""
+    predicted_conflicts: tuple[str, ...] = ()
+    commit: str | None = None
+
+
+@dataclass
+class EngineSnapshot:
+    """Everything a front end needs to draw the whole screen at once (e.g. after start-up)."""
+
+    state: EngineState = EngineState.IDLE
+    mode: Mode = Mode.PARALLEL
+    mode_reason: str = ""
+    batch_size: int = 4
+    graph: TaskGraph | None = None
+    proposal: Any = None
+    lanes: list[LaneView] = field(default_factory=list)
+    reservations: tuple[Reservation, ...] = ()
+    merges: list[MergeView] = field(default_factory=list)
+    conflict: Any = None
+
+
+class EngineCommands(Protocol):
+    """What a person (through the UI) or `orch-tui run --yes` can ask of the engine."""
+
+    def subscribe(self, sink: EventSink) -> None: ...
+    def snapshot(self) -> EngineSnapshot: ...
+    async def propose(self) -> None: ...
+    async def approve(self) -> None: ...
+    async def reject(self, reason: str = "") -> None: ...
+    async def drop_task(self, task_id: str) -> None: ...
+    async def swap_task(self, task_id: str) -> None: ...
+    async def set_batch_size(self, size: int) -> None: ...
+    async def abort_lane(self, lane: int) -> None: ...
+    async def retry_task(self, task_id: str) -> None: ...
+    async def resolve_hunk(self, path: str, hunk: int, choice: HunkChoice) -> None: ...
+    async def resolve_file(self, path: str, choice: HunkChoice) -> None: ...
+    async def write_resolution(self, path: str, content: str) -> None: ...
+    async def continue_merge(self) -> None: ...
+    async def abort_merge(self) -> None: ...
+    async def pause(self) -> None: ...
