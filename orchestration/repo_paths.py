@@ -1,0 +1,26 @@
+"""Where orch-tui keeps its own files for a repository: under the git directory, so they are
+never committed and are shared by every worktree of the repository."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .errors import BadInput
+
+
+def git_common_dir(repo: Path) -> Path:
+    """The repository's common git directory (the same for the main tree and all worktrees)."""
+    result = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            cwd=repo, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BadInput(f"{repo} is not a git repository", path=repo,
+                       fix="run orch-tui inside a git repository or pass --repo PATH")
+    return Path(result.stdout.strip())
+
+
+def state_dir(repo: Path) -> Path:
+    """`<git dir>/orch-tui/`, created on first use."""
+    directory = git_common_dir(repo) / "orch-tui"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
