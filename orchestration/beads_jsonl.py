@@ -7,14 +7,25 @@ number) and the rest of the file still loads.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import re
+import secrets
+import stat
+import tempfile
+import time
+from collections import Counter
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .beads_line_edit import REMOVE, encode_like_go, splice_members
 from .beads_records import RecordError, is_issue_record, task_from_record
-from .errors import BadInput, InputProblem
-from .model import Task, TaskGraph
+from .errors import BadInput, InputProblem, OrchError
+from .model import BLOCKING_TYPES, Task, TaskGraph
 
 MALFORMED_FIX = "correct or delete that line; orch-tui keeps it unchanged when it writes the file"
 DUPLICATE_FIX = ("delete the older copy (a `merge=union` git merge often leaves both); "
@@ -110,3 +121,283 @@ def read_jsonl(path: Path) -> ParsedJsonl:
 def load_jsonl(path: Path) -> TaskGraph:
     """Pure read of one Beads JSONL file. Malformed lines go in `graph.problems`."""
     return read_jsonl(Path(path)).graph
+
+
+# --- Writing -------------------------------------------------------------------------------
+# Every write is read-modify-write under a lock on the `.beads/` directory: the file is
+# re-read, only the lines that change get new bytes (unchanged members keep theirs), and
+# the result replaces the file atomically (temporary file in the same directory, fsync,
+# os.replace). Lines we could not parse are carried over verbatim.
+
+LOCK_TIMEOUT_SECONDS = 30.0
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def utc_now_text() -> str:
+    """Beads 1.x timestamp style: UTC, seconds, `Z`."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextmanager
+def directory_lock(directory: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """An exclusive flock on the directory itself, so no lock file litters `.beads/`."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OrchError(f"{directory} stayed locked by another writer for "
+                                    f"{timeout:.0f} s; try again") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: readers see the old file or the new one, never a mix."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
+        except FileNotFoundError:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def id_prefix(task_ids: Iterable[str], configured: str | None = None) -> str:
+    """The repository's issue prefix: the configured one, else the most common, else `bd`."""
+    if configured:
+        return configured
+    counts = Counter(task_id.rsplit("-", 1)[0] for task_id in task_ids if "-" in task_id)
+    return counts.most_common(1)[0][0] if counts else "bd"
+
+
+def configured_prefix(beads_dir: Path) -> str | None:
+    """`issue-prefix:` from `.beads/config.yaml`, when set (a plain scalar is enough here)."""
+    try:
+        text = (beads_dir / "config.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    match = re.search(r"^issue-prefix:\s*['\"]?([A-Za-z0-9_.-]+)['\"]?\s*(#.*)?$", text,
+                      re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def new_task_id(prefix: str, taken: set[str], length: int = 4) -> str:
+    """`<prefix>-<short base36 hash>`, longer when short ones keep colliding."""
+    for attempt in range(60):
+        size = length + attempt // 10
+        candidate = f"{prefix}-" + "".join(secrets.choice(_BASE36) for _ in range(size))
+        if candidate not in taken:
+            return candidate
+    raise OrchError(f"could not find a free issue id with prefix {prefix!r}")
+
+
+def _line_ending(lines: list[bytes]) -> bytes:
+    return b"\r\n" if lines and lines[0].endswith(b"\r\n") else b"\n"
+
+
+class JsonlStore:
+    """Beads data in one JSONL file, read and written by orch-tui itself."""
+
+    kind = "jsonl"
+
+    def __init__(self, path: Path, *, display_path: str | None = None, note: str = "") -> None:
+        self.path = Path(path)
+        shown = display_path or str(self.path)
+        self.description = f"Beads JSONL file {shown}" + (f" ({note})" if note else "")
+
+    # -- reading --
+    def load(self) -> TaskGraph:
+        if not self.path.exists():
+            return TaskGraph(source=str(self.path))
+        return load_jsonl(self.path)
+
+    def _read_current(self) -> ParsedJsonl:
+        if not self.path.exists():
+            return ParsedJsonl(self.path, [], TaskGraph(source=str(self.path)))
+        return read_jsonl(self.path)
+
+    # -- writing --
+    def update(self, task_id: str, *, status: str | None = None, assignee: str | None = None,
+               close_reason: str | None = None, note: str | None = None) -> None:
+        if status is not None and (not isinstance(status, str) or not status.strip()):
+            raise BadInput(f"cannot set an empty status on {task_id}")
+        if status is None and assignee is None and close_reason is None and note is None:
+            return
+
+        def edit(parsed: ParsedJsonl) -> None:
+            task = self._task(parsed, task_id)
+            now = utc_now_text()
+            changes: dict[str, Any] = {"updated_at": now}
+            if status is not None:
+                changes["status"] = status
+                if status == "closed":
+                    if task.status != "closed" or "closed_at" not in task.raw:
+                        changes["closed_at"] = now
+                elif "closed_at" in task.raw:
+                    changes["closed_at"] = REMOVE  # reopened: bd clears closed_at
+            if assignee is not None:
+                changes["assignee"] = assignee if assignee else REMOVE
+            if close_reason is not None:
+                changes["close_reason"] = close_reason
+            if note is not None:
+                changes["notes"] = append_note(task.notes, note, now)
+            self._replace_line(parsed, task_id, changes)
+
+        self._modify(edit)
+
+    def create(self, title: str, *, description: str = "", priority: int = 2,
+               issue_type: str = "task", labels: Sequence[str] = (),
+               external_ref: str | None = None, parent: str | None = None) -> str:
+        if not title.strip():
+            raise BadInput("a new task needs a title")
+        if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 4:
+            raise BadInput(f"priority must be 0..4 (0 is most urgent), not {priority!r}")
+        if not issue_type.strip():
+            raise BadInput("a new task needs an issue type (task, bug, feature, ...)")
+        created: list[str] = []
+
+        def edit(parsed: ParsedJsonl) -> None:
+            taken = set(parsed.graph.tasks)
+            if parent is not None:
+                self._task(parsed, parent)
+                new_id = child_id(parent, taken)
+            else:
+                new_id = new_task_id(
+                    id_prefix(taken, configured_prefix(self.path.parent)), taken)
+            now = utc_now_text()
+            record: dict[str, Any] = {"id": new_id, "title": title}
+            if description:
+                record["description"] = description
+            record.update(status="open", priority=priority, issue_type=issue_type,
+                          created_at=now, updated_at=now)
+            if external_ref:
+                record["external_ref"] = external_ref
+            if labels:
+                record["labels"] = list(labels)
+            if parent is not None:
+                record["dependencies"] = [{"issue_id": new_id, "depends_on_id": parent,
+                                           "type": "parent-child", "created_at": now}]
+            ending = _line_ending(parsed.lines)
+            if parsed.lines and not parsed.lines[-1].endswith(b"\n"):
+                parsed.lines[-1] += ending
+            parsed.lines.append(encode_like_go(record).encode("utf-8") + ending)
+            created.append(new_id)
+
+        self._modify(edit)
+        return created[0]
+
+    def add_dependency(self, issue_id: str, depends_on_id: str, type: str = "blocks") -> None:
+        if issue_id == depends_on_id:
+            raise BadInput(f"{issue_id} cannot depend on itself")
+        dep_type = type or "blocks"
+
+        def edit(parsed: ParsedJsonl) -> None:
+            task = self._task(parsed, issue_id)
+            self._task(parsed, depends_on_id)
+            if any(dep.depends_on_id == depends_on_id and dep.type == dep_type
+                   for dep in task.dependencies):
+                return
+            if dep_type in BLOCKING_TYPES and _reaches(parsed.graph, depends_on_id, issue_id):
+                raise BadInput(f"{issue_id} depending on {depends_on_id} ({dep_type}) would "
+                               f"make a cycle: {depends_on_id} already waits for {issue_id}")
+            now = utc_now_text()
+            entries = task.raw.get("dependencies")
+            entries = list(entries) if isinstance(entries, list) else []
+            entries.append({"issue_id": issue_id, "depends_on_id": depends_on_id,
+                            "type": dep_type, "created_at": now})
+            self._replace_line(parsed, issue_id, {"dependencies": entries, "updated_at": now})
+
+        self._modify(edit)
+
+    # -- helpers --
+    def _task(self, parsed: ParsedJsonl, task_id: str) -> Task:
+        task = parsed.graph.tasks.get(task_id)
+        if task is None:
+            raise BadInput(f"there is no issue {task_id} in {self.path}", path=self.path,
+                           fix="check the id (`orch-tui plan` lists the tasks)")
+        return task
+
+    def _replace_line(self, parsed: ParsedJsonl, task_id: str, changes: dict[str, Any]) -> None:
+        index = parsed.line_of[task_id]
+        line = parsed.lines[index]
+        body = line.rstrip(b"\r\n")
+        ending = line[len(body):]
+        text = body.decode("utf-8")
+        try:
+            edited = splice_members(text, changes)
+        except ValueError:  # json.loads read it, so this should not happen; re-encode whole
+            record = dict(parsed.graph.tasks[task_id].raw)
+            for key, value in changes.items():
+                if value is REMOVE:
+                    record.pop(key, None)
+                else:
+                    record[key] = value
+            edited = encode_like_go(record)
+        parsed.lines[index] = edited.encode("utf-8") + ending
+
+    def _modify(self, edit: Callable[[ParsedJsonl], None]) -> None:
+        directory = self.path.parent
+        if not directory.is_dir():
+            raise BadInput(f"{directory} does not exist", path=directory,
+                           fix="create it with `bd init` (or `mkdir .beads`)")
+        with directory_lock(directory):
+            parsed = self._read_current()
+            before = list(parsed.lines)
+            edit(parsed)
+            if parsed.lines != before:
+                write_atomically(self.path, b"".join(parsed.lines))
+
+
+def append_note(existing: str, note: str, stamp: str) -> str:
+    """`existing` notes plus a timestamp line and `note`, separated by a blank line."""
+    entry = f"[{stamp}] orch-tui\n{note.strip()}"
+    return f"{existing.rstrip()}\n\n{entry}" if existing.strip() else entry
+
+
+def child_id(parent: str, taken: set[str]) -> str:
+    """The next free `<parent>.<n>` id, as bd numbers children."""
+    numbers = [int(task_id[len(parent) + 1:]) for task_id in taken
+               if task_id.startswith(parent + ".") and task_id[len(parent) + 1:].isdigit()]
+    number = max(numbers, default=0) + 1
+    while f"{parent}.{number}" in taken:
+        number += 1
+    return f"{parent}.{number}"
+
+
+def _reaches(graph: TaskGraph, start: str, goal: str) -> bool:
+    """Whether `start` already waits (through blocking edges) for `goal`."""
+    stack, seen = [start], {start}
+    while stack:
+        task = graph.tasks.get(stack.pop())
+        if task is None:
+            continue
+        for dep in task.dependencies:
+            if dep.type not in BLOCKING_TYPES:
+                continue
+            if dep.depends_on_id == goal:
+                return True
+            if dep.depends_on_id not in seen:
+                seen.add(dep.depends_on_id)
+                stack.append(dep.depends_on_id)
+    return False

@@ -47,7 +47,14 @@ def depends_on_of(entry: dict[str, Any]) -> str:
         value = entry.get(key)
         if value:
             return str(value)
+    if "dependency_type" in entry and entry.get("id"):  # `bd show --json` nests the target issue
+        return str(entry["id"])
     return ""
+
+
+def dependency_type_of(entry: dict[str, Any]) -> str:
+    """The entry's type; Beads stores an empty type as `blocks`."""
+    return _text(entry.get("type") or entry.get("dependency_type")) or "blocks"
 
 
 def _text(value: Any) -> str:
@@ -63,10 +70,12 @@ def _priority(value: Any) -> int:
         return 2
 
 
-def _dependencies(task_id: str, entries: Any) -> tuple[Dependency, ...]:
-    if not entries or not isinstance(entries, list):
-        return ()
+def _dependencies(task_id: str, entries: Any, parent: Any = None) -> tuple[Dependency, ...]:
+    if not isinstance(entries, list):
+        entries = []
     seen: dict[tuple[str, str], Dependency] = {}
+    if parent and isinstance(parent, str):  # bd's `parent` field is a parent-child edge
+        entries = [*entries, {"depends_on_id": parent, "type": "parent-child"}]
     for entry in entries:
         if isinstance(entry, str):  # some tools list bare ids
             entry = {"depends_on_id": entry}
@@ -75,12 +84,15 @@ def _dependencies(task_id: str, entries: Any) -> tuple[Dependency, ...]:
         target = depends_on_of(entry)
         if not target:
             continue
-        # Beads stores an empty type as `blocks`.
-        dep_type = _text(entry.get("type") or entry.get("dep_type")) or "blocks"
+        dep_type = dependency_type_of(entry)
         key = (target, dep_type)
         if key not in seen:
             seen[key] = Dependency(task_id, target, dep_type)
     return tuple(seen.values())
+
+
+_TEXT_FIELDS = ("title", "status", "issue_type", "description", "acceptance_criteria", "design",
+                "notes", "assignee", "close_reason")
 
 
 def task_from_record(record: Any) -> Task:
@@ -91,25 +103,33 @@ def task_from_record(record: Any) -> Task:
     if not isinstance(task_id, str) or not task_id.strip():
         raise RecordError("the issue has no \"id\" string")
     get = record.get
+    texts = [get(key) for key in _TEXT_FIELDS]
+    for position, value in enumerate(texts):
+        if value.__class__ is not str:
+            texts[position] = _text(value)
+    title, status, issue_type, description, acceptance, design, notes, assignee, reason = texts
     labels = get("labels")
+    priority = get("priority", 2)
+    dependencies = get("dependencies")
+    parent = get("parent")
     return Task(
         id=task_id,
-        title=_text(get("title")),
-        status=_text(get("status")) or "open",
-        priority=_priority(get("priority", 2)),
-        issue_type=_text(get("issue_type")) or "task",
-        description=_text(get("description")),
-        acceptance_criteria=_text(get("acceptance_criteria")),
-        design=_text(get("design")),
-        notes=_text(get("notes")),
-        assignee=_text(get("assignee")),
+        title=title,
+        status=status or "open",
+        priority=priority if priority.__class__ is int else _priority(priority),
+        issue_type=issue_type or "task",
+        description=description,
+        acceptance_criteria=acceptance,
+        design=design,
+        notes=notes,
+        assignee=assignee,
         labels=tuple(str(label) for label in labels) if isinstance(labels, list) else (),
-        dependencies=_dependencies(task_id, get("dependencies")),
+        dependencies=_dependencies(task_id, dependencies, parent) if dependencies or parent else (),
         created_at=parse_timestamp(get("created_at")),
         updated_at=parse_timestamp(get("updated_at")),
         closed_at=parse_timestamp(get("closed_at")),
         defer_until=parse_timestamp(get("defer_until")),
-        close_reason=_text(get("close_reason")),
+        close_reason=reason,
         metadata=get("metadata"),
         raw=record,
     )
