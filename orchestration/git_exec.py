@@ -1,0 +1,81 @@
+"""Running git with an argv list (never a shell) and reading its answer.
+
+GitPython's `Git.execute` does the process handling; this module only fixes the options every
+caller wants (no exceptions for expected non-zero exits, exact bytes when asked) and turns
+an unexpected failure into an OrchError that names the command and git's own words.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from git.cmd import Git
+
+from .errors import OrchError
+
+# Safety commits must never be blocked by a user's hook or signing setup: losing work to a
+# failing pre-commit hook is exactly what they exist to prevent.
+SAFE_COMMIT_OPTIONS = ("-c", "commit.gpgsign=false")
+
+
+class GitFailed(OrchError):
+    """A git command failed in a way the caller did not expect."""
+
+    def __init__(self, args: tuple[str, ...], status: int, stderr: str, where: Path) -> None:
+        self.args_run = args
+        self.status = status
+        self.stderr = stderr.strip()
+        super().__init__(f"git {' '.join(args)} failed in {where} (exit {status}): {self.stderr}")
+
+
+@dataclass
+class GitResult:
+    status: int
+    out: str
+    err: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+
+def run_git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> GitResult:
+    """Run `git *args` in `cwd`; stdout keeps its trailing newline so paths stay exact."""
+    full_env = {**os.environ, **env} if env else None
+    status, out, err = Git(str(cwd)).execute(
+        ["git", *args], with_extended_output=True, with_exceptions=False,
+        strip_newline_in_stdout=False, env=full_env)
+    if check and status != 0:
+        raise GitFailed(args, status, err, Path(cwd))
+    return GitResult(status, out, err)
+
+
+def run_git_bytes(cwd: Path | str, *args: str) -> tuple[int, bytes, str]:
+    """(status, exact stdout bytes, stderr) of a git command."""
+    status, out, err = Git(str(cwd)).execute(
+        ["git", *args], with_extended_output=True, with_exceptions=False,
+        stdout_as_string=False, strip_newline_in_stdout=False)
+    return status, out, err.decode(errors="replace") if isinstance(err, bytes) else err
+
+
+def git_bytes(cwd: Path | str, *args: str) -> bytes:
+    """Exact stdout of a git command that must succeed (blob contents, binary safe)."""
+    status, out, err = run_git_bytes(cwd, *args)
+    if status != 0:
+        raise GitFailed(args, status, err, Path(cwd))
+    return out
+
+
+def git_version(cwd: Path | str = ".") -> tuple[int, int]:
+    text = run_git(cwd, "version").out
+    found = re.search(r"(\d+)\.(\d+)", text)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def nul_fields(text: str) -> list[str]:
+    """Fields of `-z` output, without the empty one after the final NUL."""
+    parts = text.split("\0")
+    return parts[:-1] if parts and parts[-1] == "" else parts

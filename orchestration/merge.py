@@ -1,0 +1,571 @@
+"""The merge queue: only the orchestrator merges, one branch at a time, in its own worktree.
+
+The merge happens in `<pool root>/merge` (a detached worktree orch-tui owns; anything left
+there between merges is scratch and is discarded). The target branch moves only by
+fast-forward to the finished, conflict-free, verified commit:
+
+* target checked out in some worktree (usually the person's main checkout): first our own
+  check for local changes in the files the update touches (a clear message naming them),
+  then `git merge --ff-only` run there, which git itself refuses when local changes would
+  be overwritten. Either refusal changes nothing and keeps the merge ready to continue.
+* target checked out nowhere: `git update-ref refs/heads/<target> <new> <old>` (compare and
+  swap, so a concurrent move is detected, never overwritten).
+
+A conflict or a failing verification stops the queue: the state is written to
+`orch-tui-merge.json` in the merge worktree's git directory, so after a restart
+`merge_state()` reports it and the person (or the engine) can resolve, continue or abort.
+"Ours" is the target branch, "theirs" is the task branch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import git
+
+from . import conflicts
+from .config import Config
+from .conflicts import Conflict, ConflictFile
+from .errors import BadInput, OrchError
+from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_git
+from .task_refs import archive_ref, task_id_from_branch
+from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, _open, _same_path, is_ancestor,
+                        list_worktrees, main_worktree, operation_in_progress, pool_root, resolve_commit, status_entries,
+                        worktree_git_dir)
+
+STATE_FILE = "orch-tui-merge.json"
+MERGE_TREE_MIN_VERSION = (2, 38)
+VERIFY_OUTPUT_LIMIT = 8000
+# Identity for the throwaway commits that simulate a merge order (never on any branch).
+_SIMULATION_ENV = {"GIT_AUTHOR_NAME": "orch-tui", "GIT_AUTHOR_EMAIL": "orch-tui@localhost",
+                   "GIT_COMMITTER_NAME": "orch-tui", "GIT_COMMITTER_EMAIL": "orch-tui@localhost"}
+
+
+class MergeTreeUnavailable(OrchError):
+    """git is older than 2.38, so `git merge-tree --write-tree` (conflict prediction) is missing."""
+
+
+@dataclass
+class Prediction:
+    branch: str
+    task_id: str | None
+    clean: bool
+    already_merged: bool
+    conflicted_files: list[str]
+    messages: list[str]
+    branch_commit: str
+    target_commit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VerificationResult:
+    command: list[str]
+    returncode: int | None
+    """None when the command could not run or timed out."""
+    output: str
+    """The last VERIFY_OUTPUT_LIMIT characters of stdout and stderr."""
+
+    @property
+    def passed(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class MergeState:
+    """A merge waiting for a person (or interrupted by a crash); persisted as JSON."""
+
+    stage: str
+    """merging (interrupted before git finished), conflict, verifying (merged, not yet
+    verified), verify_failed, or checkout_dirty (ready; the target's checkout refused)."""
+    branch: str
+    task_id: str | None
+    target: str
+    target_commit: str
+    branch_commit: str
+    message: str = ""
+    resolutions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    git_messages: list[str] = field(default_factory=list)
+    conflict: Conflict | None = None
+    """Filled in when reading a `conflict` state (rebuilt from the index, never stored)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["conflict"] = self.conflict.to_dict() if self.conflict else None
+        return data
+
+
+@dataclass
+class MergeOutcome:
+    status: str
+    """merged, already_merged, conflict, verify_failed, checkout_dirty or target_moved."""
+    branch: str
+    task_id: str | None
+    target: str
+    message: str
+    commit: str | None = None
+    """The target's new tip when merged."""
+    previous_target: str | None = None
+    conflict: Conflict | None = None
+    verification: VerificationResult | None = None
+    branch_disposition: str | None = None
+    """What happened to the task branch after merging: archived, deleted, kept (and why)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("merged", "already_merged")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["conflict"] = self.conflict.to_dict() if self.conflict else None
+        data["ok"] = self.ok
+        return data
+
+
+def require_merge_tree(cwd: Path | str = ".") -> None:
+    """MergeTreeUnavailable with a clear message on git older than 2.38."""
+    found = git_version(cwd)
+    if found < MERGE_TREE_MIN_VERSION:
+        raise MergeTreeUnavailable(
+            f"conflict prediction needs git 2.38 or newer (git merge-tree --write-tree); this is git "
+            f"{found[0]}.{found[1]}. Upgrade git, or merge without prediction.")
+
+
+def _merge_tree(cwd: Path, ours: str, theirs: str) -> tuple[bool, str, list[str], list[str]]:
+    """(clean, tree, conflicted paths, CONFLICT messages) of merging `theirs` into `ours`."""
+    result = run_git(cwd, "merge-tree", "--write-tree", "-z", "--name-only", ours, theirs, check=False)
+    if result.status not in (0, 1):
+        if result.status == 129:
+            raise MergeTreeUnavailable(f"this git does not support merge-tree --write-tree: {result.err.strip()}")
+        raise GitFailed(("merge-tree", "--write-tree", ours, theirs), result.status, result.err, cwd)
+    fields = result.out.split("\0")
+    tree, files, i = fields[0], [], 1
+    while i < len(fields) and fields[i]:
+        files.append(fields[i])
+        i += 1
+    messages: list[str] = []
+    i += 1
+    while i < len(fields) and fields[i].isdigit():
+        count = int(fields[i])
+        kind, text = fields[i + 1 + count], fields[i + 2 + count]
+        if kind.startswith("CONFLICT"):
+            messages.append(text.strip())
+        i += count + 3
+    return result.status == 0, tree, list(dict.fromkeys(files)), messages
+
+
+class MergeQueue:
+    """Serial merges into the target branch. Blocking; the engine calls it via to_thread."""
+
+    def __init__(self, repo: git.Repo | Path | str, config: Config | None = None,
+                 root: Path | str | None = None, verify_timeout_seconds: float = 3600.0) -> None:
+        self.repo = _open(repo)
+        self.config = config or Config()
+        self.main = main_worktree(self.repo)
+        self.root = Path(os.path.realpath(root)) if root else pool_root(self.repo, self.config.worktree_dir)
+        self.path = self.root / MERGE_DIR_NAME
+        self.verify_timeout_seconds = verify_timeout_seconds
+        self._lock = threading.RLock()
+
+    # ----- target ----------------------------------------------------------------------
+    def target_branch(self) -> str:
+        """Config.target_branch, else the branch checked out in the main worktree."""
+        if self.config.target_branch:
+            name = self.config.target_branch
+        else:
+            result = run_git(self.main, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+            if not result.ok:
+                raise OrchError(f"{self.main} is not on a branch (detached HEAD): check out the branch "
+                                "to merge into, or set target_branch in the configuration")
+            name = result.out.strip()
+        if run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False).status:
+            raise BadInput(f"target branch {name!r} does not exist", fix="create it or change target_branch")
+        return name
+
+    def _target_tip(self, target: str) -> str:
+        return run_git(self.main, "rev-parse", f"refs/heads/{target}").out.strip()
+
+    # ----- prediction -------------------------------------------------------------------
+    def predict(self, branches: list[str]) -> list[Prediction]:
+        """For each branch: would it merge cleanly into the target as it is now?"""
+        require_merge_tree(self.main)
+        target_commit = self._target_tip(self.target_branch())
+        predictions = []
+        for branch in branches:
+            short, tip = self._branch(branch)
+            if is_ancestor(self.main, tip, target_commit):
+                predictions.append(Prediction(short, task_id_from_branch(short), True, True, [], [], tip, target_commit))
+                continue
+            clean, _, files, messages = _merge_tree(self.main, target_commit, tip)
+            predictions.append(Prediction(short, task_id_from_branch(short), clean, False, files, messages,
+                                          tip, target_commit))
+        return predictions
+
+    def suggested_order(self, predictions: list[Prediction]) -> list[str]:
+        """Clean branches first (in the given order, so old work is not starved), each
+        re-checked against the simulated result of merging the ones before it; branches
+        that only conflict with an earlier one come next, predicted conflicts last."""
+        if not predictions:
+            return []
+        tip = predictions[0].target_commit
+        order: list[str] = []
+        deferred: list[str] = []
+        for prediction in predictions:
+            if not prediction.clean:
+                continue
+            if prediction.already_merged:
+                order.append(prediction.branch)
+                continue
+            clean, tree, _, _ = _merge_tree(self.main, tip, prediction.branch_commit)
+            if not clean:
+                deferred.append(prediction.branch)
+                continue
+            tip = run_git(self.main, "commit-tree", tree, "-p", tip, "-p", prediction.branch_commit,
+                          "-m", "orch-tui simulated merge", env=_SIMULATION_ENV).out.strip()
+            order.append(prediction.branch)
+        return order + deferred + [p.branch for p in predictions if not p.clean]
+
+    def _branch(self, branch: str) -> tuple[str, str]:
+        short = branch.removeprefix("refs/heads/")
+        result = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{short}^{{commit}}", check=False)
+        if not result.ok:
+            raise OrchError(f"branch {short!r} does not exist")
+        return short, result.out.strip()
+
+    # ----- the merge worktree -------------------------------------------------------------
+    def _ensure_worktree(self, commit: str) -> None:
+        registered = list_worktrees(self.main)
+        entry = next((w for w in registered if _same_path(w.path, self.path)), None)
+        if entry is not None and not self.path.exists():
+            run_git(self.main, "worktree", "prune")
+            entry = None
+        if entry is None:
+            if self.path.exists():
+                raise LaneNeedsAttention(f"{self.path} exists but is not a worktree of {self.main}; move it away")
+            self.root.mkdir(parents=True, exist_ok=True)
+            run_git(self.main, "worktree", "add", "--quiet", "--detach", str(self.path), commit)
+            return
+        # Scratch space owned by orch-tui: discard leftovers, always stay detached.
+        run_git(self.path, "checkout", "--quiet", "--force", "--detach", commit)
+        run_git(self.path, "clean", "-fd", "--quiet")
+
+    def _state_file(self) -> Path:
+        return worktree_git_dir(self.path) / STATE_FILE
+
+    def _save(self, state: MergeState) -> None:
+        data = state.to_dict()
+        data.pop("conflict", None)
+        path = self._state_file()
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.replace(temporary, path)
+
+    def _load(self) -> MergeState | None:
+        if not (self.path / ".git").exists():
+            return None
+        path = self._state_file()
+        if not path.exists():
+            return None
+        return MergeState(**json.loads(path.read_text(encoding="utf-8")))
+
+    def _clear(self) -> None:
+        self._state_file().unlink(missing_ok=True)
+
+    def _merge_head(self) -> bool:
+        return (worktree_git_dir(self.path) / "MERGE_HEAD").exists()
+
+    # ----- merging ------------------------------------------------------------------------
+    def merge(self, branch: str) -> MergeOutcome:
+        """Merge one branch into the target (see the module docstring for the guarantees)."""
+        with self._lock:
+            waiting = self._load()
+            if waiting:
+                raise OrchError(f"the merge of {waiting.branch} is waiting ({waiting.stage}): "
+                                "continue or abort it first")
+            target = self.target_branch()
+            old = self._target_tip(target)
+            short, tip = self._branch(branch)
+            task_id = task_id_from_branch(short)
+            label = f"{short} (task {task_id})" if task_id else short
+            state = MergeState("merging", short, task_id, target, old, tip,
+                               message=f"Merge {label} into {target}\n\nMerged by orch-tui.")
+            if is_ancestor(self.main, tip, old):
+                return MergeOutcome("already_merged", short, task_id, target,
+                                    f"{short} is already in {target}", old, old,
+                                    branch_disposition=self._dispose_branch(state, old))
+            self._ensure_worktree(old)
+            self._save(state)
+            return self._run_merge(state)
+
+    def _run_merge(self, state: MergeState) -> MergeOutcome:
+        if is_ancestor(self.main, state.target_commit, state.branch_commit):
+            run_git(self.path, "merge", "--quiet", "--ff-only", state.branch_commit)
+        else:
+            result = run_git(self.path, *SAFE_COMMIT_OPTIONS, "merge", "--no-ff", "--no-verify", "--no-edit",
+                             "-m", state.message, state.branch_commit, check=False)
+            if not result.ok:
+                if not self._merge_head():
+                    self._clear()
+                    raise GitFailed(("merge", state.branch), result.status, result.err or result.out, self.path)
+                state.stage = "conflict"
+                state.git_messages = conflicts.conflict_lines(result.out)
+                self._save(state)
+                record = self._conflict(state)
+                return self._outcome(state, "conflict", f"{state.branch} conflicts with {state.target} in "
+                                     f"{len(record.files)} file(s): {', '.join(f.path for f in record.files)}",
+                                     conflict=record)
+        state.stage = "verifying"
+        self._save(state)
+        return self._verify_and_advance(state)
+
+    def _outcome(self, state: MergeState, status: str, message: str, **extra: Any) -> MergeOutcome:
+        return MergeOutcome(status, state.branch, state.task_id, state.target, message,
+                            previous_target=state.target_commit, **extra)
+
+    def _verify_and_advance(self, state: MergeState) -> MergeOutcome:
+        verification = self._verify()
+        if verification is not None and not verification.passed:
+            state.stage = "verify_failed"
+            self._save(state)
+            return self._outcome(state, "verify_failed",
+                                 f"verification {' '.join(verification.command)} failed for {state.branch}; "
+                                 f"the target was not moved (fix it in {self.path} and continue, or abort)",
+                                 verification=verification)
+        return self._advance(state, verification)
+
+    def _verify(self) -> VerificationResult | None:
+        command = list(self.config.verify_command)
+        if not command:
+            return None
+        try:
+            done = subprocess.run(command, cwd=self.path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=self.verify_timeout_seconds, check=False)
+        except FileNotFoundError:
+            return VerificationResult(command, None, f"command not found: {command[0]}")
+        except subprocess.TimeoutExpired as expired:
+            tail = (expired.output or b"").decode(errors="replace")[-VERIFY_OUTPUT_LIMIT:]
+            return VerificationResult(command, None, f"{tail}\n(timed out after {self.verify_timeout_seconds:g} s)")
+        return VerificationResult(command, done.returncode, done.stdout.decode(errors="replace")[-VERIFY_OUTPUT_LIMIT:])
+
+    # ----- moving the target ------------------------------------------------------------------
+    def _advance(self, state: MergeState, verification: VerificationResult | None = None) -> MergeOutcome:
+        new = run_git(self.path, "rev-parse", "HEAD").out.strip()
+        current = self._target_tip(state.target)
+        if current != state.target_commit:
+            return self._target_moved(state, current)
+        checkout = self._checkout_of(state.target)
+        if checkout is not None:
+            refusal = self._blocking_changes(checkout, state.target_commit, new)
+            if refusal is None:
+                result = run_git(checkout, "merge", "--quiet", "--ff-only", new, check=False)
+                if not result.ok:
+                    if self._target_tip(state.target) != state.target_commit:
+                        return self._target_moved(state, self._target_tip(state.target))
+                    refusal = (f"git refused to update {state.target} in {checkout}: "
+                               f"{(result.err or result.out).strip()}")
+            if refusal is not None:
+                state.stage = "checkout_dirty"
+                self._save(state)
+                return self._outcome(state, "checkout_dirty", refusal + " Nothing was changed; the merged commit "
+                                     "waits in the merge worktree: continue the merge once that is done.",
+                                     verification=verification)
+        else:
+            result = run_git(self.main, "update-ref", "-m", f"orch-tui: merge {state.branch}",
+                             f"refs/heads/{state.target}", new, state.target_commit, check=False)
+            if not result.ok:
+                return self._target_moved(state, self._target_tip(state.target))
+        disposition = self._dispose_branch(state, new)
+        self._clear()
+        return self._outcome(state, "merged", f"{state.branch} merged into {state.target} at {new[:12]}",
+                             commit=new, verification=verification, branch_disposition=disposition)
+
+    def _target_moved(self, state: MergeState, current: str) -> MergeOutcome:
+        self._abort_worktree(current)
+        return self._outcome(state, "target_moved",
+                             f"{state.target} moved from {state.target_commit[:12]} to {current[:12]} during the "
+                             f"merge; nothing was changed and {state.branch} is kept: merge it again")
+
+    def _checkout_of(self, target: str) -> Path | None:
+        """The worktree with `target` checked out (or being rebased/bisected there)."""
+        for info in list_worktrees(self.main):
+            if info.branch == f"refs/heads/{target}":
+                return Path(info.path)
+            git_dir = worktree_git_dir(Path(info.path)) if Path(info.path, ".git").exists() else None
+            for name in ("rebase-merge/head-name", "rebase-apply/head-name", "BISECT_START"):
+                marker = git_dir / name if git_dir else None
+                if marker and marker.exists() and marker.read_text().strip() in (f"refs/heads/{target}", target):
+                    return Path(info.path)
+        return None
+
+    def _blocking_changes(self, checkout: Path, old: str, new: str) -> str | None:
+        """A clear refusal when `checkout` has local work the update from old to new would touch."""
+        busy = operation_in_progress(checkout)
+        if busy:
+            return f"{checkout} is in the middle of {busy}; finish or abort it there."
+        changed = set(nul_fields(run_git(self.main, "diff", "--name-only", "--no-renames", "-z", old, new).out))
+        added = nul_fields(run_git(self.main, "diff", "--name-only", "--no-renames", "--diff-filter=A", "-z",
+                                   old, new).out)
+        dirty = [entry[3:] for entry in status_entries(checkout)]
+        blocked = {path for path in changed
+                   if any(path == d or (d.endswith("/") and path.startswith(d)) for d in dirty)}
+        blocked |= {path for path in added if os.path.lexists(checkout / path)}  # untracked or ignored files
+        if not blocked:
+            return None
+        shown = ", ".join(sorted(blocked)[:10]) + (" ..." if len(blocked) > 10 else "")
+        return (f"{checkout} has uncommitted changes in files this merge would update ({shown}); "
+                f"commit or stash them there.")
+
+    def _dispose_branch(self, state: MergeState, merged_into: str) -> str:
+        policy = self.config.branch_after_merge
+        if state.task_id is None or policy == "keep":
+            return "kept"
+        tip = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{state.branch}", check=False)
+        if not tip.ok:
+            return "already gone"
+        tip_commit = tip.out.strip()
+        if not is_ancestor(self.main, tip_commit, merged_into):
+            return f"kept: {state.branch} has commits that were not merged"
+        done = []
+        if policy == "archive":
+            run_git(self.main, "update-ref", "-m", "orch-tui: archive merged task branch",
+                    archive_ref(state.task_id), tip_commit)
+            done.append(f"archived as {archive_ref(state.task_id)}")
+        holder = next((w.path for w in list_worktrees(self.main) if w.branch == f"refs/heads/{state.branch}"), None)
+        if holder:
+            return "; ".join(done + [f"kept: checked out in {holder}"])
+        run_git(self.main, "branch", "--quiet", "-D", state.branch)
+        return "; ".join(done + ["deleted"]) if policy == "delete" else done[0] + "; branch deleted"
+
+    # ----- after a stop: inspect, resolve, continue, abort -----------------------------------------
+    def merge_state(self) -> MergeState | None:
+        """The merge waiting for a person, or interrupted by a crash; None when idle."""
+        with self._lock:
+            state = self._load()
+            if state is None:
+                return None
+            if state.stage == "merging":  # crashed while git was merging: look at what git left
+                if self._merge_head():
+                    state.stage = "conflict"
+                elif run_git(self.path, "rev-parse", "HEAD").out.strip() != state.target_commit:
+                    state.stage = "verifying"
+            if state.stage == "conflict":
+                state.conflict = self._conflict(state)
+            return state
+
+    def conflict(self) -> Conflict | None:
+        state = self.merge_state()
+        return state.conflict if state else None
+
+    def _conflict(self, state: MergeState) -> Conflict:
+        files = [conflicts.describe_file(self.path, path, stages, state.resolutions.get(path, {}),
+                                         state.git_messages)
+                 for path, stages in sorted(conflicts.unmerged_stages(self.path).items())]
+        return Conflict(state.branch, state.task_id, state.target, state.target_commit, state.branch_commit,
+                        files, state.git_messages)
+
+    def _conflict_state(self, path: str) -> tuple[MergeState, conflicts.Stages]:
+        state = self._load()
+        if state is None or state.stage != "conflict":
+            raise OrchError("no merge conflict is waiting to be resolved")
+        stages = conflicts.unmerged_stages(self.path).get(path)
+        if stages is None:
+            raise BadInput(f"{path!r} is not a conflicted file of the merge of {state.branch}",
+                           fix="choose one of the files listed in the conflict")
+        return state, stages
+
+    def resolve_hunk(self, path: str, hunk_index: int, choice: str) -> ConflictFile:
+        """Take ours, theirs or both for one hunk of a conflicted text file."""
+        with self._lock:
+            if choice not in conflicts.HUNK_CHOICES:
+                raise BadInput(f"unknown choice {choice!r}", fix=f"use one of {', '.join(conflicts.HUNK_CHOICES)}")
+            state, stages = self._conflict_state(path)
+            count = conflicts.hunk_count(self.path, stages)
+            if not 0 <= hunk_index < count:
+                raise BadInput(f"{path} has hunks 0..{count - 1}, not {hunk_index}", fix="choose an existing hunk")
+            previous = state.resolutions.get(path, {})
+            hunks = previous.get("hunks", {}) if "whole" not in previous else {}
+            hunks[str(hunk_index)] = choice
+            state.resolutions[path] = {"hunks": hunks}
+            conflicts.write_hunk_choices(self.path, path, stages, {int(k): v for k, v in hunks.items()})
+            self._save(state)
+            return conflicts.describe_file(self.path, path, stages, state.resolutions[path], state.git_messages)
+
+    def resolve_file(self, path: str, choice: str) -> ConflictFile:
+        """Take ours, theirs or both for a whole file (ours/theirs also settle delete and binary conflicts)."""
+        with self._lock:
+            state, stages = self._conflict_state(path)
+            state.resolutions[path] = {"whole": conflicts.write_file_choice(self.path, path, stages, choice)}
+            self._save(state)
+            return conflicts.describe_file(self.path, path, stages, state.resolutions[path], state.git_messages)
+
+    def write_resolution(self, path: str, content: str | bytes | None) -> None:
+        """A person's own content for a conflicted file (None: the file is deleted). After a failed
+        verification, any file of the merge worktree may be written this way."""
+        with self._lock:
+            state = self._load()
+            if state is not None and state.stage in ("verify_failed", "verifying"):
+                conflicts.write_content(self.path, path, content)
+                return
+            state, _ = self._conflict_state(path)
+            state.resolutions[path] = {"whole": conflicts.write_content(self.path, path, content)}
+            self._save(state)
+
+    def continue_merge(self) -> MergeOutcome:
+        """Finish the waiting merge: commit the resolution, verify, move the target."""
+        with self._lock:
+            state = self.merge_state()
+            if state is None:
+                raise OrchError("no merge is waiting to be continued")
+            if state.stage == "merging":
+                self._ensure_worktree(state.target_commit)
+                return self._run_merge(state)
+            if state.stage == "conflict":
+                return self._commit_resolution(state)
+            if state.stage in ("verify_failed", "verifying"):
+                self._commit_fixes(state)
+                return self._verify_and_advance(state)
+            return self._advance(state)
+
+    def _commit_resolution(self, state: MergeState) -> MergeOutcome:
+        record = state.conflict or self._conflict(state)
+        if record.unresolved:
+            raise OrchError(f"still unresolved: {', '.join(record.unresolved)}; choose ours, theirs, both "
+                            "or write the file for each")
+        for item in record.files:
+            conflicts.stage_resolved(self.path, item.path, item.resolution)
+        run_git(self.path, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "--no-edit")
+        state.stage, state.resolutions = "verifying", {}
+        self._save(state)
+        return self._verify_and_advance(state)
+
+    def _commit_fixes(self, state: MergeState) -> None:
+        if status_entries(self.path):
+            run_git(self.path, "add", "--all")
+            run_git(self.path, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "-m",
+                    f"Fix the merge of {state.branch} after verification failed")
+
+    def abort_merge(self) -> MergeState | None:
+        """Give up the waiting merge: merge worktree restored, target untouched, branch kept.
+        Returns what was aborted (None when nothing was waiting)."""
+        with self._lock:
+            state = self._load()
+            if not (self.path / ".git").exists():
+                return state
+            target = state.target if state else self.target_branch()
+            self._abort_worktree(self._target_tip(target))
+            return state
+
+    def _abort_worktree(self, commit: str) -> None:
+        if self._merge_head():
+            run_git(self.path, "merge", "--abort", check=False)
+        run_git(self.path, "checkout", "--quiet", "--force", "--detach", commit)
+        run_git(self.path, "clean", "-fd", "--quiet")
+        self._clear()
