@@ -119,6 +119,16 @@ class ModeChanged(Event):
 
 
 @dataclass(frozen=True)
+class MergePredicted(Event):
+    """`git merge-tree` says whether the branch would merge cleanly into the target now."""
+
+    task_id: str
+    branch: str
+    order: int
+    conflicted_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MergeStarted(Event):
     task_id: str
     branch: str

@@ -1,11 +1,99 @@
-"""`orch-tui run`: not built yet."""
+"""`orch-tui run`: the engine headless, one progress line per event.
+
+Exit codes: 0 when the work is done (nothing ready, --max-batches reached, or paused),
+1 on failure, 2 on bad input, 3 when a merge conflict or failed check waits for a person
+(open `orch-tui` to resolve it; the next `orch-tui run` resumes).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+import time
+
+from rich.console import Console
+from rich.text import Text
+
+from orch_tui.app.event_text import describe, severity
+from orch_tui.orchestration.commands import EngineState
+from orch_tui.orchestration.engine import Engine
+from orch_tui.orchestration.events import Event
+from orch_tui.orchestration.wiring import build_engine, effective_config, resolve_repo
+
+EXIT_NEEDS_PERSON = 3
+_STYLES = {"info": "", "good": "green", "warning": "yellow", "error": "bold red"}
+
+
+def _console() -> Console:
+    plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
+    return Console(no_color=plain, highlight=False, markup=False, emoji=False,
+                   force_terminal=False if plain else None, soft_wrap=True)
+
+
+class ProgressPrinter:
+    """Prints each event as one line; task text is shown literally, never as markup."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        line = describe(event)
+        if line is None:
+            return
+        stamp = f"[{time.monotonic() - self.started:7.1f}s] "
+        text = Text(stamp, style="dim")
+        text.append(_literal(line), style=_STYLES[severity(event)])
+        self.console.print(text)
+
+
+def _literal(line: str) -> str:
+    # Agent output and task titles may hold ANSI escapes or control characters.
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in line)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("orch-tui run: not yet available in this version", file=sys.stderr)
-    return 1
+    repo = resolve_repo(args.repo)
+    config = effective_config(repo, agent=args.agent, agent_mail_url=args.agent_mail,
+                              batch_size=args.batch_size)
+    console = _console()
+    engine = build_engine(repo, config)
+    engine.subscribe(ProgressPrinter(console))
+    return asyncio.run(_drive(engine, console, approve_all=args.yes, max_batches=args.max_batches))
+
+
+async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_batches: int | None) -> int:
+    await engine.start()
+    try:
+        approved = 0
+        while True:
+            state = await engine.wait_until_settled()
+            if state is EngineState.WAITING_FOR_PERSON:
+                console.print("A merge waits for a person: open `orch-tui` in this repository to "
+                              "resolve it; then `orch-tui run` goes on.")
+                return EXIT_NEEDS_PERSON
+            if state is EngineState.PAUSED or (max_batches is not None and approved >= max_batches):
+                return 0
+            await engine.propose()
+            proposal = engine.snapshot().proposal
+            if not proposal.picked:
+                console.print("Nothing is ready to run.")
+                return 0
+            if not approve_all and not _ask(console):
+                console.print("Batch not approved; nothing was dispatched.")
+                await engine.reject("not approved at the prompt")
+                return 0
+            await engine.approve()
+            approved += 1
+    finally:
+        await engine.close()
+
+
+def _ask(console: Console) -> bool:
+    if not sys.stdin.isatty():
+        console.print("Approval needed: run with --yes to approve every batch, or use the dashboard (`orch-tui`).")
+        return False
+    answer = console.input("Approve this batch? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")

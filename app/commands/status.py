@@ -1,11 +1,102 @@
-"""`orch-tui status`: not built yet."""
+"""`orch-tui status`: lanes, reservations, the merge queue and the journal, without the UI.
+
+Read-only: it works while an orchestrator runs (it never takes the instance lock).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import asyncio
+import json
+import os
+from typing import Any
+
+from orch_tui.orchestration.instance_lock import InstanceLock
+from orch_tui.orchestration.journal import Journal
+from orch_tui.orchestration.merge import MergeQueue
+from orch_tui.orchestration.wiring import effective_config, resolve_repo
+from orch_tui.orchestration.worktrees import WorktreePool
+
+
+def collect(repo: Any, config: Any) -> dict[str, Any]:
+    journal = Journal(repo).load()
+    lock = InstanceLock(repo)
+    lanes = WorktreePool(repo, config.batch_size, config.worktree_dir).lanes
+    merge_state = MergeQueue(repo, config).merge_state()
+    return {
+        "repo": str(repo),
+        "orchestrator": lock.holder() if _locked(lock) else None,
+        "journal": journal.to_json() if journal else None,
+        "lanes": [lane.to_dict() for lane in lanes],
+        "merge": merge_state.to_dict() if merge_state else None,
+        "reservations": asyncio.run(_reservations(repo, config)),
+    }
+
+
+def _locked(lock: InstanceLock) -> bool:
+    try:
+        lock.acquire()
+    except Exception:
+        return True
+    lock.release()
+    return False
+
+
+async def _reservations(repo: Any, config: Any) -> dict[str, Any]:
+    from orch_tui.orchestration.agent_mail import AgentMailClient, AgentMailError
+    from orch_tui.orchestration.reservations import ReservationManager
+
+    token = os.environ.get(config.agent_mail_token_env) or None
+    client = AgentMailClient(config.agent_mail_url, token=token, timeout=2.0)
+    try:
+        if not await client.liveness():
+            return {"reachable": False, "url": config.agent_mail_url, "entries": []}
+        manager = ReservationManager(client, str(repo), config.batch_size, config.reservation_ttl_seconds)
+        entries = await manager.refresh_ledger()
+        return {"reachable": True, "url": config.agent_mail_url,
+                "entries": [_reservation_json(entry) for entry in entries]}
+    except AgentMailError as error:
+        return {"reachable": False, "url": config.agent_mail_url, "error": str(error), "entries": []}
+    finally:
+        await client.aclose()
+
+
+def _reservation_json(entry: Any) -> dict[str, Any]:
+    return {"path_pattern": entry.path_pattern, "agent": entry.agent, "lane": entry.lane,
+            "exclusive": entry.exclusive, "conflicts": entry.conflicts,
+            "expires_at": entry.expires_at.isoformat() if entry.expires_at else None}
 
 
 def run(args: argparse.Namespace) -> int:
-    print("orch-tui status: not yet available in this version", file=sys.stderr)
-    return 1
+    repo = resolve_repo(args.repo)
+    config = effective_config(repo)
+    status = collect(repo, config)
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    print(_human(status))
+    return 0
+
+
+def _human(status: dict[str, Any]) -> str:
+    lines = [f"repository: {status['repo']}"]
+    holder = status["orchestrator"]
+    lines.append(f"orchestrator: running (pid {holder.get('pid')})" if holder else "orchestrator: not running")
+    journal = status["journal"]
+    lines.append(f"engine state: {journal['state'] if journal else 'idle (no journal)'}")
+    if journal and journal.get("batch"):
+        lines.append(f"batch: {', '.join(journal['batch'])}")
+    lines.append("lanes:")
+    for lane in status["lanes"]:
+        where = lane["branch"] or ("detached" if lane["exists"] else "not created")
+        lines.append(f"  lane {lane['index']}: {where}  {lane['path']}")
+    merge = status["merge"]
+    lines.append(f"merge: {merge['stage']} {merge['branch']}" if merge else "merge: nothing in progress")
+    reservations = status["reservations"]
+    if not reservations["reachable"]:
+        lines.append(f"reservations: Agent Mail not reachable at {reservations['url']} (sequential mode)")
+    else:
+        lines.append(f"reservations ({len(reservations['entries'])}):")
+        for entry in reservations["entries"]:
+            lines.append(f"  {entry['path_pattern']}  {entry['agent']}  expires {entry['expires_at']}")
+    return "\n".join(lines)

@@ -1,0 +1,543 @@
+"""The engine: the asyncio state machine and the one place that decides.
+
+    idle -> proposed -> (approve) -> running -> merging -> idle
+                  \\-> (reject) -> idle          \\-> waiting_for_person (conflict or failed check)
+
+Nothing is dispatched before `approve()`. Each transition is written to the journal first,
+so a restarted engine knows what was in flight (see `reconcile`). Front ends subscribe to
+typed events and send the commands of `EngineCommands`; blocking work (git, the Beads file)
+runs in threads so the event loop never stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from . import events as ev
+from .batch import BatchProposal, propose_batch
+from .beads import BeadsStore
+from .commands import EngineSnapshot, EngineState, HunkChoice, LaneView
+from .config import Config, check_batch_size
+from .errors import OrchError
+from .events import Event, EventSink, LaneOutcome, Mode
+from .journal import Journal, JournalState, LaneRecord, MergeRecord
+from .model import Task, TaskGraph
+from .snapshot_reducer import apply_event
+
+HEALTH_INTERVAL_SECONDS = 2.0
+
+
+@dataclass
+class EngineParts:
+    """What the engine drives; built by `wiring.build_engine` (or by tests)."""
+
+    repo: Path
+    config: Config
+    store: BeadsStore
+    pool: Any
+    """WorktreePool (orchestration/worktrees.py)."""
+    merges: Any
+    """MergeQueue (orchestration/merge.py)."""
+    runner: Any
+    """An agent runner (orchestration/agents/)."""
+    journal: Journal
+    reservations: Any | None = None
+    """ReservationManager (orchestration/reservations.py); None means sequential mode."""
+    watcher_factory: Callable[..., Any] | None = None
+    """Builds a live-diff watcher for a lane (orchestration/live_diff.py)."""
+    lock: Any | None = None
+    """InstanceLock: held from start() to close(), so one orchestrator runs per repository."""
+
+
+@dataclass
+class _Batch:
+    tasks: list[Task]
+    base: str
+    lane_tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, parts: EngineParts) -> None:
+        self.parts = parts
+        self._sinks: list[EventSink] = []
+        self._view = EngineSnapshot(batch_size=parts.config.batch_size)
+        self._journal_state = JournalState(batch_size=parts.config.batch_size)
+        self._dropped: set[str] = set()
+        self._pinned: list[str] = []
+        self._batch: _Batch | None = None
+        self._batch_runner: asyncio.Task[None] | None = None
+        self._person_done = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._pause_requested = False
+        self._background: list[asyncio.Task[None]] = []
+
+    # ----- subscription and state -------------------------------------------------------
+    def subscribe(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def snapshot(self) -> EngineSnapshot:
+        return self._view
+
+    @property
+    def state(self) -> EngineState:
+        return self._view.state
+
+    def _emit(self, event: Event) -> None:
+        apply_event(self._view, event)
+        for sink in list(self._sinks):
+            sink(event)
+
+    def _set_state(self, state: EngineState, detail: str = "") -> None:
+        self._journal_state.state = state.value
+        self._save_journal()
+        self._emit(ev.EngineStateChanged(state.value, detail))
+
+    def _save_journal(self) -> None:
+        self.parts.journal.save(self._journal_state)
+
+    def _log(self, text: str, level: str = "info") -> None:
+        self._emit(ev.LogLine(text, level))
+
+    # ----- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load the graph, set up the pool and the agents, reconcile with the journal."""
+        if self.parts.lock is not None:
+            self.parts.lock.acquire()
+        self._view.lanes = [LaneView(lane) for lane in range(1, self.parts.config.batch_size + 1)]
+        await self._reload_graph()
+        problems = await asyncio.to_thread(self.parts.pool.recover)
+        for problem in problems:
+            self._log(f"lane {problem.lane_index}: {problem.message}", "warning")
+        await asyncio.to_thread(self.parts.pool.ensure)
+        await self.parts.runner.start()
+        await self._start_reservations()
+        await self._reconcile()
+
+    async def close(self) -> None:
+        for task in [*self._background, *( [self._batch_runner] if self._batch_runner else [])]:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._batch_runner:
+            await asyncio.gather(self._batch_runner, return_exceptions=True)
+        await self.parts.runner.close()
+        if self.parts.reservations is not None:
+            await self.parts.reservations.close()
+        if self.parts.lock is not None:
+            self.parts.lock.release()
+
+    async def _start_reservations(self) -> None:
+        manager = self.parts.reservations
+        if manager is None:
+            self._emit(ev.ModeChanged(Mode.SEQUENTIAL, "Agent Mail is not configured"))
+            return
+        mode = await manager.start()
+        self._emit(ev.ModeChanged(mode, manager.mode_reason))
+        self._background.append(asyncio.create_task(self._watch_reservations(manager)))
+
+    async def _watch_reservations(self, manager: Any) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
+            try:
+                before = manager.mode
+                await manager.check_health()
+                if manager.mode is Mode.PARALLEL:
+                    await manager.renew_due()
+                    await manager.refresh_ledger()
+                if manager.mode != before:
+                    self._wake.set()
+            except OrchError as error:  # the manager reports; the engine keeps going
+                self._log(f"Agent Mail: {error}", "warning")
+
+    def _mode_event_sink(self, event: Event) -> None:
+        self._emit(event)
+        if isinstance(event, ev.ModeChanged):
+            self._wake.set()
+
+    async def _reload_graph(self) -> TaskGraph:
+        graph = await asyncio.to_thread(self.parts.store.load)
+        self._view.graph = graph
+        for problem in graph.problems:
+            self._log(str(problem), "warning")
+        return graph
+
+    # ----- proposal and approval ----------------------------------------------------------
+    async def propose(self) -> None:
+        if self.state not in (EngineState.IDLE, EngineState.PROPOSED, EngineState.PAUSED):
+            raise OrchError(f"cannot propose a batch while {self.state.value}")
+        graph = await self._reload_graph()
+        proposal = propose_batch(graph, self._view.batch_size, exclude=self._dropped,
+                                 pinned=self._pinned)
+        await self._predict_for_proposal(proposal)
+        self._view.proposal = proposal
+        self._emit(ev.BatchProposed(proposal))
+        self._set_state(EngineState.PROPOSED, f"{len(proposal.picked)} task(s) proposed")
+
+    async def _predict_for_proposal(self, proposal: BatchProposal) -> None:
+        """Nothing to predict before lanes exist; merges are predicted once branches do."""
+
+    def _require_proposal(self) -> BatchProposal:
+        if self.state is not EngineState.PROPOSED or self._view.proposal is None:
+            raise OrchError("no batch is proposed: propose one first")
+        return self._view.proposal
+
+    async def drop_task(self, task_id: str) -> None:
+        self._require_proposal()
+        self._dropped.add(task_id)
+        self._pinned = [pinned for pinned in self._pinned if pinned != task_id]
+        await self.propose()
+
+    async def swap_task(self, task_id: str) -> None:
+        """Replace `task_id` by the next ready task, keeping the rest of the batch."""
+        proposal = self._require_proposal()
+        self._pinned = [choice.task_id for choice in proposal.picked if choice.task_id != task_id]
+        self._dropped.add(task_id)
+        await self.propose()
+
+    async def set_batch_size(self, size: int) -> None:
+        check_batch_size(size, origin="batch size")
+        self._view.batch_size = size
+        self._journal_state.batch_size = size
+        self._log(f"batch size is now {size}")
+        if self.state is EngineState.PROPOSED:
+            await self.propose()
+
+    async def reject(self, reason: str = "") -> None:
+        self._require_proposal()
+        self._view.proposal = None
+        self._dropped.clear()
+        self._pinned.clear()
+        self._emit(ev.BatchRejected(reason))
+        self._set_state(EngineState.IDLE, "batch rejected")
+
+    async def approve(self) -> None:
+        proposal = self._require_proposal()
+        if not proposal.picked:
+            raise OrchError("the proposed batch is empty: nothing is ready to run")
+        graph = self._view.graph or TaskGraph()
+        tasks = [graph.tasks[choice.task_id] for choice in proposal.picked]
+        base = await asyncio.to_thread(self._target_commit)
+        self._ensure_lane_views(len(tasks))
+        self._journal_state.batch = [task.id for task in tasks]
+        self._journal_state.lanes = []
+        self._journal_state.merges = []
+        self._dropped.clear()
+        self._pinned.clear()
+        self._emit(ev.BatchApproved(tuple(self._journal_state.batch)))
+        self._set_state(EngineState.RUNNING, f"{len(tasks)} lane(s)")
+        self._batch = _Batch(tasks, base)
+        self._batch_runner = asyncio.create_task(self._run_batch(self._batch))
+
+    def _ensure_lane_views(self, count: int) -> None:
+        size = max(count, self._view.batch_size)
+        self._view.lanes = [LaneView(lane) for lane in range(1, size + 1)]
+
+    async def pause(self) -> None:
+        self._pause_requested = True
+        self._log("will pause after the current batch")
+
+    # ----- running lanes ------------------------------------------------------------------
+    def _can_start_lane(self, running: int) -> bool:
+        manager = self.parts.reservations
+        if manager is None:
+            return running == 0
+        return manager.can_start_lane(running)
+
+    async def _run_batch(self, batch: _Batch, *, resume_merges: bool = False) -> None:
+        try:
+            if not resume_merges:
+                await self._dispatch_all(batch)
+            await self._merge_finished()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the engine reports and stops the batch; nothing is lost
+            self._emit(ev.ErrorRaised(f"batch stopped: {error}", repr(error)))
+            self._set_state(EngineState.WAITING_FOR_PERSON, f"error: {error}")
+
+    async def _dispatch_all(self, batch: _Batch) -> None:
+        pending = list(enumerate(batch.tasks, start=1))
+        while pending:
+            running = sum(1 for task in batch.lane_tasks.values() if not task.done())
+            if self._can_start_lane(running):
+                lane, task = pending.pop(0)
+                batch.lane_tasks[lane] = asyncio.create_task(self._run_lane(lane, task, batch.base))
+                await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            waiters = [task for task in batch.lane_tasks.values() if not task.done()]
+            await asyncio.wait([asyncio.create_task(self._wake.wait()), *waiters],
+                               timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.gather(*batch.lane_tasks.values(), return_exceptions=True)
+
+    async def _run_lane(self, lane: int, task: Task, base: str) -> None:
+        record = LaneRecord(lane, task.id, f"orch/{task.id}", "", base)
+        self._journal_state.lanes.append(record)
+        self._save_journal()
+        try:
+            outcome, reason = await self._lane_body(lane, task, base, record)
+        except asyncio.CancelledError:
+            outcome, reason = LaneOutcome.ABORTED, "aborted by a person"
+        except Exception as error:
+            outcome, reason = LaneOutcome.FAILED, f"{type(error).__name__}: {error}"
+        await self._finish_lane(lane, task, record, outcome, reason)
+
+    async def _lane_body(self, lane: int, task: Task, base: str,
+                         record: LaneRecord) -> tuple[LaneOutcome, str]:
+        assigned = await asyncio.to_thread(self.parts.pool.assign, lane, task.id, base)
+        record.worktree = assigned.path
+        record.branch = assigned.branch or record.branch
+        record.status = "running"
+        self._save_journal()
+        reserved = task.declared_files
+        refusal = await self._reserve(lane, task, reserved)
+        if refusal:
+            return LaneOutcome.FAILED, refusal
+        await asyncio.to_thread(self.parts.store.update, task.id, status="in_progress",
+                                assignee=f"lane-{lane}")
+        self._emit(ev.LaneStarted(lane, task.id, task.title, record.branch, record.worktree))
+        watcher = self._start_watcher(lane, task, Path(record.worktree), base, reserved)
+        try:
+            result = await self.parts.runner.run(self._agent_request(lane, task, record, reserved),
+                                                 self._emit)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+        return result.outcome, result.reason
+
+    def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> Any:
+        from .agents.base import AgentRequest
+
+        return AgentRequest(lane=lane, task=task, worktree=Path(record.worktree),
+                            base_commit=record.base, reserved=reserved,
+                            timeout=self.parts.config.agent_timeout_seconds)
+
+    def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str,
+                       reserved: tuple[str, ...]) -> asyncio.Task[None] | None:
+        if self.parts.watcher_factory is None:
+            return None
+        watcher = self.parts.watcher_factory(lane, task.id, worktree, base, reserved, self._emit)
+        return asyncio.create_task(watcher.run())
+
+    async def _reserve(self, lane: int, task: Task, patterns: tuple[str, ...]) -> str | None:
+        """Reserve the task's files; a reason when another holder has them, else None."""
+        manager = self.parts.reservations
+        if manager is None or manager.mode is not Mode.PARALLEL or not patterns:
+            return None
+        outcome = await manager.reserve(lane, task.id, patterns)
+        if outcome.acquired:
+            return None
+        return f"files reserved by someone else: {outcome.describe()}"
+
+    async def _finish_lane(self, lane: int, task: Task, record: LaneRecord,
+                           outcome: LaneOutcome, reason: str) -> None:
+        commit = None
+        if record.worktree:
+            commit = await asyncio.to_thread(
+                self.parts.pool.release, lane,
+                f"orch-tui: {task.id}: changes the agent left uncommitted ({outcome.value})")
+            await asyncio.to_thread(self._drop_tracker_edits, lane, record)
+        if self.parts.reservations is not None:
+            await self._quietly(self.parts.reservations.release(lane))
+        record.status, record.outcome, record.reason, record.commit = "committed", outcome.value, reason, commit
+        if outcome is LaneOutcome.SUCCEEDED:
+            self._journal_state.merges.append(MergeRecord(task.id, record.branch))
+        else:
+            await asyncio.to_thread(
+                self.parts.store.update, task.id, status="open", assignee="",
+                note=f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}")
+        self._save_journal()
+        self._emit(ev.LaneFinished(lane, task.id, outcome, reason, commit))
+
+    def _drop_tracker_edits(self, lane: int, record: LaneRecord) -> None:
+        """The orchestrator is the only writer of `.beads/`: agents' edits there are dropped."""
+        from .tracker_guard import drop_tracker_changes
+
+        dropped = drop_tracker_changes(self.parts.repo, record.branch, record.base)
+        if dropped:
+            self._log(f"lane {lane}: dropped the agent's changes to {', '.join(dropped)} "
+                      "(only the orchestrator writes the tracker)", "warning")
+
+    async def abort_lane(self, lane: int) -> None:
+        batch = self._batch
+        task = batch.lane_tasks.get(lane) if batch else None
+        if task is None or task.done():
+            raise OrchError(f"lane {lane} is not running")
+        task.cancel()
+
+    async def retry_task(self, task_id: str) -> None:
+        """Put a failed task first in the next proposal."""
+        if task_id not in self._pinned:
+            self._pinned.insert(0, task_id)
+        self._dropped.discard(task_id)
+        self._log(f"{task_id} will be proposed first in the next batch")
+
+    async def _quietly(self, call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except OrchError as error:
+            self._log(str(error), "warning")
+
+    # ----- merging ------------------------------------------------------------------------
+    async def _merge_finished(self) -> None:
+        self._set_state(EngineState.MERGING)
+        pending = [merge for merge in self._journal_state.merges if merge.state not in ("merged", "skipped")]
+        for merge in await self._merge_order(pending):
+            await self._merge_one(merge)
+        await self._finish_batch()
+
+    async def _merge_order(self, pending: list[MergeRecord]) -> list[MergeRecord]:
+        """Predicted-clean branches first (`git merge-tree`), each prediction shown."""
+        if not pending:
+            return []
+        queue = self.parts.merges
+        predictions = await asyncio.to_thread(queue.predict, [merge.branch for merge in pending])
+        ordered = await asyncio.to_thread(queue.suggested_order, predictions)
+        position = {branch: index for index, branch in enumerate(ordered)}
+        by_branch = {prediction.branch: prediction for prediction in predictions}
+        pending = sorted(pending, key=lambda merge: position.get(merge.branch, len(position)))
+        for order, merge in enumerate(pending, start=1):
+            prediction = by_branch.get(merge.branch)
+            files = tuple(prediction.conflicted_files) if prediction else ()
+            self._emit(ev.MergePredicted(merge.task_id, merge.branch, order, files))
+        return pending
+
+    async def _merge_one(self, merge: MergeRecord) -> None:
+        merge.state = "merging"
+        self._save_journal()
+        self._emit(ev.MergeStarted(merge.task_id, merge.branch))
+        outcome = await asyncio.to_thread(self._start_or_resume_merge, merge.branch)
+        while not outcome.ok:
+            outcome = await self._wait_for_person(merge, outcome)
+            if outcome is None:  # aborted: the branch is kept for a later batch
+                merge.state = "skipped"
+                self._save_journal()
+                await asyncio.to_thread(
+                    self.parts.store.update, merge.task_id, status="open", assignee="",
+                    note=f"orch-tui: merge aborted by a person; work kept on {merge.branch}")
+                return
+        commit = outcome.commit or await asyncio.to_thread(self._target_commit)
+        merge.state, merge.commit = "merged", commit
+        self._save_journal()
+        await asyncio.to_thread(self.parts.store.update, merge.task_id, status="closed",
+                                close_reason=f"merged by orch-tui in {commit[:12]}")
+        self._emit(ev.MergeDone(merge.task_id, merge.branch, commit))
+
+    def _start_or_resume_merge(self, branch: str) -> Any:
+        """A merge of `branch` interrupted by a crash is picked up where git left it."""
+        from .merge import MergeOutcome
+
+        queue = self.parts.merges
+        state = queue.merge_state()
+        if state is None or state.branch != branch.removeprefix("refs/heads/"):
+            return queue.merge(branch)
+        if state.stage in ("merging", "verifying", "checkout_dirty"):
+            return queue.continue_merge()
+        status = "conflict" if state.stage == "conflict" else state.stage
+        return MergeOutcome(status, state.branch, state.task_id, state.target,
+                            "waiting for a person since before the restart", conflict=state.conflict)
+
+    def _target_commit(self) -> str:
+        queue = self.parts.merges
+        return queue._target_tip(queue.target_branch())
+
+    async def _wait_for_person(self, merge: MergeRecord, outcome: Any) -> Any:
+        """Stop the queue until a person continues (the new outcome) or aborts (None)."""
+        if outcome.status == "conflict":
+            merge.state = "conflict"
+            self._emit(ev.MergeConflict(merge.task_id, merge.branch,
+                                        tuple(file.path for file in outcome.conflict.files),
+                                        outcome.conflict))
+        else:
+            merge.state = "check-failed"
+            detail = outcome.verification.output if outcome.verification else ""
+            self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch,
+                                           f"{outcome.message}\n{detail}".strip()))
+        self._set_state(EngineState.WAITING_FOR_PERSON, f"{merge.task_id}: {outcome.message}")
+        self._person_done.clear()
+        self._resolution: Any = None
+        await self._person_done.wait()
+        self._set_state(EngineState.MERGING)
+        return self._resolution
+
+    def _require_waiting(self) -> None:
+        if self.state is not EngineState.WAITING_FOR_PERSON:
+            raise OrchError("no merge is waiting for a person")
+
+    async def _refresh_conflict(self, line: str) -> None:
+        self._view.conflict = await asyncio.to_thread(self.parts.merges.conflict)
+        self._emit(ev.LogLine(line))
+
+    async def resolve_hunk(self, path: str, hunk: int, choice: HunkChoice) -> None:
+        self._require_waiting()
+        await asyncio.to_thread(self.parts.merges.resolve_hunk, path, hunk, choice.value)
+        await self._refresh_conflict(f"{path}: hunk {hunk + 1} takes {choice.value}")
+
+    async def resolve_file(self, path: str, choice: HunkChoice) -> None:
+        self._require_waiting()
+        await asyncio.to_thread(self.parts.merges.resolve_file, path, choice.value)
+        await self._refresh_conflict(f"{path}: takes {choice.value}")
+
+    async def write_resolution(self, path: str, content: str) -> None:
+        self._require_waiting()
+        await asyncio.to_thread(self.parts.merges.write_resolution, path, content)
+        await self._refresh_conflict(f"{path}: resolved by hand")
+
+    async def continue_merge(self) -> None:
+        """Commit the resolution and move on; raises (queue still waiting) while hunks remain."""
+        self._require_waiting()
+        self._resolution = await asyncio.to_thread(self.parts.merges.continue_merge)
+        self._view.conflict = self._resolution.conflict
+        self._person_done.set()
+
+    async def abort_merge(self) -> None:
+        self._require_waiting()
+        await asyncio.to_thread(self.parts.merges.abort_merge)
+        self._resolution = None
+        self._view.conflict = None
+        self._person_done.set()
+
+    async def _finish_batch(self) -> None:
+        self._journal_state.batches_done += 1
+        self._journal_state.batch = []
+        self._journal_state.lanes = []
+        self._journal_state.merges = []
+        self._batch = None
+        await self._reload_graph()
+        paused = self._pause_requested
+        self._pause_requested = False
+        self._set_state(EngineState.PAUSED if paused else EngineState.IDLE, "batch finished")
+
+    # ----- recovery ----------------------------------------------------------------------
+    async def _reconcile(self) -> None:
+        """Resume what the journal says was in flight when the last orchestrator stopped."""
+        saved = self.parts.journal.load()
+        if saved is None or saved.state in (EngineState.IDLE.value, EngineState.PROPOSED.value,
+                                            EngineState.PAUSED.value):
+            self._journal_state.batches_done = saved.batches_done if saved else 0
+            self._set_state(EngineState.IDLE, "ready")
+            return
+        self._journal_state = saved
+        self._journal_state.batch_size = self._view.batch_size
+        from .recovery import resume_plan
+
+        plan = await asyncio.to_thread(resume_plan, self.parts, saved)
+        for line in plan.messages:
+            self._log(line, "warning")
+        graph = self._view.graph or TaskGraph()
+        self._batch = _Batch([graph.tasks[task_id] for task_id in plan.rerun if task_id in graph.tasks],
+                             saved.lanes[0].base if saved.lanes else
+                             await asyncio.to_thread(self._target_commit))
+        self._set_state(EngineState.RUNNING, "resuming after a restart")
+        self._batch_runner = asyncio.create_task(self._run_batch(self._batch, resume_merges=not plan.rerun))
+
+    # ----- waiting (for headless use and tests) --------------------------------------------
+    async def wait_until_settled(self) -> EngineState:
+        """Wait until the engine is idle, paused or waiting for a person."""
+        settled = {EngineState.IDLE, EngineState.PAUSED, EngineState.WAITING_FOR_PERSON}
+        while self.state not in settled:
+            await asyncio.sleep(0.05)
+        return self.state

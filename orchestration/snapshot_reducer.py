@@ -1,0 +1,133 @@
+"""Keeps an EngineSnapshot true by folding every event into it, so a front end that starts
+late (or redraws) reads the same picture the events described."""
+
+from __future__ import annotations
+
+import time
+from functools import singledispatch
+
+from . import events as ev
+from .commands import EngineSnapshot, EngineState, LaneView, MergeView
+
+
+def _lane(view: EngineSnapshot, number: int) -> LaneView:
+    while len(view.lanes) < number:
+        view.lanes.append(LaneView(len(view.lanes) + 1))
+    return view.lanes[number - 1]
+
+
+def _merge(view: EngineSnapshot, task_id: str, branch: str) -> MergeView:
+    found = next((merge for merge in view.merges if merge.task_id == task_id), None)
+    if found is None:
+        found = MergeView(task_id, branch)
+        view.merges.append(found)
+    return found
+
+
+def apply_event(view: EngineSnapshot, event: ev.Event) -> None:
+    """Fold `event` into `view`."""
+    _apply(event, view)
+
+
+@singledispatch
+def _apply(event: ev.Event, view: EngineSnapshot) -> None:
+    """Events that change nothing a snapshot shows."""
+
+
+@_apply.register
+def _(event: ev.EngineStateChanged, view: EngineSnapshot) -> None:
+    view.state = EngineState(event.state)
+
+
+@_apply.register
+def _(event: ev.BatchProposed, view: EngineSnapshot) -> None:
+    view.proposal = event.proposal
+
+
+@_apply.register
+def _(event: ev.BatchApproved, view: EngineSnapshot) -> None:
+    view.proposal = None
+    view.merges = []
+    view.conflict = None
+
+
+@_apply.register
+def _(event: ev.BatchRejected, view: EngineSnapshot) -> None:
+    view.proposal = None
+
+
+@_apply.register
+def _(event: ev.LaneStarted, view: EngineSnapshot) -> None:
+    lane = _lane(view, event.lane)
+    lane.task_id, lane.title, lane.status = event.task_id, event.title, "starting"
+    lane.started_at, lane.action, lane.diff, lane.diff_files = time.time(), "", "", ()
+    lane.alerts, lane.outcome = (), None
+
+
+@_apply.register
+def _(event: ev.LaneProgress, view: EngineSnapshot) -> None:
+    lane = _lane(view, event.lane)
+    lane.status = event.status
+    if event.action:
+        lane.action = event.action
+
+
+@_apply.register
+def _(event: ev.LaneDiff, view: EngineSnapshot) -> None:
+    lane = _lane(view, event.lane)
+    lane.diff, lane.diff_files = event.diff, event.files
+
+
+@_apply.register
+def _(event: ev.LaneAlert, view: EngineSnapshot) -> None:
+    lane = _lane(view, event.lane)
+    lane.alerts = (*lane.alerts, event.message)
+
+
+@_apply.register
+def _(event: ev.LaneFinished, view: EngineSnapshot) -> None:
+    lane = _lane(view, event.lane)
+    lane.status, lane.outcome = event.outcome.value, event.outcome.value
+    if event.reason:
+        lane.action = event.reason
+
+
+@_apply.register
+def _(event: ev.ReservationsChanged, view: EngineSnapshot) -> None:
+    view.reservations = event.reservations
+
+
+@_apply.register
+def _(event: ev.ModeChanged, view: EngineSnapshot) -> None:
+    view.mode, view.mode_reason = event.mode, event.reason
+
+
+@_apply.register
+def _(event: ev.MergePredicted, view: EngineSnapshot) -> None:
+    merge = _merge(view, event.task_id, event.branch)
+    merge.predicted_conflicts = event.conflicted_files
+    merge.state = "predicted-conflict" if event.conflicted_files else "predicted-clean"
+    view.merges.sort(key=lambda item: item.state == "merged" and -1 or 0)
+
+
+@_apply.register
+def _(event: ev.MergeStarted, view: EngineSnapshot) -> None:
+    _merge(view, event.task_id, event.branch).state = "merging"
+
+
+@_apply.register
+def _(event: ev.MergeConflict, view: EngineSnapshot) -> None:
+    _merge(view, event.task_id, event.branch).state = "conflict"
+    view.conflict = event.conflict
+
+
+@_apply.register
+def _(event: ev.MergeCheckFailed, view: EngineSnapshot) -> None:
+    _merge(view, event.task_id, event.branch).state = "check-failed"
+
+
+@_apply.register
+def _(event: ev.MergeDone, view: EngineSnapshot) -> None:
+    merge = _merge(view, event.task_id, event.branch)
+    merge.state, merge.commit = "merged", event.commit
+    view.conflict = None

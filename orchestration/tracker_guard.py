@@ -1,0 +1,72 @@
+"""The orchestrator is the only writer of `.beads/` during a run.
+
+Agents work in worktrees that hold a copy of the tracker and sometimes edit it (running
+`bd close` themselves, say). Merging those edits blindly would fight the orchestrator's own
+writes, so the task branch gets one more commit that restores `.beads/` to the base: the
+agent's tracker edits are dropped, and the commit says so. Their code changes are untouched.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+TRACKER_DIR = ".beads"
+
+
+def _git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def drop_tracker_changes(repo: Path, branch: str, base: str) -> list[str]:
+    """Restore `.beads/` on `branch` to `base` with a commit; the paths that were dropped.
+
+    Works on the branch ref alone (a temporary index, no checkout), so it needs no worktree.
+    """
+    changed = [line for line in _git(repo, "diff", "--name-only", base, branch, "--", TRACKER_DIR).splitlines() if line]
+    if not changed:
+        return []
+    with _temporary_index(repo) as env:
+        subprocess.run(["git", "read-tree", branch], cwd=repo, env=env, check=True)
+        subprocess.run(["git", "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", TRACKER_DIR],
+                       cwd=repo, env=env, check=True)
+        base_entries = _git(repo, "ls-tree", "-r", "-z", base, "--", TRACKER_DIR)
+        if base_entries:
+            subprocess.run(["git", "update-index", "-z", "--index-info"], cwd=repo, env=env,
+                           input=_index_info(base_entries), text=True, check=True)
+        tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    message = ("orch-tui: drop the agent's changes to .beads/\n\n"
+               "Only the orchestrator writes the tracker during a run; dropped: " + ", ".join(changed))
+    commit = _git(repo, "commit-tree", tree, "-p", branch, "-m", message).strip()
+    _git(repo, "update-ref", f"refs/heads/{branch}", commit)
+    return changed
+
+
+def _index_info(ls_tree_z: str) -> str:
+    # ls-tree prints "<mode> <type> <object>\t<path>"; update-index wants "<mode> <object>\t<path>".
+    entries = []
+    for entry in ls_tree_z.split("\0"):
+        if entry:
+            meta, path = entry.split("\t", 1)
+            mode, _, obj = meta.split(" ")
+            entries.append(f"{mode} {obj}\t{path}")
+    return "\0".join(entries) + "\0"
+
+
+class _temporary_index:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def __enter__(self) -> dict[str, str]:
+        import os
+        import tempfile
+
+        handle, self.path = tempfile.mkstemp(prefix="orch-index-")
+        os.close(handle)
+        os.unlink(self.path)
+        return {**os.environ, "GIT_INDEX_FILE": self.path}
+
+    def __exit__(self, *_: object) -> None:
+        Path(self.path).unlink(missing_ok=True)

@@ -1,0 +1,68 @@
+"""Builds a real engine for a repository from its configuration."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from .beads import open_store
+from .config import Config, check_batch_size, load_config
+from .engine import Engine, EngineParts
+from .errors import BadInput
+from .instance_lock import InstanceLock
+from .journal import Journal
+from .merge import MergeQueue
+from .repo_paths import git_common_dir
+from .worktrees import WorktreePool, main_worktree
+
+
+def effective_config(repo: Path, *, agent: str | None = None, agent_mail_url: str | None = None,
+                     batch_size: int | None = None) -> Config:
+    """The repository's configuration with command-line overrides applied."""
+    config = load_config(repo)
+    overrides: dict[str, object] = {}
+    if agent:
+        overrides["agent"] = agent
+    if agent_mail_url:
+        overrides["agent_mail_url"] = agent_mail_url
+    if batch_size is not None:
+        overrides["batch_size"] = check_batch_size(batch_size)
+    return replace(config, **overrides) if overrides else config
+
+
+def resolve_repo(path: Path) -> Path:
+    """The main worktree of the repository containing `path`, or BadInput."""
+    if not path.exists():
+        raise BadInput(f"{path} does not exist", path=path, fix="pass --repo with an existing directory")
+    git_common_dir(path)  # raises a clear BadInput outside a repository
+    return main_worktree(path)
+
+
+def build_engine(repo: Path, config: Config) -> Engine:
+    from .agents.factory import make_runner
+    from .live_diff import LaneDiffWatcher
+
+    size = config.batch_size
+    parts = EngineParts(
+        repo=repo,
+        config=config,
+        store=open_store(repo),
+        pool=WorktreePool(repo, size, config.worktree_dir),
+        merges=MergeQueue(repo, config),
+        runner=make_runner(config),
+        journal=Journal(repo),
+        reservations=_reservations(repo, config),
+        watcher_factory=LaneDiffWatcher,
+        lock=InstanceLock(repo),
+    )
+    return Engine(parts)
+
+
+def _reservations(repo: Path, config: Config):  # -> ReservationManager
+    from .agent_mail import AgentMailClient
+    from .reservations import ReservationManager
+
+    token = os.environ.get(config.agent_mail_token_env) or None
+    client = AgentMailClient(config.agent_mail_url, token=token)
+    return ReservationManager(client, str(repo), config.batch_size, config.reservation_ttl_seconds)
