@@ -33,7 +33,7 @@ from .model import TaskGraph, parse_declared_files
 CHANGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _GROUP = re.compile(r"^#{2,}\s+(?P<title>.+?)\s*$")
 _GROUP_NUMBER = re.compile(r"^(?P<number>\d+)\.?\s")
-_TASK = re.compile(r"^(?P<indent>\s*)[-*+]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*?)\s*$")
+_TASK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*?)\s*$")
 _TASK_NUMBER = re.compile(r"^(?P<number>\d+(?:\.\d+)+)\.?\s+(?P<rest>.*)$")
 _DEPENDS = re.compile(r"\(?\bdepends\s+on\s*:?\s*(?P<refs>[^)\n]*)\)?", re.IGNORECASE)
 _FILES_INLINE = re.compile(r"\(?\bfiles\s*:\s*(?P<patterns>[^)\n]*)\)?", re.IGNORECASE)
@@ -112,7 +112,7 @@ def parse_tasks_file(text: str) -> list[OpenSpecTask]:
             group_title = heading.group("title")
             independent = bool(_PARALLEL_GROUP.search(group_title))
             current = None
-        elif task and not task.group("indent"):
+        elif task:  # nested checkboxes are tasks too, as the openspec CLI counts them
             raw = task.group("text")
             numbered = _TASK_NUMBER.match(raw)
             number = numbered.group("number") if numbered else str(len(tasks) + 1)
