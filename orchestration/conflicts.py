@@ -31,7 +31,7 @@ _OURS, _BASE, _MID, _THEIRS = (c * _MARKER for c in (b"<", b"|", b"=", b">"))
 class Hunk:
     index: int
     start_line: int
-    """1-based line in the merged file where this hunk's text begins."""
+    """1-based line of the target's (ours) version of the file where this hunk begins."""
     base: str
     ours: str
     theirs: str
@@ -46,7 +46,8 @@ class ConflictFile:
     path: str
     kind: str
     """content, add/add, binary, modified/deleted (target kept it, task deleted it),
-    deleted/modified (target deleted it, task changed it), or other (e.g. rename/rename)."""
+    deleted/modified (target deleted it, task changed it), or git's own name for anything
+    else (e.g. rename/rename), `other` when git gave none."""
     has_base: bool
     has_ours: bool
     has_theirs: bool
@@ -146,7 +147,9 @@ def _three_way(worktree: Path, stages: Stages) -> list[Part]:
             path.write_bytes(_blob(worktree, stages.get(stage)))
             names.append(str(path))
         # merge-file exits with the number of conflicts; only a negative status is an error.
-        status, merged, err = run_git_bytes(worktree, "merge-file", "-p", "--diff3", f"--marker-size={_MARKER}",
+        # Without a base (add/add) zdiff3 keeps lines both sides added alike out of the hunk.
+        style = "--diff3" if 1 in stages else "--zdiff3"
+        status, merged, err = run_git_bytes(worktree, "merge-file", "-p", style, f"--marker-size={_MARKER}",
                                            "-L", "ours", "-L", "base", "-L", "theirs", *names)
     if status < 0 or status > 127:
         raise GitFailed(("merge-file",), status, err, worktree)
@@ -196,7 +199,7 @@ def _hunks(parts: list[Part], choices: dict[int, str]) -> list[Hunk]:
                           _text(b"".join(before.splitlines(keepends=True)[-CONTEXT_LINES:])),
                           _text(b"".join(after.splitlines(keepends=True)[:CONTEXT_LINES])),
                           choices.get(raw_index)))
-        line += _render_hunk(part, choices.get(raw_index)).count(b"\n")
+        line += part.ours.count(b"\n")
         raw_index += 1
     return hunks
 
@@ -230,9 +233,12 @@ def describe_file(worktree: Path, path: str, stages: Stages, resolution: dict[st
     ours, theirs = _blob(worktree, stages.get(2)), _blob(worktree, stages.get(3))
     binary = _is_binary(ours) or _is_binary(theirs) or _is_binary(_blob(worktree, stages.get(1)))
     kind = _kind(stages, binary)
+    mine = [m for m in messages if path in m]
+    if kind == "other":  # e.g. rename/rename: name it as git did
+        found = next((m[m.index("(") + 1:m.index(")")] for m in mine if "(" in m and ")" in m), None)
+        kind = found or kind
     record = ConflictFile(path, kind, 1 in stages, 2 in stages, 3 in stages,
-                          resolution=resolution.get("whole"),
-                          messages=[m for m in messages if path in m])
+                          resolution=resolution.get("whole"), messages=mine)
     if kind in ("content", "add/add"):
         choices = {int(k): v for k, v in resolution.get("hunks", {}).items()}
         record.hunks = _hunks(_three_way(worktree, stages), choices)
@@ -249,16 +255,23 @@ def write_hunk_choices(worktree: Path, path: str, stages: Stages, choices: dict[
 
 
 def write_file_choice(worktree: Path, path: str, stages: Stages, choice: str) -> str:
-    """Apply a whole-file choice; returns the resolution to remember (may be `deleted`)."""
+    """Apply a whole-file choice; returns the resolution to remember (may be `deleted`).
+
+    For a text file with both sides, the choice applies to every conflicting hunk and the
+    changes git merged cleanly are kept (like `git merge-file --ours`); for binary files and
+    delete/rename conflicts that side's version is taken whole (or the file deleted)."""
     if choice not in FILE_CHOICES:
         raise BadInput(f"unknown choice {choice!r} for {path}", fix=f"use one of {', '.join(FILE_CHOICES)}")
-    if choice == "both":
-        if not {2, 3} <= set(stages) or _kind(stages, _is_binary(_blob(worktree, stages.get(2)))) == "binary":
-            raise BadInput(f"{path}: 'both' needs text on both sides", fix="choose ours or theirs, or write the file")
+    ours = _blob(worktree, stages.get(2))
+    text_both_sides = {2, 3} <= set(stages) and _kind(stages, _is_binary(ours) or _is_binary(
+        _blob(worktree, stages.get(3)))) != "binary"
+    if text_both_sides:
         parts = _three_way(worktree, stages)
         count = sum(1 for p in parts if isinstance(p, _RawHunk))
-        _write(worktree, path, _render(parts, {i: "both" for i in range(count)}))
-        return "both"
+        _write(worktree, path, _render(parts, {i: choice for i in range(count)}))
+        return choice
+    if choice == "both":
+        raise BadInput(f"{path}: 'both' needs text on both sides", fix="choose ours or theirs, or write the file")
     blob = stages.get(2 if choice == "ours" else 3)
     if blob is None:
         _delete(worktree, path)
