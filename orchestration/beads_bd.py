@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Sequence
 
+from .beads_jsonl import gc_paused
 from .beads_records import RecordError, is_issue_record, task_from_record
 from .errors import BadInput, InputProblem, OrchError
 from .model import TaskGraph
@@ -88,6 +89,10 @@ class BdStore:
         if not isinstance(records, list):
             raise BdError("bd list --json did not print a JSON array")
         self._fill_dependencies(records)
+        with gc_paused():
+            return self._graph(records)
+
+    def _graph(self, records: list[Any]) -> TaskGraph:
         graph = TaskGraph(source=self.description)
         for position, record in enumerate(records):
             if isinstance(record, dict) and not is_issue_record(record):

@@ -77,14 +77,20 @@ def _dependencies(task_id: str, entries: Any, parent: Any = None) -> tuple[Depen
     if parent and isinstance(parent, str):  # bd's `parent` field is a parent-child edge
         entries = [*entries, {"depends_on_id": parent, "type": "parent-child"}]
     for entry in entries:
-        if isinstance(entry, str):  # some tools list bare ids
-            entry = {"depends_on_id": entry}
-        if not isinstance(entry, dict):
+        if entry.__class__ is dict:
+            # Fast path for the canonical shape; aliases and odd values take the slow one.
+            target = entry.get("depends_on_id")
+            if target.__class__ is not str or not target:
+                target = depends_on_of(entry)
+            dep_type = entry.get("type")
+            if dep_type.__class__ is not str or not dep_type:
+                dep_type = dependency_type_of(entry)
+        elif isinstance(entry, str):  # some tools list bare ids
+            target, dep_type = entry, "blocks"
+        else:
             continue
-        target = depends_on_of(entry)
         if not target:
             continue
-        dep_type = dependency_type_of(entry)
         key = (target, dep_type)
         if key not in seen:
             seen[key] = Dependency(task_id, target, dep_type)
@@ -103,10 +109,8 @@ def task_from_record(record: Any) -> Task:
     if not isinstance(task_id, str) or not task_id.strip():
         raise RecordError("the issue has no \"id\" string")
     get = record.get
-    texts = [get(key) for key in _TEXT_FIELDS]
-    for position, value in enumerate(texts):
-        if value.__class__ is not str:
-            texts[position] = _text(value)
+    texts = [value if value.__class__ is str else _text(value)
+             for value in map(get, _TEXT_FIELDS)]
     title, status, issue_type, description, acceptance, design, notes, assignee, reason = texts
     labels = get("labels")
     priority = get("priority", 2)

@@ -1,0 +1,73 @@
+"""Beads store speed: loading the real 1,955-issue tracker and a synthetic 10k/30k one,
+and one atomic update of the real file.
+
+Targets (the planner's share comes on top): load + plan of the real file within 100 ms,
+so loading gets 60 ms; a 10k-issue / 30k-edge file with planning well under 0.5 s, so
+loading gets 300 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+from orch_tui.orchestration.beads import JsonlStore, load_jsonl
+from tests.benchmarks.harness import Result, median_seconds
+from tests.helpers import DATA_DIR
+
+REAL = DATA_DIR / "beads-v0.47.0.issues.jsonl"
+STATUSES = ["open"] * 5 + ["closed"] * 4 + ["in_progress", "tombstone"]
+DEP_TYPES = ["blocks"] * 6 + ["parent-child"] * 3 + ["related"]
+
+
+def write_synthetic_tracker(path: Path, issues: int = 10_000, edges: int = 30_000,
+                            seed: int = 7) -> Path:
+    """A Beads JSONL file shaped like the real one (old-dialect timestamps, descriptions),
+    with `edges` dependencies that always point at an earlier issue (acyclic)."""
+    rng = random.Random(seed)
+    deps: list[list[dict]] = [[] for _ in range(issues)]
+    for _ in range(edges):
+        source = rng.randrange(1, issues)
+        target = rng.randrange(max(0, source - 200), source)
+        deps[source].append({"issue_id": f"bd-{source:05x}", "depends_on_id": f"bd-{target:05x}",
+                             "type": rng.choice(DEP_TYPES),
+                             "created_at": "2025-11-02T22:23:49.475356-08:00",
+                             "created_by": "bench"})
+    with path.open("w", encoding="utf-8") as handle:
+        for number in range(issues):
+            record = {"id": f"bd-{number:05x}", "title": f"Synthetic issue {number}",
+                      "description": f"Work item {number}.\nFiles: src/mod{number % 97}/**\n" * 3,
+                      "status": rng.choice(STATUSES), "priority": rng.randrange(5),
+                      "issue_type": "task", "created_at": "2025-11-02T21:58:07.295058-08:00",
+                      "updated_at": "2025-11-03T20:56:22.700641-08:00"}
+            if deps[number]:
+                record["dependencies"] = deps[number]
+            handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+    return path
+
+
+def run() -> list[Result]:
+    results: list[Result] = []
+    real = median_seconds(lambda: load_jsonl(REAL), repeat=15)
+    results.append(Result("load_jsonl 1,955-issue real tracker (median)", real * 1000, "ms",
+                          "< 60 ms", real < 0.060))
+    with tempfile.TemporaryDirectory() as folder:
+        big = write_synthetic_tracker(Path(folder) / "issues.jsonl")
+        graph = load_jsonl(big)
+        edges = sum(len(task.dependencies) for task in graph.tasks.values())
+        large = median_seconds(lambda: load_jsonl(big), repeat=5)
+        results.append(Result(f"load_jsonl {len(graph):,} issues / {edges:,} edges (median)",
+                              large * 1000, "ms", "< 300 ms", large < 0.300))
+        results.append(Result("  ratio large / real", large / real, "x"))
+
+        copy = Path(folder) / ".beads" / "issues.jsonl"
+        copy.parent.mkdir()
+        shutil.copyfile(REAL, copy)
+        store = JsonlStore(copy)
+        update = median_seconds(lambda: store.update("bd-1e12", note="bench"), repeat=7)
+        results.append(Result("JsonlStore.update on the real tracker (median)", update * 1000,
+                              "ms", "< 150 ms", update < 0.150))
+    return results
