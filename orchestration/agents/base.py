@@ -1,0 +1,164 @@
+"""The one runner interface every coder agent implements, and what all of them share.
+
+The engine calls, per lane, `result = await runner.run(request, sink)`. Every runner:
+
+- gives up after `request.timeout` seconds (an agent whose model server is down may retry
+  for ever) and reports TIMED_OUT after stopping the agent (its whole process group);
+- stops the agent and reports ABORTED when the coroutine running `run` is cancelled or when
+  `await runner.abort(lane)` is called; cancellation is absorbed so the canceller can still
+  `await` the task for its AgentResult;
+- keeps a bounded log per lane (`AgentResult.log_tail`);
+- judges the result from what the agent did (its events and the worktree), not only from an
+  exit code, and never commits: the worktree pool commits leftovers afterwards.
+
+`start()` and `close()` exist on every runner (the OpenCode server runner shares one server
+between lanes); where nothing needs starting they do nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..events import EventSink, LaneOutcome, LaneProgress
+from ..git_exec import nul_fields, run_git
+from ..model import Task
+
+LOG_LINES = 400
+LOG_LINE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    lane: int
+    task: Task
+    worktree: Path
+    base_commit: str
+    reserved: tuple[str, ...]
+    timeout: float
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    outcome: LaneOutcome
+    reason: str = ""
+    log_tail: list[str] = field(default_factory=list)
+    files_changed: tuple[str, ...] = ()
+    """Paths (relative to the worktree) that differ from the base: committed, modified or new."""
+
+
+class LaneLog:
+    """The last `limit` lines an agent produced, each cut to a sane length."""
+
+    def __init__(self, limit: int = LOG_LINES) -> None:
+        self._lines: deque[str] = deque(maxlen=limit)
+
+    def add(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if len(line) > LOG_LINE_CHARS:
+            line = line[:LOG_LINE_CHARS] + " [...]"
+        self._lines.append(line)
+
+    def tail(self, count: int | None = None) -> list[str]:
+        lines = list(self._lines)
+        return lines if count is None else lines[-count:]
+
+
+def task_slug(task_id: str) -> str:
+    """A file-name-safe form of a task id (ids come from user data)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", task_id).strip(".") or "task"
+    return slug[:80]
+
+
+def build_prompt(request: AgentRequest) -> str:
+    """The coder agent's instructions: the task, where to work, and the boundaries."""
+    task = request.task
+    reserved = "\n".join(f"- {pattern}" for pattern in request.reserved) or "- (none declared)"
+    parts = [
+        f"You are the coder agent for task {task.id}: {task.title}",
+        "",
+        "## Task",
+        task.description.strip() or "(no description)",
+    ]
+    if task.acceptance_criteria.strip():
+        parts += ["", "## Acceptance criteria", task.acceptance_criteria.strip()]
+    if task.design.strip():
+        parts += ["", "## Design notes", task.design.strip()]
+    parts += [
+        "",
+        "## Where you work",
+        f"Your git worktree: {request.worktree}",
+        "Files reserved for you (gitignore-style patterns, relative to the worktree):",
+        reserved,
+        "",
+        "## Boundaries",
+        "- Stay inside your worktree; do not read or write files anywhere else.",
+        "- Change only files matching your reserved patterns; other lanes own the rest.",
+        "- Do not merge, rebase, push or switch branches; the orchestrator merges.",
+        f"- When the task is done, commit your changes in the worktree with a message starting with \"{task.id}:\".",
+        "- If you cannot finish, say why in your final message and stop.",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def changed_files(worktree: Path, base_commit: str) -> tuple[str, ...]:
+    """Files that differ from `base_commit` in the worktree (commits, edits, new files)."""
+    tracked = run_git(worktree, "diff", "--name-only", "-z", base_commit, check=False)
+    untracked = run_git(worktree, "ls-files", "--others", "--exclude-standard", "-z", check=False)
+    names = nul_fields(tracked.out) if tracked.ok else []
+    names += nul_fields(untracked.out) if untracked.ok else []
+    return tuple(sorted(set(names)))
+
+
+class RunnerBase:
+    """Timeout, abort and bookkeeping around a runner's `_execute` coroutine.
+
+    `_execute` does the work and returns (outcome, reason); when it is cancelled (timeout,
+    abort) it must stop the agent before letting the cancellation through.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[int, asyncio.Task[object]] = {}
+
+    async def start(self) -> None:
+        """Nothing to start for this runner."""
+
+    async def close(self) -> None:
+        """Abort whatever still runs."""
+        for lane in list(self._running):
+            await self.abort(lane)
+
+    async def abort(self, lane: int) -> None:
+        """Stop the agent in `lane`; its `run` returns ABORTED."""
+        task = self._running.get(lane)
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def run(self, request: AgentRequest, sink: EventSink) -> AgentResult:
+        current = asyncio.current_task()
+        assert current is not None, "run() must be awaited inside an asyncio task"
+        self._running[request.lane] = current
+        log = LaneLog()
+        sink(LaneProgress(request.lane, request.task.id, "starting"))
+        try:
+            async with asyncio.timeout(request.timeout):
+                outcome, reason = await self._execute(request, sink, log)
+        except TimeoutError:
+            outcome = LaneOutcome.TIMED_OUT
+            reason = f"no result within {request.timeout:g} s; the agent was stopped"
+        except asyncio.CancelledError:
+            current.uncancel()
+            outcome, reason = LaneOutcome.ABORTED, "aborted; the agent was stopped"
+        finally:
+            self._running.pop(request.lane, None)
+        log.add(f"[orch] {outcome.value}: {reason}")
+        files = await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
+        sink(LaneProgress(request.lane, request.task.id, outcome.value, action=reason))
+        return AgentResult(outcome, reason, log.tail(), files)
+
+    async def _execute(self, request: AgentRequest, sink: EventSink,
+                       log: LaneLog) -> tuple[LaneOutcome, str]:
+        raise NotImplementedError

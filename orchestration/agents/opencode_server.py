@@ -1,0 +1,266 @@
+"""OpenCode in server mode: one `opencode serve` on 127.0.0.1 for every lane.
+
+One server is far cheaper than one `opencode run` per lane (an idle server holds ~315 MB,
+each `run` peaks above 500 MB). Each lane gets its own session, created with
+`?directory=<worktree>` so OpenCode works in that lane's worktree; the prompt goes in with
+`prompt_async`. Lane status comes from the server's global event stream (`GET
+/global/event`): `session.status` (busy, idle, retry), tool parts (started, finished,
+failed), `file.edited`, and tokens and cost from `step-finish` parts. The lane is done when
+its session goes idle after having been busy. Timeout or abort: `POST
+/session/{id}/abort` (OpenCode itself would retry a dead model server for a long time).
+`close()` stops the server's whole process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import httpx
+
+from ..errors import OrchError
+from ..events import EventSink, LaneOutcome
+from .base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
+from .opencode_events import OpenCodeVerdict
+from .process import GroupProcess, child_env
+
+OPENCODE_ENV_DEFAULTS = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_SHARE": "1"}
+"""Set for every OpenCode child (overridable); tests add their own isolation on top."""
+_LISTENING = re.compile(r"listening on (http://[^\s]+)")
+_SERVER_EXITED = {"type": "orch.server-exited", "properties": {}}
+SERVER_USER = "opencode"
+
+
+def split_model(model: str | None) -> dict[str, str] | None:
+    """`provider/model` as OpenCode's `{providerID, modelID}`, None for the default model."""
+    if not model:
+        return None
+    provider, _, model_id = model.partition("/")
+    if not provider or not model_id:
+        raise OrchError(f"opencode_model {model!r} must look like provider/model")
+    return {"providerID": provider, "modelID": model_id}
+
+
+class OpenCodeServerRunner(RunnerBase):
+    def __init__(self, binary: str = "opencode", model: str | None = None,
+                 env: Mapping[str, str] | None = None, agent: str | None = None,
+                 startup_timeout: float = 90.0) -> None:
+        super().__init__()
+        self.binary = binary
+        self.model = split_model(model)
+        self.env = dict(env or {})
+        self.agent = agent
+        self.startup_timeout = startup_timeout
+        self.server_log = LaneLog()
+        self.url: str | None = None
+        self._process: GroupProcess | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connected = asyncio.Event()
+        self._sessions: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._directories: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._cwd: Path | None = None
+        self._start_lock = asyncio.Lock()
+
+    @property
+    def pgid(self) -> int | None:
+        return self._process.pgid if self._process else None
+
+    # -- server lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._process is not None and self._process.returncode is None:
+                return
+            await self._spawn()
+
+    async def _spawn(self) -> None:
+        self._cwd = Path(tempfile.mkdtemp(prefix="orch-tui-opencode-"))
+        # A password keeps other local users from driving a server that can run bash as us.
+        password = secrets.token_urlsafe(24)
+        env = child_env(self._cwd, {**OPENCODE_ENV_DEFAULTS, **self.env,
+                                    "OPENCODE_SERVER_USERNAME": SERVER_USER,
+                                    "OPENCODE_SERVER_PASSWORD": password})
+        argv = [self.binary, "serve", "--hostname", "127.0.0.1", "--port", "0"]
+        try:
+            self._process = await GroupProcess.spawn(argv, self._cwd, env)
+        except OSError as error:
+            raise OrchError(f"cannot start {self.binary}: {error.strerror or error}") from None
+        try:
+            self.url = await asyncio.wait_for(self._read_url(), self.startup_timeout)
+        except (TimeoutError, OrchError) as error:
+            await self._stop_process()
+            detail = " | ".join(self.server_log.tail(5))
+            raise OrchError(f"opencode serve did not start: {error or 'timed out'} {detail}".strip()) from None
+        self._client = httpx.AsyncClient(base_url=self.url, auth=(SERVER_USER, password),
+                                         timeout=httpx.Timeout(30.0))
+        self._connected.clear()
+        self._tasks = [asyncio.create_task(self._drain_output()), asyncio.create_task(self._listen()),
+                       asyncio.create_task(self._watch_exit())]
+        try:
+            await asyncio.wait_for(self._connected.wait(), 30.0)
+        except TimeoutError:
+            await self.close()
+            raise OrchError("opencode serve started but its event stream did not connect") from None
+
+    async def _read_url(self) -> str:
+        assert self._process is not None
+        async for line in self._process.lines():
+            self.server_log.add(line)
+            found = _LISTENING.search(line)
+            if found:
+                return found.group(1).rstrip("/")
+        raise OrchError(f"opencode serve exited (status {await self._process.wait()})")
+
+    async def _drain_output(self) -> None:
+        """Keep reading the server's output so a full pipe never blocks it."""
+        assert self._process is not None
+        async for line in self._process.lines():
+            self.server_log.add(line)
+
+    async def _watch_exit(self) -> None:
+        assert self._process is not None
+        await self._process.wait()
+        for queue in list(self._sessions.values()):
+            queue.put_nowait(_SERVER_EXITED)
+
+    async def _listen(self) -> None:
+        """Follow the global event stream, reconnecting while the server lives."""
+        assert self._client is not None and self._process is not None
+        while self._process.returncode is None:
+            try:
+                async with self._client.stream("GET", "/global/event",
+                                               timeout=httpx.Timeout(10.0, read=None)) as response:
+                    async for line in response.aiter_lines():
+                        if line.startswith("data:"):
+                            self._dispatch(line[5:])
+            except (httpx.HTTPError, OSError):
+                pass
+            await asyncio.sleep(0.2)
+
+    def _dispatch(self, data: str) -> None:
+        try:
+            envelope = json.loads(data)
+        except json.JSONDecodeError:
+            return
+        payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else envelope
+        kind = payload.get("type")
+        if kind == "server.connected":
+            self._connected.set()
+            return
+        properties = payload.get("properties") or {}
+        queue = self._sessions.get(str(properties.get("sessionID", "")))
+        if queue is None and kind == "file.edited":
+            queue = self._directories.get(str(envelope.get("directory", "")))
+        if queue is not None:
+            queue.put_nowait(payload)
+
+    async def _stop_process(self) -> None:
+        if self._process is not None:
+            await self._process.kill()
+
+    async def close(self) -> None:
+        await super().close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        await self._stop_process()
+        if self._cwd is not None:
+            shutil.rmtree(self._cwd, ignore_errors=True)
+            self._cwd = None
+
+    # -- one lane ------------------------------------------------------------------------
+    async def _execute(self, request: AgentRequest, sink: EventSink,
+                       log: LaneLog) -> tuple[LaneOutcome, str]:
+        await self.start()
+        assert self._client is not None
+        params = {"directory": str(request.worktree)}
+        title = f"{request.task.id}: {request.task.title}"[:120]
+        try:
+            created = await self._client.post("/session", params=params, json={"title": title})
+            created.raise_for_status()
+            session_id = str(created.json()["id"])
+        except (httpx.HTTPError, KeyError, ValueError) as error:
+            return LaneOutcome.FAILED, f"opencode server refused a new session: {error}"
+        log.add(f"session {session_id} in {request.worktree}")
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._sessions[session_id] = queue
+        self._directories[str(request.worktree)] = queue
+        verdict = OpenCodeVerdict(request.lane, request.task.id, request.worktree, sink, log)
+        try:
+            problem = await self._prompt(session_id, params, build_prompt(request))
+            if problem:
+                return LaneOutcome.FAILED, problem
+            problem = await self._follow(queue, verdict)
+            if problem:
+                return LaneOutcome.FAILED, problem
+        except asyncio.CancelledError:
+            await self._abort_session(session_id, params, log)
+            raise
+        finally:
+            self._sessions.pop(session_id, None)
+            self._directories.pop(str(request.worktree), None)
+        files = await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
+        return verdict.judge(files)
+
+    async def _prompt(self, session_id: str, params: dict[str, str], text: str) -> str | None:
+        assert self._client is not None
+        body: dict[str, Any] = {"parts": [{"type": "text", "text": text}]}
+        if self.model:
+            body["model"] = self.model
+        if self.agent:
+            body["agent"] = self.agent
+        try:
+            response = await self._client.post(f"/session/{session_id}/prompt_async", params=params, json=body)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            return f"opencode server refused the prompt: {error}"
+        return None
+
+    async def _follow(self, queue: asyncio.Queue[dict[str, Any]], verdict: OpenCodeVerdict) -> str | None:
+        """Feed the session's events to the verdict until it goes idle after being busy."""
+        busy = False
+        while True:
+            payload = await queue.get()
+            kind = payload.get("type")
+            properties = payload.get("properties") or {}
+            if kind == _SERVER_EXITED["type"]:
+                return "the opencode server exited"
+            if kind == "message.part.updated":
+                busy = True
+                verdict.on_part(properties.get("part") or {})
+            elif kind == "session.status":
+                status = properties.get("status") or {}
+                busy = busy or status.get("type") in ("busy", "retry")
+                if status.get("type") == "idle" and busy:
+                    verdict.progress("idle")
+                    return None
+                verdict.on_status(status)
+            elif kind == "session.idle" and busy:
+                verdict.progress("idle")
+                return None
+            elif kind == "session.error":
+                verdict.on_error(properties.get("error"))
+            elif kind == "file.edited":
+                verdict.on_file_edited(str(properties.get("file", "")))
+
+    async def _abort_session(self, session_id: str, params: dict[str, str], log: LaneLog) -> None:
+        if self._client is None:
+            return
+        try:
+            await self._client.post(f"/session/{session_id}/abort", params=params, timeout=10.0)
+            log.add(f"session {session_id} aborted")
+        except httpx.HTTPError as error:
+            log.add(f"abort of session {session_id} failed: {error}")
