@@ -1,0 +1,157 @@
+"""The `plan` object of `bv --robot-plan`, field for field and in bv's order.
+
+Rules (reference/beads.md, "bv --robot-plan"), reproduced on purpose, faults included:
+- actionable: status not done (`closed`, `tombstone`) and no `blocks` edge (empty type is
+  stored as `blocks`) to an existing issue that is not done. `in_progress`, `hooked`,
+  `deferred`, `pinned` and custom statuses are actionable when unblocked; `parent-child`,
+  `conditional-blocks` and `waits-for` are ignored here. (The batch choice, not this
+  section, is where bv's faults are fixed.)
+- `unblocks` of X: sorted ids of not-done issues whose only remaining open blocker is X.
+- tracks: undirected connected components over blocking edges, of all issues; each
+  component's actionable members form one track. Tracks in order of the component's
+  smallest id, items by priority then id; ids track-A..track-Z, track-AA, ...
+- total_blocked = not-done issues minus actionable; summary names the actionable item
+  that unblocks most (ties: lowest id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import DONE_STATUSES, TaskGraph
+
+PLAN_BLOCKING_TYPES = frozenset({"blocks", ""})
+"""The only dependency types bv's plan treats as blocking."""
+
+
+@dataclass
+class PlanAnalysis:
+    """The plan object plus the lookups the batch choice reuses."""
+
+    plan: dict[str, Any]
+    track_of: dict[str, str] = field(default_factory=dict)
+    """Issue id -> track id, for every issue in a component that has a track."""
+    actionable: set[str] = field(default_factory=set)
+
+
+def track_name(number: int) -> str:
+    """1 -> track-A, 26 -> track-Z, 27 -> track-AA (bijective base 26)."""
+    letters = []
+    while number > 0:
+        number, remainder = divmod(number - 1, 26)
+        letters.append(chr(ord("A") + remainder))
+    return "track-" + "".join(reversed(letters))
+
+
+def _open_blockers(graph: TaskGraph) -> dict[str, list[str]]:
+    """Not-done issue id -> existing not-done issues it is blocked by (bv's rule)."""
+    tasks = graph.tasks
+    result: dict[str, list[str]] = {}
+    for task in tasks.values():
+        if task.status in DONE_STATUSES:
+            continue
+        for dependency in task.dependencies:
+            if dependency.type not in PLAN_BLOCKING_TYPES:
+                continue
+            target = tasks.get(dependency.depends_on_id)
+            if target is not None and target.status not in DONE_STATUSES:
+                found = result.setdefault(task.id, [])
+                if target.id not in found:
+                    found.append(target.id)
+    return result
+
+
+def _components(graph: TaskGraph) -> dict[str, str]:
+    """Issue id -> smallest id of its component (union-find with path halving)."""
+    tasks = graph.tasks
+    root: dict[str, str] = {task_id: task_id for task_id in tasks}
+
+    def find(node: str) -> str:
+        while root[node] != node:
+            root[node] = root[root[node]]
+            node = root[node]
+        return node
+
+    for task in tasks.values():
+        for dependency in task.dependencies:
+            target = dependency.depends_on_id
+            if dependency.type in PLAN_BLOCKING_TYPES and target in root:
+                a, b = find(task.id), find(target)
+                if a != b:
+                    root[max(a, b)] = min(a, b)  # the root is always the smallest id
+    for task_id in root:
+        parent = root[task_id]
+        if root[parent] != parent:
+            root[task_id] = find(parent)
+    return root
+
+
+def _unblocks(open_blockers: dict[str, list[str]]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for task_id, found in open_blockers.items():
+        if len(found) == 1:
+            result.setdefault(found[0], []).append(task_id)
+    for ids in result.values():
+        ids.sort()
+    return result
+
+
+def _summary(actionable: set[str], unblocks: dict[str, list[str]]) -> dict[str, Any]:
+    if not actionable:
+        return {"highest_impact": "", "impact_reason": "", "unblocks_count": 0}
+    best = min(actionable, key=lambda task_id: (-len(unblocks.get(task_id, ())), task_id))
+    count = len(unblocks.get(best, ()))
+    reason = {0: "No downstream dependencies", 1: "Unblocks 1 task"}.get(count, "Unblocks multiple tasks")
+    return {"highest_impact": best, "impact_reason": reason, "unblocks_count": count}
+
+
+def analyze_plan(graph: TaskGraph) -> PlanAnalysis:
+    tasks = graph.tasks
+    open_blockers = _open_blockers(graph)
+    actionable = {task_id for task_id, task in tasks.items()
+                  if task.status not in DONE_STATUSES and task_id not in open_blockers}
+    unblocks = _unblocks(open_blockers)
+    component_of = _components(graph)
+    members: dict[str, list[str]] = {}
+    for task_id in actionable:
+        members.setdefault(component_of[task_id], []).append(task_id)
+    single_component = len(set(component_of.values())) == 1
+    tracks, track_by_root = [], {}
+    for number, root in enumerate(sorted(members), start=1):
+        ids = sorted(members[root], key=lambda task_id: (tasks[task_id].priority, task_id))
+        track_by_root[root] = track_name(number)
+        tracks.append({
+            "track_id": track_by_root[root],
+            "items": [_item(graph, task_id, unblocks) for task_id in ids],
+            "reason": _track_reason(len(ids), single_component),
+        })
+    not_done = sum(1 for task in tasks.values() if task.status not in DONE_STATUSES)
+    plan = {
+        "tracks": tracks,
+        "total_actionable": len(actionable),
+        "total_blocked": not_done - len(actionable),
+        "summary": _summary(actionable, unblocks),
+    }
+    track_of = {task_id: track_by_root[root] for task_id, root in component_of.items()
+                if root in track_by_root}
+    return PlanAnalysis(plan, track_of, actionable)
+
+
+def _item(graph: TaskGraph, task_id: str, unblocks: dict[str, list[str]]) -> dict[str, Any]:
+    task = graph.tasks[task_id]
+    return {"id": task.id, "title": task.title, "priority": task.priority,
+            "status": task.status, "unblocks": list(unblocks.get(task_id, []))}
+
+
+def _track_reason(item_count: int, single_component: bool) -> str:
+    if item_count == 1:
+        return "Single actionable item"
+    if single_component:
+        return "All issues in connected graph"
+    return "Independent work stream"
+
+
+def robot_plan(graph: TaskGraph) -> dict[str, Any]:
+    """Exactly bv's `plan` object: tracks, total_actionable, total_blocked, summary."""
+    return analyze_plan(graph).plan
