@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from orch_tui.app.cli import main
 from orch_tui.orchestration.installer import (LEGACY_OMO_CONFIGS, MANIFEST, OMO_4_CONFIG,
-                                              PROMPT_BEGIN, find_omo_config, install)
+                                              PROMPT_BEGIN, content_hash, find_omo_config,
+                                              install)
 from orch_tui.orchestration.jsonc import loads
 from orch_tui.skills import shipped_files
 
@@ -106,7 +108,6 @@ def test_file_still_as_installed_is_updated_without_a_backup(repo: Path) -> None
     # Simulate an upgrade: the manifest says we installed `old`, and the file still is `old`.
     manifest = (repo / MANIFEST).read_text()
     shipped = shipped_files()[".opencode/command/orch-plan.md"]
-    from orch_tui.orchestration.installer import content_hash
     (repo / MANIFEST).write_text(manifest.replace(content_hash(shipped), content_hash(old)))
     write(repo, ".opencode/command/orch-plan.md", old)
     report = install(repo, now=lambda: later(3))
@@ -163,7 +164,6 @@ def test_merges_into_the_4x_location_when_it_exists(repo: Path) -> None:
 
 
 def test_plain_json_legacy_file_stays_valid_json(repo: Path) -> None:
-    import json
     write(repo, ".opencode/oh-my-opencode.json", '{\n  "agents": {\n    "oracle": {"model": "x"}\n  }\n}\n')
     install(repo)
     config = json.loads((repo / ".opencode/oh-my-opencode.json").read_text())

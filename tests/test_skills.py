@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_tui.orchestration.installer import install
+from orch_tui.app.cli import main
 from orch_tui.skills import shipped_files
 from tests.helpers import make_repo, opencode_binary
 from tests.opencode_server import OpencodeServer, opencode_home  # noqa: F401 (fixture)
@@ -85,7 +85,7 @@ def test_real_opencode_loads_every_command_skill_and_agent_we_ship(
         tmp_path: Path, opencode_home: Path) -> None:  # noqa: F811
     binary = opencode_binary()
     repo = make_repo(tmp_path / "repo")
-    install(repo)
+    assert main(["init", "--repo", str(repo)]) == 0
     with OpencodeServer.start(binary, repo, opencode_home) as server:
         commands = {item["name"]: item for item in server.get("/command", repo)}
         skills = {item["name"]: item for item in server.get("/skill", repo)}
