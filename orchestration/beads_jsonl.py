@@ -391,7 +391,8 @@ class JsonlStore:
             before = list(parsed.lines)
             edit(parsed)
             if parsed.lines != before:
-                write_atomically(self.path, b"".join(parsed.lines))
+                # Through a symlink, replace its target and keep the link.
+                write_atomically(self.path.resolve(), b"".join(parsed.lines))
 
 
 def append_note(existing: str, note: str, stamp: str) -> str:

@@ -311,3 +311,15 @@ def test_no_write_when_nothing_changes(tmp_path: Path) -> None:
     store.update("s-1")
     store.add_dependency("s-2", "s-1")  # already there (an empty type means blocks)
     assert os.stat(store.path).st_ino == inode
+
+
+def test_symlinked_file_keeps_its_link(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere.jsonl"
+    real.write_text('{"id":"l-1","title":"t"}\n')
+    (tmp_path / ".beads").mkdir()
+    link = tmp_path / ".beads" / "issues.jsonl"
+    link.symlink_to(real)
+
+    open_store(tmp_path, prefer="jsonl").update("l-1", status="closed")
+
+    assert link.is_symlink() and load_jsonl(real).tasks["l-1"].status == "closed"
