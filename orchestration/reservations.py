@@ -110,6 +110,8 @@ class ReservationManager:
         self._emit = on_event or (lambda event: None)
         self._mode = Mode.SEQUENTIAL
         self._mode_reason = "not started"
+        self._announced = False
+        """The first mode `start()` settles on is announced even when it is sequential."""
         self._slug: str | None = None
         self._agents: dict[int, _Agent] = {}
         self._holds: dict[int, _Hold] = {}
@@ -433,8 +435,8 @@ class ReservationManager:
         self._switch(Mode.SEQUENTIAL, f"Agent Mail failed: {error}")
 
     def _switch(self, mode: Mode, reason: str) -> None:
-        changed = mode is not self._mode
-        self._mode, self._mode_reason = mode, reason
+        changed = mode is not self._mode or not self._announced
+        self._mode, self._mode_reason, self._announced = mode, reason, True
         if mode is Mode.SEQUENTIAL:
             for hold in self._holds.values():
                 hold.established, hold.ids, hold.expires_at = False, (), None
