@@ -68,14 +68,30 @@ def _summarise_binaries(diff: str, files: list[str], worktree: Path) -> str:
     return "\ndiff --git ".join(out)
 
 
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes, at a line end when there is one."""
+    cut = text.encode()[:limit].decode(errors="ignore")
+    return cut[: cut.rfind("\n") + 1] or cut
+
+
 def _truncate(diff: str, limit: int) -> tuple[str, bool]:
-    data = diff.encode()
-    if len(data) <= limit:
+    """Cap the diff at about `limit` bytes; each file gets a share, so none disappears."""
+    total = len(diff.encode())
+    if total <= limit:
         return diff, False
-    cut = data[:limit].decode(errors="ignore")
-    cut = cut[: cut.rfind("\n") + 1] or cut
-    note = f"[diff truncated: showing {len(cut.encode())} of {len(data)} bytes]\n"
-    return cut + note, True
+    chunks = diff.split("\ndiff --git ")
+    share = max(limit // len(chunks), 1000)
+    kept = []
+    for chunk in chunks:
+        size = len(chunk.encode())
+        if size > share:
+            chunk = _cut(chunk, share) + f"[... {size - share} more bytes of this file's diff not shown]"
+        kept.append(chunk)
+    text = "\ndiff --git ".join(kept)
+    if len(text.encode()) > limit:
+        text = _cut(text, limit)
+    note = f"\n[diff truncated: {total} bytes in full, limit {limit}]\n"
+    return text.rstrip("\n") + note, True
 
 
 def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYTES) -> DiffSnapshot:

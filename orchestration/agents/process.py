@@ -40,6 +40,17 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+async def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Poll until no process of the group is left (orphans are reaped by init, not by us)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while group_alive(pgid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
@@ -102,6 +113,7 @@ class GroupProcess:
         _signal_group(self.pgid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
+        await wait_group_gone(self.pgid, grace)
 
     async def reap_group(self) -> None:
         """After a normal exit: make sure nothing the child started lives on."""
