@@ -125,7 +125,7 @@ class Engine:
             await asyncio.gather(self._batch_runner, return_exceptions=True)
         await self.parts.runner.close()
         if self.parts.reservations is not None:
-            await self.parts.reservations.close()
+            await self.parts.reservations.client.aclose()
         if self.parts.lock is not None:
             self.parts.lock.release()
 
@@ -135,24 +135,23 @@ class Engine:
             self._emit(ev.ModeChanged(Mode.SEQUENTIAL, "Agent Mail is not configured"))
             return
         mode = await manager.start()
-        self._emit(ev.ModeChanged(mode, manager.mode_reason))
+        if (mode, manager.mode_reason) != (self._view.mode, self._view.mode_reason):
+            self._emit(ev.ModeChanged(mode, manager.mode_reason))
         self._background.append(asyncio.create_task(self._watch_reservations(manager)))
 
     async def _watch_reservations(self, manager: Any) -> None:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
             try:
-                before = manager.mode
                 await manager.check_health()
                 if manager.mode is Mode.PARALLEL:
                     await manager.renew_due()
                     await manager.refresh_ledger()
-                if manager.mode != before:
-                    self._wake.set()
-            except OrchError as error:  # the manager reports; the engine keeps going
+            except Exception as error:  # Agent Mail trouble never stops the engine
                 self._log(f"Agent Mail: {error}", "warning")
 
-    def _mode_event_sink(self, event: Event) -> None:
+    def forward(self, event: Event) -> None:
+        """Entry for events from parts that emit on their own (the reservation manager)."""
         self._emit(event)
         if isinstance(event, ev.ModeChanged):
             self._wake.set()

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from .reservations import ReservationManager
 
 from .beads import open_store
-from .config import Config, check_batch_size, load_config
+from .config import MAX_BATCH_SIZE, Config, check_batch_size, load_config
 from .engine import Engine, EngineParts
 from .errors import BadInput
+from .events import Event, EventSink
 from .instance_lock import InstanceLock
 from .journal import Journal
 from .merge import MergeQueue
@@ -39,30 +44,43 @@ def resolve_repo(path: Path) -> Path:
     return main_worktree(path)
 
 
-def build_engine(repo: Path, config: Config) -> Engine:
+class _Relay:
+    """Forwards events from parts built before the engine exists to the engine."""
+
+    def __init__(self) -> None:
+        self.sink: EventSink = lambda event: None
+
+    def __call__(self, event: Event) -> None:
+        self.sink(event)
+
+
+def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | None = None) -> Engine:
     from .agents.factory import make_runner
     from .live_diff import LaneDiffWatcher
 
     size = config.batch_size
+    relay = _Relay()
     parts = EngineParts(
         repo=repo,
         config=config,
         store=open_store(repo),
         pool=WorktreePool(repo, size, config.worktree_dir),
         merges=MergeQueue(repo, config),
-        runner=make_runner(config),
+        runner=make_runner(config, env=runner_env),
         journal=Journal(repo),
-        reservations=_reservations(repo, config),
+        reservations=_reservations(repo, config, relay),
         watcher_factory=LaneDiffWatcher,
         lock=InstanceLock(repo),
     )
-    return Engine(parts)
+    engine = Engine(parts)
+    relay.sink = engine.forward
+    return engine
 
 
-def _reservations(repo: Path, config: Config):  # -> ReservationManager
+def _reservations(repo: Path, config: Config, on_event: EventSink) -> "ReservationManager":
     from .agent_mail import AgentMailClient
     from .reservations import ReservationManager
 
     token = os.environ.get(config.agent_mail_token_env) or None
     client = AgentMailClient(config.agent_mail_url, token=token)
-    return ReservationManager(client, str(repo), config.batch_size, config.reservation_ttl_seconds)
+    return ReservationManager(client, str(repo), MAX_BATCH_SIZE, config.reservation_ttl_seconds, on_event)

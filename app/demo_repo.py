@@ -1,0 +1,119 @@
+"""The demo: a throwaway repository with a realistic Beads graph and scripted agents.
+
+A small bookshop web service with a dozen tasks that declare their files, with dependencies
+and two tracks. The first batch holds two tasks that both also edit `CHANGELOG.md`, which
+neither declared: the dashboard flags the edit outside the reservation, and the second of
+the two merges conflicts, so a new user sees approve -> lanes -> merges -> a conflict to
+resolve within a minute, whether Agent Mail runs or not.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STAMP = "2026-11-01T09:00:00Z"
+
+SOURCE_FILES = {
+    "README.md": "# bookshop\n\nA small web service for a bookshop.\n",
+    "CHANGELOG.md": "# Changelog\n\n## Unreleased\n",
+    "bookshop/__init__.py": "",
+    "bookshop/catalog.py": "BOOKS = {}\n\n\ndef find(isbn):\n    return BOOKS.get(isbn)\n",
+    "bookshop/cart.py": "class Cart:\n    def __init__(self):\n        self.items = []\n",
+    "bookshop/api/__init__.py": "",
+    "bookshop/api/routes.py": "ROUTES = []\n",
+    "docs/api.md": "# API\n",
+    "tests/test_catalog.py": "def test_placeholder():\n    assert True\n",
+    ".gitignore": ".venv/\n__pycache__/\n",
+    ".orch-tui.toml": 'agent = "scripted"\nbatch_size = 4\n',
+}
+
+
+def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depends: list[str] = (),
+          seconds: float = 6.0, changelog: bool = False, issue_type: str = "task",
+          parent: str | None = None) -> dict[str, Any]:
+    description = f"{title}.\n\nFiles: {', '.join(files)}\n" if files else f"{title}.\n"
+    script: dict[str, Any] = {"seconds": seconds, "steps": _steps(task_id, title, files)}
+    if changelog:
+        script["outside"] = ["CHANGELOG.md"]
+    record: dict[str, Any] = {"id": task_id, "title": title, "description": description,
+                              "status": "open", "priority": priority, "issue_type": issue_type,
+                              "created_at": STAMP, "updated_at": STAMP}
+    if issue_type != "epic":
+        record["acceptance_criteria"] = "The change is covered by a test and documented."
+        record["metadata"] = {"orch_script": script}
+    dependencies = [{"issue_id": task_id, "depends_on_id": other, "type": "blocks", "created_at": STAMP}
+                    for other in depends]
+    if parent:
+        dependencies.append({"issue_id": task_id, "depends_on_id": parent, "type": "parent-child",
+                             "created_at": STAMP})
+    if dependencies:
+        record["dependencies"] = dependencies
+    return record
+
+
+def _steps(task_id: str, title: str, files: list[str]) -> list[dict[str, str]]:
+    steps = []
+    for pattern in files:
+        if pattern.endswith("/**"):
+            path = f"{pattern[:-3]}/{task_id.replace('-', '_')}.py"
+            steps.append({"write": path, "content": f'"""{title}."""\n\n\ndef handler():\n    return "{task_id}"\n'})
+        elif pattern.endswith(".md"):
+            steps.append({"append": pattern, "content": f"\n## {title}\n\nSee {task_id}.\n"})
+        else:
+            steps.append({"append": pattern, "content": f"\n\n# {task_id}: {title}\n"})
+    return steps
+
+
+def demo_tasks() -> list[dict[str, Any]]:
+    return [
+        _task("shop-1", "Bookshop v1", [], priority=1, issue_type="epic"),
+        _task("shop-2", "Search the catalog by title", ["bookshop/catalog.py"], priority=1,
+              changelog=True, seconds=5, parent="shop-1"),
+        _task("shop-3", "Cart totals with tax", ["bookshop/cart.py"], priority=1,
+              changelog=True, seconds=8, parent="shop-1"),
+        _task("shop-4", "Document the API", ["docs/api.md"], priority=2, seconds=4),
+        _task("shop-5", "Orders endpoint", ["bookshop/api/orders/**"], priority=2, seconds=7),
+        _task("shop-6", "Catalog search endpoint", ["bookshop/api/routes.py"], priority=2,
+              depends=["shop-2"], seconds=5),
+        _task("shop-7", "Checkout flow", ["bookshop/checkout.py"], priority=2,
+              depends=["shop-3", "shop-5"], seconds=6),
+        _task("shop-8", "Catalog tests", ["tests/test_catalog.py"], priority=3,
+              depends=["shop-2"], seconds=4),
+        _task("shop-9", "Rate-limit the API", ["bookshop/api/limits.py"], priority=3, seconds=5),
+        _task("shop-10", "Receipts by e-mail", ["bookshop/receipts.py"], priority=3,
+              depends=["shop-7"], seconds=5),
+        _task("shop-11", "Inventory sync job", ["bookshop/inventory.py"], priority=4, seconds=5),
+        _task("shop-12", "Release notes for v1", ["docs/release.md"], priority=4,
+              depends=["shop-6"], seconds=3),
+    ]
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def create_demo_repo(directory: Path | None = None) -> Path:
+    """Create the demo repository (in a new temporary directory unless one is given)."""
+    repo = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="orch-tui-demo-")) / "bookshop"
+    if repo.exists() and any(repo.iterdir()):
+        from orch_tui.orchestration.errors import BadInput
+
+        raise BadInput(f"{repo} is not empty", path=repo, fix="give --dir a new or empty directory")
+    repo.mkdir(parents=True, exist_ok=True)
+    for name, text in SOURCE_FILES.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    beads = repo / ".beads"
+    beads.mkdir()
+    (beads / "issues.jsonl").write_text("".join(json.dumps(task) + "\n" for task in demo_tasks()))
+    _git(repo, "init", "-q", "-b", "main")
+    identity = ["-c", "user.name=orch-tui demo", "-c", "user.email=demo@orch-tui.invalid"]
+    _git(repo, "add", "-A")
+    _git(repo, *identity, "commit", "-q", "-m", "Bookshop: starting point for the orch-tui demo")
+    _git(repo, "config", "user.name", "orch-tui demo")
+    _git(repo, "config", "user.email", "demo@orch-tui.invalid")
+    return repo

@@ -1,0 +1,97 @@
+"""The orchestrator is killed with SIGKILL at many points and restarted; the run completes
+with every task's commit on main, no orphaned worktree, and main never conflicted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import git
+from tests.task_repos import TaskSpec, make_task_repo, read_statuses
+
+pytestmark = pytest.mark.slow
+
+ORCH = [sys.executable, "-m", "orch_tui.app"]
+
+
+def _tasks() -> list[TaskSpec]:
+    def script(path: str) -> dict[str, object]:
+        return {"steps": [{"append": path, "delay": 0.3}, {"append": path, "delay": 0.3}]}
+    tasks = [TaskSpec(f"c-{n}", (f"src/f{n}.txt",), script=script(f"src/f{n}.txt")) for n in range(1, 6)]
+    tasks.append(TaskSpec("c-6", ("src/f6.txt",), depends_on=("c-1",), script=script("src/f6.txt")))
+    return tasks
+
+
+def _run(repo: Path, lanes: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    (repo / ".orch-tui.toml").write_text(f'agent = "scripted"\nworktree_dir = "{lanes}"\n'
+                                         'agent_mail_url = "http://127.0.0.1:9/mcp/"\n')
+    return subprocess.Popen([*ORCH, "run", "--repo", str(repo), "--yes"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+
+
+def _kill_when(process: subprocess.Popen[str], marker: str, deadline: float = 60.0) -> list[str]:
+    """Read output until a line contains `marker`, then SIGKILL the orchestrator (only it:
+    agents it spawned would die with a real crash only if they were in its group)."""
+    lines: list[str] = []
+    end = time.monotonic() + deadline
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if marker in line:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        if time.monotonic() > end:
+            break
+    process.wait(timeout=30)
+    return lines
+
+
+def _finish(repo: Path, lanes: Path, attempts: int = 4) -> str:
+    output = ""
+    for _ in range(attempts):
+        process = _run(repo, lanes)
+        out, _ = process.communicate(timeout=180)
+        output += out
+        if process.returncode == 0 and "Nothing is ready" in out:
+            return output
+    raise AssertionError(f"the run did not complete after restarts:\n{output}")
+
+
+KILL_POINTS = [
+    "batch approved",              # dispatch
+    "started on orch/c-2",         # lanes being created
+    "lane 1: busy",                # agents running
+    "lane 3: c-3 succeeded",       # some lanes finished
+    "predicted",                   # merge order computed
+    "merging orch/c-2",            # mid-merge
+    "merged orch/c-1",             # between merges
+    "batch proposed: c-5",         # second batch proposed, not approved
+]
+
+
+@pytest.mark.parametrize("marker", KILL_POINTS)
+def test_killed_orchestrator_resumes_and_loses_nothing(tmp_path: Path, marker: str) -> None:
+    repo = make_task_repo(tmp_path / "repo", _tasks())
+    lanes = tmp_path / "lanes"
+    killed_output = "".join(_kill_when(_run(repo, lanes), marker))
+    assert marker in killed_output, f"never reached {marker!r}:\n{killed_output}"
+    assert "<<<<<<<" not in (repo / "README.md").read_text()
+    _finish(repo, lanes)
+
+    assert set(read_statuses(repo).values()) == {"closed"}
+    for n in range(1, 7):
+        text = (repo / "src" / f"f{n}.txt").read_text()
+        assert f"c-{n}" in text, f"c-{n}'s work reached main"
+    assert git(repo, "diff", "--name-only", "--diff-filter=U") == ""
+    assert not (Path(git(repo, "rev-parse", "--git-dir")).is_absolute() and False)
+    worktrees = git(repo, "worktree", "list", "--porcelain")
+    assert "prunable" not in worktrees, "no orphaned worktree"
+    for path in [line.split(" ", 1)[1] for line in worktrees.splitlines() if line.startswith("worktree ")]:
+        assert Path(path) == repo or Path(path).parent == lanes.resolve(), f"unexpected worktree {path}"
