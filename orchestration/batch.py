@@ -54,6 +54,7 @@ NOT_CODER_WORK = {
 """Issue types never dispatched to coder agents, with the reason shown to the person."""
 
 NO_FILES_HINT = "add a `Files:` line to its description to batch it with others"
+NO_FILES_SHORT_HINT = "add a `Files:` line to batch it"
 NO_FILES_PICKED = "declares no files, so its edits cannot be reserved: it runs alone"
 
 
@@ -138,8 +139,8 @@ class _Selection:
         files = self.files_of(task)
         for lane in self.held:
             if not files:
-                return (f"declares no files, so it runs only alone and {lane.describe()} is already "
-                        f"in the batch; {NO_FILES_HINT}")
+                return (f"declares no files (runs only alone) and {lane.describe()} is already "
+                        f"in the batch; {NO_FILES_SHORT_HINT}")
             if not lane.files:
                 return f"{lane.describe()} declares no files and runs alone"
             pair = first_overlap(files, lane.files)
