@@ -8,8 +8,9 @@ step). A script is a list of turns:
     FakeModelServer.tool("write", filePath="/abs/a.py", content="x = 1\\n")  -> one tool call
     FakeModelServer.text("done")                                             -> final answer
 
-A directory can instead be put in a mode: "fail" (HTTP 400 at once) or "hang" (the request
-is accepted and never answered until the server stops). A directory without a script gets
+A directory can instead be put in a mode: "fail" (HTTP 400 at once), "hang" (the request
+is accepted and never answered until the server stops) or "drop" (the connection is closed
+without an answer, as when the model server dies; OpenCode retries that for a long time). A directory without a script gets
 one text turn. Requests without `tools` ask for a session title and get plain text.
 Standard library only; the server runs in a daemon thread.
 """
@@ -37,7 +38,7 @@ class Turn:
 @dataclass
 class _Directory:
     turns: list[Turn] = field(default_factory=list)
-    mode: str = "script"  # script | fail | hang
+    mode: str = "script"  # script | fail | hang | drop
 
 
 class FakeModelServer:
@@ -68,7 +69,7 @@ class FakeModelServer:
             self._directories[str(directory)] = _Directory(turns=list(turns))
 
     def set_mode(self, directory: str, mode: str) -> None:
-        assert mode in ("script", "fail", "hang"), mode
+        assert mode in ("script", "fail", "hang", "drop"), mode
         with self._lock:
             self._directories.setdefault(str(directory), _Directory()).mode = mode
 
@@ -230,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
         mode, turn = self.owner._plan(body)
         if mode == "fail":
             self._json(400, {"error": {"message": "scripted failure", "type": "invalid_request_error"}})
+            return
+        if mode == "drop":
+            self.close_connection = True
             return
         if mode == "hang":
             while not self.owner._stopping.wait(0.2):
