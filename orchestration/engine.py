@@ -322,14 +322,29 @@ class Engine:
         return asyncio.create_task(watcher.run())
 
     async def _reserve(self, lane: int, task: Task, patterns: tuple[str, ...]) -> str | None:
-        """Reserve the task's files; a reason when another holder has them, else None."""
+        """Reserve the task's files; a reason when someone else holds them, else None.
+
+        A refusal caused only by our own lanes (sequential mode, or a running lane's
+        patterns) means "not yet": the lane waits its turn instead of failing.
+        """
         manager = self.parts.reservations
-        if manager is None or manager.mode is not Mode.PARALLEL or not patterns:
+        if manager is None:
             return None
-        outcome = await manager.reserve(lane, task.id, patterns)
-        if outcome.acquired:
-            return None
-        return f"files reserved by someone else: {outcome.describe()}"
+        while True:
+            outcome = await manager.reserve(lane, task.id, patterns)
+            if outcome.acquired:
+                return None
+            if any(holder.lane is None for holder in outcome.conflicts):
+                return f"files reserved by someone else: {outcome.describe()}"
+            self._emit(ev.LaneProgress(lane, task.id, "waiting", outcome.describe()))
+            await self._wait_for_wake(timeout=1.0)
+
+    async def _wait_for_wake(self, timeout: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     async def _finish_lane(self, lane: int, task: Task, record: LaneRecord,
                            outcome: LaneOutcome, reason: str) -> None:
@@ -350,6 +365,7 @@ class Engine:
                 note=f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}")
         self._save_journal()
         self._emit(ev.LaneFinished(lane, task.id, outcome, reason, commit))
+        self._wake.set()
 
     def _drop_tracker_edits(self, lane: int, record: LaneRecord) -> None:
         """The orchestrator is the only writer of `.beads/`: agents' edits there are dropped."""
