@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from .config import check_batch_size
-from .cycles import find_cycles
+from .cycles import cycles_in
 from .model import Task, TaskGraph
 from .patterns import first_overlap
 from .readiness import Readiness, analyze_readiness, as_aware, is_deferred
@@ -225,7 +225,7 @@ def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4,
     left_out += [selection.choice(task, False, f"kept by you, but {reason}" if task.id in kept else reason)
                  for task, reason in others]
     left_out += _pinned_gone(selection, pinned, graph)
-    return BatchProposal(batch_size, selection.picked, left_out, find_cycles(graph))
+    return BatchProposal(batch_size, selection.picked, left_out, cycles_in(readiness.depends_on))
 
 
 def _gate_reason(task: Task, readiness: Readiness, now: datetime, excluded: set[str],

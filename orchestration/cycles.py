@@ -11,24 +11,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from .model import BLOCKING_TYPES, TaskGraph
-from .readiness import FINISHED_STATUSES, PARENT_CHILD
-
-
-def dependency_edges(graph: TaskGraph) -> dict[str, list[str]]:
-    """Issue id -> ids it depends on (blocking or parent-child), both ends unfinished."""
-    tasks = graph.tasks
-    edges: dict[str, list[str]] = {}
-    for task in tasks.values():
-        if task.status in FINISHED_STATUSES:
-            continue
-        for dependency in task.dependencies:
-            if dependency.type not in BLOCKING_TYPES and dependency.type != PARENT_CHILD:
-                continue
-            target = tasks.get(dependency.depends_on_id)
-            if target is not None and target.status not in FINISHED_STATUSES:
-                edges.setdefault(task.id, []).append(target.id)
-    return edges
+from .model import TaskGraph
+from .readiness import analyze_readiness
 
 
 def strongly_connected(edges: dict[str, list[str]]) -> list[list[str]]:
@@ -103,7 +87,11 @@ def _cycle_through(start: str, members: set[str], edges: dict[str, list[str]]) -
 
 def find_cycles(graph: TaskGraph) -> list[list[str]]:
     """One cycle per strongly connected component, each starting at its smallest id."""
-    edges = dependency_edges(graph)
+    return cycles_in(analyze_readiness(graph).depends_on)
+
+
+def cycles_in(edges: dict[str, list[str]]) -> list[list[str]]:
+    """`find_cycles` over edges already collected (`Readiness.depends_on`)."""
     cycles = [_cycle_through(min(component), set(component), edges)
               for component in strongly_connected(edges)]
     cycles.sort()

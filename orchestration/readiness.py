@@ -34,6 +34,9 @@ class Readiness:
     blocked_parents: dict[str, list[str]] = field(default_factory=dict)
     """Issue id -> its blocked parents, for issues blocked only or also through a parent."""
     blocked: set[str] = field(default_factory=set)
+    depends_on: dict[str, list[str]] = field(default_factory=dict)
+    """Issue id -> unfinished issues it depends on by a blocking or parent-child edge (the
+    graph readiness walks, kept so cycle detection needs no second pass)."""
 
     def blockers_of(self, task_id: str) -> list[str]:
         """Open blocker ids, direct ones first, then blocked parents (no duplicates)."""
@@ -64,6 +67,9 @@ def analyze_readiness(graph: TaskGraph) -> Readiness:
                     found.append(target.id)
             elif dependency.type == PARENT_CHILD:
                 children.setdefault(target.id, []).append(task.id)
+            else:
+                continue
+            result.depends_on.setdefault(task.id, []).append(target.id)
     result.blocked.update(result.direct_blockers)
     _propagate_to_children(result, children)
     return result

@@ -44,47 +44,52 @@ def track_name(number: int) -> str:
     return "track-" + "".join(reversed(letters))
 
 
-def _open_blockers(graph: TaskGraph) -> dict[str, list[str]]:
+@dataclass
+class _BlockingEdges:
+    """One pass over the blocking edges: open blockers, and the components they form."""
+
+    open_blockers: dict[str, list[str]]
     """Not-done issue id -> existing not-done issues it is blocked by (bv's rule)."""
+    component_of: dict[str, str]
+    """Issue id -> smallest id of its component (undirected, over blocking edges)."""
+
+
+def _blocking_edges(graph: TaskGraph) -> _BlockingEdges:
     tasks = graph.tasks
-    result: dict[str, list[str]] = {}
+    ids = sorted(tasks)
+    position = {task_id: number for number, task_id in enumerate(ids)}
+    # Union-find over positions in id order: the smaller root wins, so every root is the
+    # component's smallest id. Path halving keeps the trees shallow; no recursion.
+    parent = list(range(len(ids)))
+
+    def find(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = node = parent[parent[node]]
+        return node
+
+    open_blockers: dict[str, list[str]] = {}
     for task in tasks.values():
-        if task.status in DONE_STATUSES:
-            continue
+        here = position[task.id]
+        unfinished = task.status not in DONE_STATUSES
         for dependency in task.dependencies:
             if dependency.type not in PLAN_BLOCKING_TYPES:
                 continue
-            target = tasks.get(dependency.depends_on_id)
-            if target is not None and target.status not in DONE_STATUSES:
-                found = result.setdefault(task.id, [])
-                if target.id not in found:
-                    found.append(target.id)
-    return result
-
-
-def _components(graph: TaskGraph) -> dict[str, str]:
-    """Issue id -> smallest id of its component (union-find with path halving)."""
-    tasks = graph.tasks
-    root: dict[str, str] = {task_id: task_id for task_id in tasks}
-
-    def find(node: str) -> str:
-        while root[node] != node:
-            root[node] = root[root[node]]
-            node = root[node]
-        return node
-
-    for task in tasks.values():
-        for dependency in task.dependencies:
-            target = dependency.depends_on_id
-            if dependency.type in PLAN_BLOCKING_TYPES and target in root:
-                a, b = find(task.id), find(target)
-                if a != b:
-                    root[max(a, b)] = min(a, b)  # the root is always the smallest id
-    for task_id in root:
-        parent = root[task_id]
-        if root[parent] != parent:
-            root[task_id] = find(parent)
-    return root
+            there = position.get(dependency.depends_on_id)
+            if there is None:
+                continue
+            a = here if parent[here] == here else find(here)
+            b = there if parent[there] == there else find(there)
+            if a != b:
+                if a < b:
+                    parent[b] = a
+                else:
+                    parent[a] = b
+            if unfinished and tasks[dependency.depends_on_id].status not in DONE_STATUSES:
+                found = open_blockers.setdefault(task.id, [])
+                if dependency.depends_on_id not in found:
+                    found.append(dependency.depends_on_id)
+    component_of = {task_id: ids[find(number)] for number, task_id in enumerate(ids)}
+    return _BlockingEdges(open_blockers, component_of)
 
 
 def _unblocks(open_blockers: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -108,11 +113,11 @@ def _summary(actionable: set[str], unblocks: dict[str, list[str]]) -> dict[str, 
 
 def analyze_plan(graph: TaskGraph) -> PlanAnalysis:
     tasks = graph.tasks
-    open_blockers = _open_blockers(graph)
+    edges = _blocking_edges(graph)
+    open_blockers, component_of = edges.open_blockers, edges.component_of
     actionable = {task_id for task_id, task in tasks.items()
                   if task.status not in DONE_STATUSES and task_id not in open_blockers}
     unblocks = _unblocks(open_blockers)
-    component_of = _components(graph)
     members: dict[str, list[str]] = {}
     for task_id in actionable:
         members.setdefault(component_of[task_id], []).append(task_id)
