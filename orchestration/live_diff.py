@@ -94,14 +94,20 @@ def _truncate(diff: str, limit: int) -> tuple[str, bool]:
     return text.rstrip("\n") + note, True
 
 
-def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYTES) -> DiffSnapshot:
-    """The worktree's diff against `base_commit`, tracked and untracked, index untouched."""
-    scratch = Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYTES,
+                 scratch_index: Path | None = None) -> DiffSnapshot:
+    """The worktree's diff against `base_commit`, tracked and untracked, index untouched.
+
+    `scratch_index` is a private index file kept between calls: git then trusts its stat
+    data instead of re-reading every "racily clean" file of a fresh copy of the lane's index.
+    """
+    scratch = None if scratch_index is not None else Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
     try:
-        temp_index = scratch / "index"
-        source = _index_path(worktree)
-        if source.is_file():
-            shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
+        temp_index = scratch_index if scratch_index is not None else scratch / "index"  # type: ignore[operator]
+        if not temp_index.is_file():
+            source = _index_path(worktree)
+            if source.is_file():
+                shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
         env = {**os.environ, "GIT_INDEX_FILE": str(temp_index)}
         _git(worktree, ["add", "-A", "--ignore-errors"], env)
         common = ["diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color"]
@@ -109,7 +115,8 @@ def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYT
         files = [name for name in names.decode(errors="replace").split("\0") if name]
         patch = _git(worktree, [*common, base_commit], env).decode(errors="replace")
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     diff, truncated = _truncate(_summarise_binaries(patch, files, worktree), max_bytes)
     return DiffSnapshot(diff, tuple(files), truncated)
 
@@ -131,6 +138,7 @@ class LaneDiffWatcher:
         self._last: DiffSnapshot | None = None
         self._alerted: set[str] = set()
         self._ready = asyncio.Event()
+        self._scratch: Path | None = None
 
     async def wait_ready(self) -> None:
         """Returns once the first diff was sent and the watch is in place."""
@@ -138,6 +146,14 @@ class LaneDiffWatcher:
 
     async def run(self) -> None:
         """Watch until cancelled (the first event describes the worktree as it is now)."""
+        self._scratch = Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+        try:
+            await self._watch()
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    async def _watch(self) -> None:
         step = max(1, min(50, self.debounce_ms // 2))
         watcher = awatch(self.worktree, watch_filter=DefaultFilter(), debounce=self.debounce_ms,
                          step=step, rust_timeout=1000, yield_on_timeout=False)
@@ -160,7 +176,9 @@ class LaneDiffWatcher:
     async def refresh(self) -> DiffSnapshot | None:
         """Compute the diff now; send it (and any alert) when it changed."""
         try:
-            snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit, self.max_bytes)
+            index = self._scratch / "index" if self._scratch is not None else None
+            snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
+                                               self.max_bytes, index)
         except (RuntimeError, OSError):
             return None  # the worktree is mid-reset or gone; the next change retries
         if snapshot != self._last:

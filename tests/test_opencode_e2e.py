@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -151,6 +152,13 @@ async def test_abort_mid_task_stops_the_session(
             break
         await asyncio.sleep(0.1)
     assert not await session_busy(server, worktree)
+
+
+async def test_server_refuses_requests_without_its_password(server: OpenCodeServerRunner) -> None:
+    assert server.url is not None
+    async with httpx.AsyncClient() as anonymous:
+        response = await anonymous.get(f"{server.url}/session/status")
+    assert response.status_code == 401
 
 
 async def test_closing_the_server_leaves_no_process_behind(server: OpenCodeServerRunner) -> None:
