@@ -253,7 +253,12 @@ class MergeQueue:
             self.root.mkdir(parents=True, exist_ok=True)
             run_git(self.main, "worktree", "add", "--quiet", "--detach", str(self.path), commit)
             return
-        # Scratch space owned by orch-tui: discard leftovers, always stay detached.
+        self._reset_worktree(commit)
+
+    def _reset_worktree(self, commit: str) -> None:
+        """Scratch space owned by orch-tui: discard leftovers, always stay detached."""
+        if self._merge_head():
+            run_git(self.path, "merge", "--abort", check=False)
         run_git(self.path, "checkout", "--quiet", "--force", "--detach", commit)
         run_git(self.path, "clean", "-fd", "--quiet")
 
@@ -564,8 +569,5 @@ class MergeQueue:
             return state
 
     def _abort_worktree(self, commit: str) -> None:
-        if self._merge_head():
-            run_git(self.path, "merge", "--abort", check=False)
-        run_git(self.path, "checkout", "--quiet", "--force", "--detach", commit)
-        run_git(self.path, "clean", "-fd", "--quiet")
+        self._reset_worktree(commit)
         self._clear()

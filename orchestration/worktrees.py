@@ -6,10 +6,11 @@ Layout (the default root is outside the main working tree, beside it)::
         lane-1/ ... lane-N/                     one worktree per lane (N = batch size)
         merge/                                  the merge queue's worktree (see merge.py)
 
-Giving a lane a task moves it to a fresh branch `orch/<task-id>` at the base commit and
-removes untracked files but keeps ignored ones (`git clean -fd`, no `-x`), so build caches
-and virtual environments survive reuse. Before a lane is ever moved, any uncommitted work in
-it is committed to the branch it is on, with a message that says so; a lane in the middle of
+Giving a lane a task moves it to a fresh branch `orch/<task-id>` at the base commit with no
+tracked change or untracked file left, while ignored files stay, so build caches and virtual
+environments survive reuse. Untracked files are not cleaned away but committed: before a
+lane is ever moved, any uncommitted work in it is committed to the branch it is on, with a
+message that says so; a lane in the middle of
 a merge, rebase or cherry-pick is never touched and is reported as needing attention.
 Lane state lives in git itself (which branch each lane has checked out), so a restarted
 orchestrator sees the same pool.
@@ -164,7 +165,9 @@ def operation_in_progress(worktree: Path) -> str | None:
 
 def status_entries(worktree: Path) -> list[str]:
     """`git status --porcelain` entries (tracked changes and untracked, non-ignored files)."""
-    out = run_git(worktree, "status", "--porcelain=v1", "-z").out
+    # The untracked cache lives in the worktree's own index; it spares a full directory scan.
+    out = run_git(worktree, "-c", "core.untrackedCache=true", "status", "--porcelain=v1", "-z",
+                  "--no-renames", "--ignore-submodules=dirty").out
     entries, fields, i = [], out.split("\0"), 0
     while i < len(fields):
         item = fields[i]
@@ -195,7 +198,7 @@ def branch_tip(cwd: Path, branch: str) -> str | None:
 def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[str | None, str | None]:
     """Commit every uncommitted change in `worktree` (ignored files excepted).
 
-    Returns (branch, commit), or (branch, None) when there was nothing to save. A detached
+    Returns (branch, commit), or (None, None) when there was nothing to save. A detached
     worktree first gets a branch `orch-rescue/<rescue_name>` so the commit is reachable.
     Hooks and signing are skipped on purpose: this commit exists so nothing is lost.
     Raises LaneNeedsAttention when a merge/rebase/... is under way or files are conflicted.
@@ -205,9 +208,9 @@ def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[st
         raise LaneNeedsAttention(f"{worktree} is in the middle of {busy}; finish or abort it there "
                                  "(orch-tui never touches it)")
     entries = status_entries(worktree)
-    branch = _current_branch(worktree)
     if not entries:
-        return branch, None
+        return None, None
+    branch = _current_branch(worktree)
     if any(entry[:2] in ("DD", "AU", "UD", "UA", "DU", "AA", "UU") for entry in entries):
         raise LaneNeedsAttention(f"{worktree} has files with unresolved conflicts; resolve them there")
     if branch is None:
@@ -347,27 +350,32 @@ class WorktreePool:
         """
         branch = task_branch(task_id)
         path = self.lane_path(lane_index)
-        lane = self.lane(lane_index)
+        registered = list_worktrees(self.main)
+        lane = self._describe(lane_index, registered)
         if not lane.exists:
             raise OrchError(f"lane {lane_index} ({path}) is missing: call ensure() or recover() first")
         base = resolve_commit(self.main, base_ref)
         save_uncommitted(path, f"orch-tui: save uncommitted work found in lane {lane_index} before reuse",
                          f"lane-{lane_index}-{_stamp()}")
-        self._check_branch_free(branch, path)
+        self._check_branch_free(branch, path, registered)
         existing = branch_tip(self.main, branch)
         if existing and keep_existing:
             if lane.branch != branch:
                 run_git(path, "switch", "--quiet", branch)
+            head = existing
         else:
             if existing and not is_ancestor(self.main, existing, base):
                 raise OrchError(f"branch {branch} already exists with commits not in {base_ref}; "
                                 "merge, archive or delete it first, or resume it (keep_existing)")
             run_git(path, "switch", "--quiet", "--no-track", "-C", branch, base)
-        run_git(path, "clean", "-fd", "--quiet")  # no -x: ignored caches survive reuse
-        return self.lane(lane_index)
+            head = base
+        # No `git clean` pass is needed: every tracked change and untracked file was committed
+        # to the previous branch above (saved, never deleted), so the switch leaves the lane
+        # clean; ignored files (caches, virtual environments) are never touched.
+        return Lane(lane_index, str(path), True, head, branch, task_id)
 
-    def _check_branch_free(self, branch: str, lane_path: Path) -> None:
-        for info in list_worktrees(self.main):
+    def _check_branch_free(self, branch: str, lane_path: Path, registered: list[WorktreeInfo]) -> None:
+        for info in registered:
             if info.branch == f"refs/heads/{branch}" and not _same_path(info.path, lane_path):
                 raise OrchError(f"branch {branch} is checked out in {info.path}; "
                                 "a branch can be worked on in one place only")
