@@ -239,3 +239,16 @@ def test_factory_picks_the_configured_runner() -> None:
     assert isinstance(make_runner(Config(), opencode_mode="run"), OpenCodeRunRunner)
     with pytest.raises(BadInput, match="agent_command"):
         make_runner(Config(agent="command"))
+
+
+async def test_closing_a_runner_aborts_its_running_lanes(lane: tuple[Path, str]) -> None:
+    worktree, base = lane
+    runner = ScriptedRunner()
+    task = Task("bd-21", "Hangs", metadata={"orch_script": {"hang": True, "seconds": 0}})
+    hanging = asyncio.Event()
+    running = asyncio.create_task(runner.run(
+        request_for(worktree, base, task),
+        lambda event: hanging.set() if isinstance(event, LaneProgress) and "hanging" in event.action else None))
+    await asyncio.wait_for(hanging.wait(), 10)
+    await runner.close()
+    assert (await running).outcome is LaneOutcome.ABORTED

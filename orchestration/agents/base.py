@@ -127,9 +127,12 @@ class RunnerBase:
         """Nothing to start for this runner."""
 
     async def close(self) -> None:
-        """Abort whatever still runs."""
+        """Abort whatever still runs and wait (briefly) for those lanes to clean up."""
+        tasks = [task for task in self._running.values() if task is not asyncio.current_task()]
         for lane in list(self._running):
             await self.abort(lane)
+        if tasks:
+            await asyncio.wait(tasks, timeout=15.0)
 
     async def abort(self, lane: int) -> None:
         """Stop the agent in `lane`; its `run` returns ABORTED."""

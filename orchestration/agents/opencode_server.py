@@ -71,6 +71,7 @@ class OpenCodeServerRunner(RunnerBase):
 
     @property
     def pgid(self) -> int | None:
+        """Process group of the running server (None before start and after close)."""
         return self._process.pgid if self._process else None
 
     # -- server lifecycle ----------------------------------------------------------------
@@ -78,6 +79,7 @@ class OpenCodeServerRunner(RunnerBase):
         async with self._start_lock:
             if self._process is not None and self._process.returncode is None:
                 return
+            await self._teardown()  # a server that died: drop its listeners before a new one
             await self._spawn()
 
     async def _spawn(self) -> None:
@@ -164,9 +166,13 @@ class OpenCodeServerRunner(RunnerBase):
     async def _stop_process(self) -> None:
         if self._process is not None:
             await self._process.kill()
+            self._process = None
 
     async def close(self) -> None:
         await super().close()
+        await self._teardown()
+
+    async def _teardown(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
