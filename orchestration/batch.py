@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .config import check_batch_size
 from .cycles import cycles_in
@@ -109,7 +109,7 @@ class _Lane:
 class _Selection:
     """The batch being built: its lanes, what they hold, and the reasons given so far."""
 
-    def __init__(self, graph: TaskGraph, batch_size: int, track_of: dict[str, str],
+    def __init__(self, graph: TaskGraph, batch_size: int, track_of: Callable[[str], str | None],
                  busy: list[_Lane]) -> None:
         self.graph = graph
         self.batch_size = batch_size
@@ -129,7 +129,7 @@ class _Selection:
 
     def choice(self, task: Task, picked: bool, reason: str) -> BatchChoice:
         return BatchChoice(task.id, task.title, task.priority, picked, reason,
-                           self.files_of(task), self.track_of.get(task.id))
+                           self.files_of(task), self.track_of(task.id))
 
     def full(self) -> bool:
         return len(self.picked) >= self.batch_size
@@ -155,7 +155,7 @@ class _Selection:
             reason += f"; {NO_FILES_PICKED} ({NO_FILES_HINT})"
         self.picked.append(self.choice(task, True, reason))
         self.held.append(_Lane(task.id, self.files_of(task)))
-        track = self.track_of.get(task.id)
+        track = self.track_of(task.id)
         if track is not None:
             self.tracks_used.add(track)
 
@@ -267,7 +267,7 @@ def _pick_spread(selection: _Selection, candidates: list[Task]) -> None:
         for task in candidates:
             if task.id in selection.reasons:
                 continue
-            track = selection.track_of.get(task.id)
+            track = selection.track_of(task.id)
             if selection.full():
                 selection.reasons[task.id] = f"batch full ({selection.batch_size} tasks)"
                 continue

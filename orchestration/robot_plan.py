@@ -30,9 +30,16 @@ class PlanAnalysis:
     """The plan object plus the lookups the batch choice reuses."""
 
     plan: dict[str, Any]
-    track_of: dict[str, str] = field(default_factory=dict)
-    """Issue id -> track id, for every issue in a component that has a track."""
+    component_of: dict[str, str] = field(default_factory=dict)
+    """Issue id -> smallest id of its component."""
+    track_by_root: dict[str, str] = field(default_factory=dict)
+    """Component's smallest id -> track id, for components with actionable members."""
     actionable: set[str] = field(default_factory=set)
+
+    def track_of(self, task_id: str) -> str | None:
+        """The track of the issue's component, or None when that component has none."""
+        root = self.component_of.get(task_id)
+        return None if root is None else self.track_by_root.get(root)
 
 
 def track_name(number: int) -> str:
@@ -52,6 +59,9 @@ class _BlockingEdges:
     """Not-done issue id -> existing not-done issues it is blocked by (bv's rule)."""
     component_of: dict[str, str]
     """Issue id -> smallest id of its component (undirected, over blocking edges)."""
+    component_count: int
+    not_done: list[str]
+    """Ids of issues that are not done, in the graph's order."""
 
 
 def _blocking_edges(graph: TaskGraph) -> _BlockingEdges:
@@ -68,9 +78,12 @@ def _blocking_edges(graph: TaskGraph) -> _BlockingEdges:
         return node
 
     open_blockers: dict[str, list[str]] = {}
+    not_done: list[str] = []
     for task in tasks.values():
         here = position[task.id]
         unfinished = task.status not in DONE_STATUSES
+        if unfinished:
+            not_done.append(task.id)
         for dependency in task.dependencies:
             if dependency.type not in PLAN_BLOCKING_TYPES:
                 continue
@@ -89,7 +102,8 @@ def _blocking_edges(graph: TaskGraph) -> _BlockingEdges:
                 if dependency.depends_on_id not in found:
                     found.append(dependency.depends_on_id)
     component_of = {task_id: ids[find(number)] for number, task_id in enumerate(ids)}
-    return _BlockingEdges(open_blockers, component_of)
+    roots = sum(1 for number, above in enumerate(parent) if number == above)
+    return _BlockingEdges(open_blockers, component_of, roots, not_done)
 
 
 def _unblocks(open_blockers: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -115,13 +129,12 @@ def analyze_plan(graph: TaskGraph) -> PlanAnalysis:
     tasks = graph.tasks
     edges = _blocking_edges(graph)
     open_blockers, component_of = edges.open_blockers, edges.component_of
-    actionable = {task_id for task_id, task in tasks.items()
-                  if task.status not in DONE_STATUSES and task_id not in open_blockers}
+    actionable = {task_id for task_id in edges.not_done if task_id not in open_blockers}
     unblocks = _unblocks(open_blockers)
     members: dict[str, list[str]] = {}
     for task_id in actionable:
         members.setdefault(component_of[task_id], []).append(task_id)
-    single_component = len(set(component_of.values())) == 1
+    single_component = edges.component_count == 1
     tracks, track_by_root = [], {}
     for number, root in enumerate(sorted(members), start=1):
         ids = sorted(members[root], key=lambda task_id: (tasks[task_id].priority, task_id))
@@ -131,16 +144,13 @@ def analyze_plan(graph: TaskGraph) -> PlanAnalysis:
             "items": [_item(graph, task_id, unblocks) for task_id in ids],
             "reason": _track_reason(len(ids), single_component),
         })
-    not_done = sum(1 for task in tasks.values() if task.status not in DONE_STATUSES)
     plan = {
         "tracks": tracks,
         "total_actionable": len(actionable),
-        "total_blocked": not_done - len(actionable),
+        "total_blocked": len(edges.not_done) - len(actionable),
         "summary": _summary(actionable, unblocks),
     }
-    track_of = {task_id: track_by_root[root] for task_id, root in component_of.items()
-                if root in track_by_root}
-    return PlanAnalysis(plan, track_of, actionable)
+    return PlanAnalysis(plan, component_of, track_by_root, actionable)
 
 
 def _item(graph: TaskGraph, task_id: str, unblocks: dict[str, list[str]]) -> dict[str, Any]:
