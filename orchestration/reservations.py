@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
-from .agent_mail import AgentMailClient, AgentMailError
+from .agent_mail import AgentMailClient, AgentMailError, AgentMailToolError
 from .events import EventSink, Mode, ModeChanged, ReservationsChanged
 from .model import Reservation
 from .patterns import first_overlap, patterns_overlap
@@ -35,6 +35,7 @@ from .patterns import first_overlap, patterns_overlap
 PROGRAM = "orch-tui"
 MODEL = "orchestrator"
 REASON_PREFIX = "orch-tui task "
+CONNECT_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -170,16 +171,28 @@ class ReservationManager:
             return self._mode
 
     async def _try_connect(self) -> bool:
-        try:
-            await self._connect()
-            ledger = await self._fetch_ledger()
-        except AgentMailError as exc:
-            self._switch(Mode.SEQUENTIAL, f"Agent Mail unusable: {exc}")
+        ledger = await self._connect_with_retry()
+        if ledger is None:
             return False
         build = self.client.build.name if self.client.build else "unknown"
         self._switch(Mode.PARALLEL, f"Agent Mail ({build} build) at {self.client.base_url}")
         self._publish(ledger)
         return True
+
+    async def _connect_with_retry(self) -> tuple[Reservation, ...] | None:
+        """Connect and read the ledger; None (now sequential) when that fails."""
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                await self._connect()
+                return await self._fetch_ledger()
+            except AgentMailToolError as exc:  # a server-side hiccup: worth another try
+                error: AgentMailError = exc
+                await asyncio.sleep(0.2 * (attempt + 1))
+            except AgentMailError as exc:
+                error = exc
+                break
+        self._switch(Mode.SEQUENTIAL, f"Agent Mail unusable: {error}")
+        return None
 
     async def _connect(self) -> None:
         await self.client.detect_build(refresh=True)

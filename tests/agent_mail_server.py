@@ -80,7 +80,7 @@ class AgentMailServer:
         return env
 
     def start(self) -> None:
-        """Start (or restart) the server and wait until /health/liveness answers."""
+        """Start (or restart) the server and wait until /health/readiness answers."""
         if self.running:
             return
         log = self.log_path.open("ab")
@@ -102,7 +102,9 @@ class AgentMailServer:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"Agent Mail server exited at start:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/health/liveness", timeout=1.0).status_code == 200:
+                # Readiness (schema created, database answering), not just liveness: the
+                # first tool call right after start has been seen to fail otherwise.
+                if httpx.get(f"{self.base_url}/health/readiness", timeout=2.0).status_code == 200:
                     return
             time.sleep(0.1)
         self.kill()

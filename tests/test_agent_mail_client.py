@@ -1,11 +1,12 @@
-"""The Agent Mail client against the real PyPI server: build detection, errors, bearer token."""
+"""The client's transport failures and the bearer token, against real sockets and the real
+PyPI server. Build detection and tool errors are in test_reservations.py (its server)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 import httpx
 import pytest
@@ -13,46 +14,14 @@ import pytest
 from orch_tui.orchestration.agent_mail import (
     AgentMailClient,
     AgentMailTimeout,
-    AgentMailToolError,
     AgentMailUnauthorized,
     AgentMailUnavailable,
 )
 from orch_tui.orchestration.events import Mode
 from orch_tui.orchestration.reservations import ReservationManager
-from tests.agent_mail_server import AgentMailServer, free_port, running_agent_mail
-
-pytestmark = pytest.mark.agent_mail
+from tests.agent_mail_server import free_port, running_agent_mail
 
 BEARER = "s3cret-bearer-for-tests"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentMailServer]:
-    with running_agent_mail(tmp_path_factory.mktemp("agent-mail-client")) as running:
-        yield running
-
-
-async def test_pypi_build_is_detected_and_hidden_tools_are_reachable(server):
-    async with AgentMailClient(server.url) as client:
-        assert await client.liveness()
-        build = await client.detect_build()
-        assert build.name == "pypi"
-        assert build.routes_through_proxy("file_reservation_paths")
-        await client.call_tool("register_agent", {"project_key": "/work/detect", "program": "t",
-                                                  "model": "m", "name": "detect-1"})
-        answer = await client.call_tool("file_reservation_paths", {
-            "project_key": "/work/detect", "agent_name": "detect1", "paths": ["a.txt"],
-            "ttl_seconds": 120})
-    assert [item["path_pattern"] for item in answer["granted"]] == ["a.txt"]
-
-
-async def test_a_failing_tool_is_a_typed_error_with_the_servers_message(server):
-    async with AgentMailClient(server.url) as client:
-        await client.call_tool("ensure_project", {"human_key": "/work/errors"})
-        with pytest.raises(AgentMailToolError, match="nobody.*not registered") as caught:
-            await client.call_tool("release_file_reservations",
-                                   {"project_key": "/work/errors", "agent_name": "nobody"})
-    assert caught.value.tool == "release_file_reservations"
 
 
 async def test_unreachable_server_is_a_typed_error_and_not_alive():
@@ -88,6 +57,7 @@ def non_local_client(url: str, token: str | None) -> AgentMailClient:
     return AgentMailClient(url, token=token, transport=transport)
 
 
+@pytest.mark.agent_mail
 async def test_bearer_token_for_a_non_local_client(tmp_path: Path, caplog):
     caplog.set_level(logging.DEBUG)
     events: list[Any] = []

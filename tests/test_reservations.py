@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from orch_tui.orchestration.agent_mail import AgentMailClient
+from orch_tui.orchestration.agent_mail import AgentMailClient, AgentMailToolError
 from orch_tui.orchestration.events import Mode, ModeChanged, ReservationsChanged
 from orch_tui.orchestration.reservations import ReservationManager
 from tests.agent_mail_server import AgentMailServer, free_port, running_agent_mail
@@ -69,6 +69,29 @@ async def setup(server: AgentMailServer) -> Any:
 
 def held(manager: ReservationManager) -> set[tuple[int | None, str]]:
     return {(record.lane, record.path_pattern) for record in manager.ledger}
+
+
+async def test_pypi_build_is_detected_and_hidden_tools_are_reachable(server):
+    async with AgentMailClient(server.url) as client:
+        assert await client.liveness()
+        build = await client.detect_build()
+        assert build.name == "pypi"
+        assert build.routes_through_proxy("file_reservation_paths")
+        await client.call_tool("register_agent", {"project_key": "/work/detect", "program": "t",
+                                                  "model": "m", "name": "detect-1"})
+        answer = await client.call_tool("file_reservation_paths", {
+            "project_key": "/work/detect", "agent_name": "detect1", "paths": ["a.txt"],
+            "ttl_seconds": 120})
+    assert [item["path_pattern"] for item in answer["granted"]] == ["a.txt"]
+
+
+async def test_a_failing_tool_is_a_typed_error_with_the_servers_message(server):
+    async with AgentMailClient(server.url) as client:
+        await client.call_tool("ensure_project", {"human_key": "/work/errors"})
+        with pytest.raises(AgentMailToolError, match="nobody.*not registered") as caught:
+            await client.call_tool("release_file_reservations",
+                                   {"project_key": "/work/errors", "agent_name": "nobody"})
+    assert caught.value.tool == "release_file_reservations"
 
 
 async def test_register_reserve_and_release_show_in_the_ledger(setup):
