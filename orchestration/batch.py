@@ -16,23 +16,26 @@ Rules, in the order they apply (each choice carries its reason in words):
    batch, and the reason says to add a `Files:` line. (Batching it blindly risks a merge
    conflict per batch; leaving it out for good would starve it. Running alone is safe and
    still makes progress.)
-5. Order: the person's pinned tasks first (if still eligible), then highest priority first
-   (then id), spread across tracks: the first pass takes at most one task per bv track, the
-   second pass fills the remaining slots from tracks already used. Any two ready tasks are
-   independent of each other (a ready task has no open blocker), so a track with several
-   ready tasks may contribute more than one once every other track had its turn.
+5. Order: the person's pinned tasks first (if still eligible), then highest priority first.
+   Within one priority, tasks are spread across bv tracks: a first pass takes at most one
+   task per track not yet in the batch, a second pass fills the remaining slots from tracks
+   already used. This is how the design's "one task per track unless the track has several
+   independent ready tasks" reads here: any two ready tasks are independent (a ready task
+   has no open blocker), so a track may contribute several, but never ahead of another
+   track's task of the same priority, and priority always comes before spreading.
 At most `batch_size` tasks (2..6) are picked; `busy` lanes do not use up slots.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import groupby
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from .config import check_batch_size
 from .cycles import cycles_in
-from .model import Task, TaskGraph
+from .model import DONE_STATUSES, Task, TaskGraph
 from .patterns import first_overlap
 from .readiness import Readiness, analyze_readiness, as_aware, is_deferred
 from .robot_plan import PlanAnalysis, analyze_plan
@@ -210,7 +213,7 @@ def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4,
                   for task_id in busy if task_id in graph.tasks]
     selection = _Selection(graph, batch_size, track_of, busy_lanes)
 
-    unfinished = sorted((task for task in graph.tasks.values() if task.status not in ("closed", "tombstone")),
+    unfinished = sorted((task for task in graph.tasks.values() if task.status not in DONE_STATUSES),
                         key=lambda task: (task.priority, task.id))
     candidates, others = [], []
     for task in unfinished:
@@ -262,25 +265,30 @@ def _pick_pinned(selection: _Selection, pinned: Sequence[str], eligible: set[str
 
 
 def _pick_spread(selection: _Selection, candidates: list[Task]) -> None:
-    """Two passes over the candidates in priority order: new tracks first, then fill."""
-    for first_pass in (True, False):
-        for task in candidates:
-            if task.id in selection.reasons:
-                continue
-            track = selection.track_of(task.id)
-            if selection.full():
-                selection.reasons[task.id] = f"batch full ({selection.batch_size} tasks)"
-                continue
-            if first_pass and track is not None and track in selection.tracks_used:
-                continue  # wait for the second pass: other tracks go first
-            clash = selection.clash(task)
-            if clash:
-                selection.reasons[task.id] = clash
-                continue
-            selection.take(task, _pick_reason(task, track, track not in selection.tracks_used))
-            selection.reasons[task.id] = ""
+    """Priority levels in order; within one level, two passes: new tracks first, then fill."""
+    for _, level in groupby(candidates, key=lambda task: task.priority):
+        same_priority = list(level)
+        for first_pass in (True, False):
+            for task in same_priority:
+                if task.id not in selection.reasons:
+                    _consider(selection, task, first_pass)
     for choice in selection.picked:
         selection.reasons.pop(choice.task_id, None)
+
+
+def _consider(selection: _Selection, task: Task, first_pass: bool) -> None:
+    track = selection.track_of(task.id)
+    if selection.full():
+        selection.reasons[task.id] = f"batch full ({selection.batch_size} tasks)"
+        return
+    if first_pass and track is not None and track in selection.tracks_used:
+        return  # second pass: tracks without a task of this priority go first
+    clash = selection.clash(task)
+    if clash:
+        selection.reasons[task.id] = clash
+        return
+    selection.take(task, _pick_reason(task, track, track not in selection.tracks_used))
+    selection.reasons[task.id] = ""
 
 
 def _pinned_gone(selection: _Selection, pinned: Sequence[str], graph: TaskGraph) -> list[BatchChoice]:
@@ -291,6 +299,6 @@ def _pinned_gone(selection: _Selection, pinned: Sequence[str], graph: TaskGraph)
         if task is None:
             result.append(BatchChoice(task_id, "", 0, False, "kept by you, but no such issue any more",
                                       (), None))
-        elif task.status in ("closed", "tombstone"):
+        elif task.status in DONE_STATUSES:
             result.append(selection.choice(task, False, f"kept by you, but it is {task.status}"))
     return result

@@ -161,17 +161,23 @@ def test_busy_tasks_are_not_proposed_and_keep_their_files_reserved() -> None:
     assert reason_of(proposal, "bd-5") == "running in a lane"
 
 
-def test_tracks_are_spread_first_then_filled() -> None:
+def test_within_one_priority_tracks_are_spread_first_then_filled() -> None:
     # Track {root, a1, a2, a3} has three ready tasks; b and c are tracks of their own.
     tasks = [task("root", "closed"), *(task(f"a{n}", priority=1, deps=["root"], files=[f"a{n}/**"]) for n in range(1, 4)),
-             task("b", priority=2, files=["b/**"]), task("c", priority=3, files=["c/**"])]
+             task("b", priority=1, files=["b/**"]), task("c", priority=3, files=["c/**"])]
     proposal = propose_batch(graph(*tasks), 4, now=NOW)
-    assert picked(proposal) == ["a1", "b", "c", "a2"]
+    assert picked(proposal) == ["a1", "b", "a2", "a3"]
     tracks = [choice.track_id for choice in proposal.picked]
-    assert tracks[0] == tracks[3] and len(set(tracks)) == 3
+    assert tracks[0] == tracks[2] == tracks[3] != tracks[1]
     assert "first pick from" in proposal.picked[0].reason
-    assert "several independent ready tasks" in proposal.picked[3].reason
-    assert reason_of(proposal, "a3") == "batch full (4 tasks)"
+    assert "several independent ready tasks" in proposal.picked[2].reason
+    assert reason_of(proposal, "c") == "batch full (4 tasks)"
+
+
+def test_priority_comes_before_spreading_across_tracks() -> None:
+    tasks = [task("root", "closed"), task("a1", priority=1, deps=["root"], files=["a1/**"]),
+             task("a2", priority=1, deps=["root"], files=["a2/**"]), task("c", priority=3, files=["c/**"])]
+    assert picked(propose_batch(graph(*tasks), 2, now=NOW)) == ["a1", "a2"]
 
 
 def test_a_single_track_with_independent_ready_tasks_fills_the_batch() -> None:
