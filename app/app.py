@@ -1,0 +1,169 @@
+"""OrchApp: the dashboard over an engine that speaks `EngineCommands`.
+
+The engine's events reach the app through `subscribe`; the sink may run on the app's loop
+or on another thread and only posts a message. Commands go to the engine one at a time, in
+the order the person gave them, from a worker, so the event loop never waits on the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from functools import partial
+from typing import Any, Callable, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from orch_tui.orchestration.commands import EngineCommands
+from orch_tui.orchestration.events import Event
+
+from .engine_mirror import EngineMirror, copy_snapshot
+from .messages import CommandFailed, ConflictRefreshed, EngineEvent
+from .screens.approval import ApprovalScreen
+from .screens.conflict import ConflictScreen
+from .screens.dashboard import DashboardScreen
+from .screens.help import HelpScreen
+
+CONFLICT_COMMANDS = frozenset({"resolve_hunk", "resolve_file", "write_resolution", "continue_merge",
+                               "abort_merge"})
+"""Commands after which the engine's conflict record is read again (it emits no event for them)."""
+THEMES = ("textual-dark", "textual-light")
+
+
+class OrchApp(App[None]):
+    TITLE = "orch-tui"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", tooltip="Leave orch-tui (the engine stops with it)"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+t", "toggle_theme", "Theme", tooltip="Switch between dark and light"),
+    ]
+
+    def __init__(self, engine: EngineCommands, *, clock: Callable[[], float] = time.time,
+                 theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.clock = clock
+        self.theme = theme
+        self.run_editor = editor
+        """Runs `$EDITOR` argv while the app is suspended; tests pass their own."""
+        self.mirror = EngineMirror(copy_snapshot(engine.snapshot()), clock)
+        self._commands: asyncio.Queue[tuple[str, tuple[Any, ...]]] | None = None
+        self._app_thread = threading.get_ident()
+
+    # ----- start-up -----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._app_thread = threading.get_ident()
+        self._commands = asyncio.Queue()
+        self._run_commands()
+        self.engine.subscribe(self._event_sink)
+        self.mirror = EngineMirror(copy_snapshot(self.engine.snapshot()), self.clock)
+        self.dashboard = DashboardScreen()
+        self.push_screen(self.dashboard)
+        self.show_overlays()
+
+    def _event_sink(self, event: Event) -> None:
+        """Called by the engine, on this loop or from another thread."""
+        if threading.get_ident() == self._app_thread:
+            self.post_message(EngineEvent(event))
+        else:
+            self.call_from_thread(self.post_message, EngineEvent(event))
+
+    # ----- events -------------------------------------------------------------------------
+    def on_engine_event(self, message: EngineEvent) -> None:
+        changes = self.mirror.apply(message.event)
+        self.dashboard.apply_changes(self.mirror, changes)
+        if changes.proposal:
+            self.show_proposal()
+        if changes.conflict:
+            self.show_conflict()
+
+    def on_conflict_refreshed(self, message: ConflictRefreshed) -> None:
+        self.mirror.snapshot.conflict = message.conflict
+        self.dashboard.redraw_banner(self.mirror)
+        self.show_conflict()
+
+    def on_command_failed(self, message: CommandFailed) -> None:
+        text = f"{message.command} failed: {message.error}"
+        self.dashboard.log_line(text, "error")
+        self.notify(text, severity="error", timeout=8)
+
+    def show_overlays(self) -> None:
+        if self.mirror.snapshot.proposal is not None:
+            self.show_proposal()
+        if self.mirror.snapshot.conflict is not None:
+            self.show_conflict()
+
+    def show_proposal(self) -> None:
+        proposal = self.mirror.snapshot.proposal
+        screens = [s for s in self.screen_stack if isinstance(s, ApprovalScreen)]
+        if proposal is None:
+            for screen in screens:
+                screen.dismiss()
+        elif screens:
+            screens[-1].show_proposal(proposal, self.mirror.snapshot)
+        else:
+            self.push_screen(ApprovalScreen(proposal, self.mirror.snapshot))
+
+    def show_conflict(self) -> None:
+        conflict = self.mirror.snapshot.conflict
+        screens = [s for s in self.screen_stack if isinstance(s, ConflictScreen)]
+        if conflict is None:
+            for screen in screens:
+                screen.dismiss()
+        elif screens:
+            screens[-1].show_conflict(conflict)
+        else:
+            self.push_screen(ConflictScreen(conflict))
+
+    # ----- commands to the engine ---------------------------------------------------------
+    def send(self, command: str, *args: Any) -> None:
+        """Queue one engine command; it runs after the ones before it."""
+        assert self._commands is not None, "the app is not running"
+        self._commands.put_nowait((command, args))
+
+    async def commands_done(self) -> None:
+        """Wait until every queued command has run (tests and scripts use it)."""
+        if self._commands is not None:
+            await self._commands.join()
+
+    @work(exclusive=True, group="engine-commands", exit_on_error=False)
+    async def _run_commands(self) -> None:
+        assert self._commands is not None
+        while True:
+            command, args = await self._commands.get()
+            try:
+                await getattr(self.engine, command)(*args)
+                if command in CONFLICT_COMMANDS:
+                    self.post_message(ConflictRefreshed(self.engine.snapshot().conflict))
+            except Exception as error:  # the person sees it; the queue goes on
+                self.post_message(CommandFailed(command, error))
+            finally:
+                self._commands.task_done()
+
+    # ----- actions ------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key of the screen (and the app) is also in the command palette."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for namespace, binding in _bindings(screen) + _bindings(self):
+            if binding.description and binding.action not in seen:
+                seen.add(binding.action)
+                yield SystemCommand(f"{binding.description} ({binding.key_display or binding.key})",
+                                    binding.tooltip or binding.description,
+                                    partial(namespace.run_action, binding.action))
+
+
+def _bindings(node: Any) -> list[tuple[Any, Binding]]:
+    return [(node, binding) for bindings in node._bindings.key_to_bindings.values() for binding in bindings]

@@ -1,0 +1,32 @@
+"""Messages the app passes around: engine events arriving, conflict records refreshed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from orch_tui.orchestration.events import Event
+
+
+class EngineEvent(Message):
+    """One engine event, delivered on the app's thread."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ConflictRefreshed(Message):
+    """The engine's conflict record after a resolution command (None: no conflict left)."""
+
+    def __init__(self, conflict: Any) -> None:
+        super().__init__()
+        self.conflict = conflict
+
+
+class CommandFailed(Message):
+    def __init__(self, command: str, error: BaseException) -> None:
+        super().__init__()
+        self.command = command
+        self.error = error

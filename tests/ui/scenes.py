@@ -1,0 +1,75 @@
+"""Named states of the app, shared by the snapshot tests and `python -m tests.screenshots`.
+
+Each scene returns the engine in that state and, optionally, keys to press once the app is
+up (so screens reached by a key are shown the way a person reaches them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from orch_tui.orchestration.events import LaneOutcome
+from tests.ui.scenario_engine import ScenarioEngine
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    build: Callable[[], ScenarioEngine]
+    press: tuple[str, ...] = ()
+    theme: str = "textual-dark"
+    description: str = ""
+
+
+def idle() -> ScenarioEngine:
+    return ScenarioEngine()
+
+
+def mid_batch() -> ScenarioEngine:
+    engine = ScenarioEngine()
+    engine.run_lanes()
+    engine.queue_merges()
+    return engine
+
+
+def sequential() -> ScenarioEngine:
+    engine = ScenarioEngine()
+    engine.sequential_mode()
+    engine.view.batch_size = 2
+    engine.run_lanes()
+    return engine
+
+
+def alert() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.alert(lane=2)
+    engine.fail(4, LaneOutcome.TIMED_OUT, "no answer from the agent for 1800 s")
+    return engine
+
+
+def proposed() -> ScenarioEngine:
+    engine = ScenarioEngine()
+    engine.propose_now()
+    return engine
+
+
+def conflict() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.conflict()
+    return engine
+
+
+SCENES = (
+    Scene("dashboard_idle", idle, description="the dashboard before any batch"),
+    Scene("dashboard_mid_batch", mid_batch, description="four lanes at work with live diffs"),
+    Scene("dashboard_sequential", sequential, description="Agent Mail down: sequential mode"),
+    Scene("dashboard_alert", alert, description="an agent edited outside its reservation; a lane timed out"),
+    Scene("approval", proposed, description="the approval gate for a proposed batch"),
+    Scene("conflict", conflict, description="a merge conflict: 2 files, 3 hunks"),
+    Scene("help", idle, press=("question_mark",), description="help over the dashboard"),
+    Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
+    Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
+)
+SIZES = {"small": (100, 30), "large": (160, 48)}
+"""100x30 is the smallest supported size; 160x48 shows how a large terminal is used."""

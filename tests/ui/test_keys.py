@@ -1,0 +1,210 @@
+"""Pilot tests: press the real keys and check the commands the engine received."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from orch_tui.app.screens.approval import ApprovalScreen
+from orch_tui.app.screens.conflict import ConflictScreen
+from orch_tui.app.screens.dashboard import DashboardScreen
+from orch_tui.app.screens.help import HelpScreen
+from orch_tui.orchestration import events as ev
+from orch_tui.widgets.lane import LanePanel
+from tests.ui.scenario_engine import ScenarioEngine
+from tests.ui.ui_helpers import make_app, screen_text, settle, wait_for
+
+SMALL = (100, 30)
+
+
+async def test_p_proposes_and_the_approval_gate_opens(engine: ScenarioEngine) -> None:
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("p")
+        await settle(pilot)
+        assert engine.calls == [("propose",)]
+        assert isinstance(app.screen, ApprovalScreen)
+        assert "orch-c1" in screen_text(app)
+
+
+async def test_a_approves_and_nothing_is_dispatched_before(engine: ScenarioEngine) -> None:
+    engine.propose_now()
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalScreen)
+        assert engine.calls == []
+        await pilot.press("a")
+        await settle(pilot)
+        assert engine.calls == [("approve",)]
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_x_drops_and_s_swaps_the_selected_task(engine: ScenarioEngine) -> None:
+    first = engine.propose_now().picked
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "x")
+        await settle(pilot)
+        assert engine.calls == [("drop_task", first[1].task_id)]
+        screen = app.screen
+        assert isinstance(screen, ApprovalScreen)
+        picked = [c.task_id for c in screen.proposal.picked]
+        assert first[1].task_id not in picked
+        selected = screen.selected_task()
+        await pilot.press("s")
+        await settle(pilot)
+        assert engine.calls[-1] == ("swap_task", selected)
+        assert selected not in [c.task_id for c in app.screen.proposal.picked]
+
+
+async def test_plus_minus_change_the_batch_size_and_r_rejects(engine: ScenarioEngine) -> None:
+    engine.propose_now()
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("plus")
+        await settle(pilot)
+        await pilot.press("minus", "minus")
+        await settle(pilot)
+        assert engine.calls == [("set_batch_size", 5), ("set_batch_size", 4), ("set_batch_size", 3)]
+        assert "3 of 3 lanes" in screen_text(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert engine.calls[-1][0] == "reject"
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def _conflict_app(engine: ScenarioEngine, pilot_size=SMALL, **options):
+    engine.run_lanes()
+    engine.conflict(options.pop("worktree", None))
+    return make_app(engine, **options)
+
+
+async def test_resolve_ours_theirs_both_then_continue(engine: ScenarioEngine) -> None:
+    app = await _conflict_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictScreen)
+        await pilot.press("c")  # refused: nothing resolved yet
+        await settle(pilot)
+        assert ("continue_merge",) not in engine.calls
+        await pilot.press("o")
+        await settle(pilot)
+        await pilot.press("t")  # the cursor moved on to the second hunk
+        await settle(pilot)
+        await pilot.press("down")  # next file
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert engine.calls == [
+            ("resolve_hunk", "src/config/loader.py", 0, "ours"),
+            ("resolve_hunk", "src/config/loader.py", 1, "theirs"),
+            ("resolve_hunk", "CHANGELOG.md", 0, "both"),
+        ]
+        assert "all resolved" in screen_text(app)
+        await pilot.press("c")
+        await settle(pilot)
+        assert engine.calls[-1] == ("continue_merge",)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_whole_file_choices_and_abort(engine: ScenarioEngine) -> None:
+    app = await _conflict_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("T")
+        await settle(pilot)
+        assert engine.calls == [("resolve_file", "src/config/loader.py", "theirs")]
+        await pilot.press("c")  # CHANGELOG.md is still in conflict
+        await settle(pilot)
+        assert ("continue_merge",) not in engine.calls
+        await pilot.press("A")
+        await settle(pilot)
+        assert engine.calls[-1] == ("abort_merge",)
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_e_opens_the_editor_and_writes_the_result(engine: ScenarioEngine, tmp_path: Path) -> None:
+    target = tmp_path / "src/config/loader.py"
+    target.parent.mkdir(parents=True)
+    target.write_text("<<<<<<< ours\nimport yaml\n=======\nimport tomllib\n>>>>>>> theirs\n")
+    seen: list[list[str]] = []
+
+    def editor(argv: list[str]) -> int:
+        seen.append(argv)
+        Path(argv[-1]).write_text("import tomllib\n")
+        return 0
+
+    app = await _conflict_app(engine, worktree=tmp_path, editor=editor)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert seen and seen[0][-1] == str(target.resolve())
+        assert engine.calls == [("write_resolution", "src/config/loader.py", "import tomllib\n")]
+
+
+async def test_help_lists_the_keys_of_the_screen(engine: ScenarioEngine) -> None:
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "Ask the planner for the next batch" in text and "ctrl+p" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_every_key_is_in_the_command_palette(engine: ScenarioEngine) -> None:
+    engine.propose_now()
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for action in ("Approve", "Drop task", "Swap task", "Reject", "Batch +", "Quit", "Help"):
+            assert any(title.startswith(action) for title in titles), action
+
+
+async def test_events_from_another_thread_reach_the_lanes(engine: ScenarioEngine) -> None:
+    engine.run_lanes()
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        thread = threading.Thread(target=engine.emit, args=(ev.LaneProgress(1, "orch-c1", "busy", "from a thread"),))
+        thread.start()
+        await wait_for(pilot, lambda: not thread.is_alive(), "the engine thread")
+        await settle(pilot)
+        lane = next(panel for panel in app.screen.query(LanePanel) if panel.lane == 1)
+        assert lane.view.action == "from a thread"
+        assert "from a" in screen_text(app)
+
+
+async def test_untrusted_text_renders_literally(engine: ScenarioEngine) -> None:
+    engine.run_lanes()
+    engine.emit(ev.LaneProgress(2, "orch-a1", "busy", "[bold red]boom[/] \x1b[2J\x1b]0;title\x07" + "z" * 5000))
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")  # status filter: ready, so the hostile title is listed
+        await settle(pilot)
+        text = screen_text(app)
+        assert "[red]not red[/red]" in text
+        assert "[bold red]boom[/]" in text
+        assert "[bold]markup stays literal[/bold]" in text
+        assert "\x1b" not in text and "]0;title" not in text
+        assert max(len(line) for line in text.splitlines()) <= 160
+
+
+async def test_sequential_mode_and_alerts_show_in_the_banner(engine: ScenarioEngine) -> None:
+    engine.run_lanes()
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        engine.sequential_mode()
+        engine.alert(lane=2)
+        await settle(pilot)
+        first_line = screen_text(app).splitlines()[0]
+        assert "SEQUENTIAL MODE" in first_line and "ALERT" in first_line

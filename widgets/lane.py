@@ -1,0 +1,104 @@
+"""One lane: its task, the agent's status and last action, elapsed time, alerts and the
+live diff of its worktree."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from orch_tui.orchestration.commands import LaneView
+
+from .diff_view import DiffView
+from .safe_text import one_line
+
+STATUS_STYLES = {
+    "idle": "dim", "busy": "bold yellow", "running": "bold yellow", "starting": "yellow",
+    "retry": "bold magenta", "succeeded": "bold green", "failed": "bold red",
+    "timed_out": "bold red", "aborted": "bold red", "done": "bold green",
+}
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
+
+
+class LanePanel(Vertical):
+    DEFAULT_CSS = """
+    LanePanel { border: round $panel-lighten-2; height: 1fr; min-height: 6; }
+    LanePanel.-active { border: round $accent; }
+    LanePanel.-alert { border: heavy $error; }
+    LanePanel.-failed { border: round $error; }
+    LanePanel .lane-status { height: 1; padding: 0 1; }
+    LanePanel .lane-alert { height: auto; max-height: 2; padding: 0 1; background: $error 30%; display: none; }
+    LanePanel.-alert .lane-alert { display: block; }
+    """
+
+    def __init__(self, lane: int, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lane = lane
+        self.clock = clock
+        self.view = LaneView(lane)
+        self.border_title = f"lane {lane}"
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="lane-status")
+        yield Static("", classes="lane-alert")
+        yield DiffView(classes="lane-diff")
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.show_view(self.view)
+        self.set_interval(1.0, self._tick)
+
+    def show_view(self, view: LaneView, truncated: bool = False, diff_changed: bool = True) -> None:
+        self.view = view
+        if not self._ready:  # drawn by on_mount
+            return
+        if view.task_id:
+            self.border_title = f"lane {self.lane} · {view.task_id} {one_line(view.title, 80)}"
+        else:
+            self.border_title = f"lane {self.lane} · free"
+        self.border_subtitle = self._elapsed_text()
+        self.set_class(bool(view.task_id) and view.outcome is None, "-active")
+        self.set_class(bool(view.alerts), "-alert")
+        self.set_class(view.outcome in ("failed", "timed_out", "aborted"), "-failed")
+        self.query_one(".lane-status", Static).update(self._status_line())
+        alerts = Text(no_wrap=True, overflow="ellipsis")
+        if view.alerts:
+            alerts.append("⚠ ", "bold")
+            alerts.append(one_line(view.alerts[-1], 200))
+            if len(view.alerts) > 1:
+                alerts.append(f"  (+{len(view.alerts) - 1} more)", "dim")
+        self.query_one(".lane-alert", Static).update(alerts)
+        diff = self.query_one(DiffView)
+        if diff_changed:
+            diff.show_diff(view.diff, truncated)
+        diff.set_placeholder("waiting for a task" if not view.task_id else "no changes yet")
+
+    def _status_line(self) -> Text:
+        view = self.view
+        status = view.outcome or view.status or "idle"
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"● {one_line(status, 20)}", STATUS_STYLES.get(status, "bold"))
+        if view.diff_files:
+            line.append(f"  {len(view.diff_files)} file{'s' if len(view.diff_files) != 1 else ''}", "cyan")
+        if view.action:
+            line.append("  " + one_line(view.action, 200))
+        return line
+
+    def _elapsed_text(self) -> str:
+        if self.view.started_at is None or not self.view.task_id:
+            return ""
+        return format_elapsed(self.clock() - self.view.started_at)
+
+    def _tick(self) -> None:
+        if self.view.outcome is None:
+            self.border_subtitle = self._elapsed_text()

@@ -1,0 +1,68 @@
+"""The reservation ledger: path pattern, lane, holder, exclusive, time left (counting down);
+overlapping exclusive reservations are highlighted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from orch_tui.orchestration.model import Reservation
+
+from .lane import format_elapsed
+from .safe_text import one_line
+
+COLUMNS = (("path", "Path", None), ("lane", "Lane", 4), ("left", "Left", 7), ("excl", "Excl", 4),
+           ("agent", "Agent", None))
+
+
+def time_left(reservation: Reservation, now: float) -> Text:
+    if reservation.expires_at is None:
+        return Text("—", "dim")
+    expires = reservation.expires_at
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=timezone.utc)
+    seconds = expires.timestamp() - now
+    if seconds <= 0:
+        return Text("expired", "bold red")
+    return Text(format_elapsed(seconds), "yellow" if seconds < 60 else "")
+
+
+class ReservationTable(DataTable):
+    DEFAULT_CSS = """
+    ReservationTable { height: 1fr; }
+    """
+
+    def __init__(self, clock: Callable[[], float], *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.clock = clock
+        self.reservations: tuple[Reservation, ...] = ()
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+        self.show_reservations(self.reservations)
+        self.set_interval(1.0, self._tick)
+
+    def show_reservations(self, reservations: tuple[Reservation, ...]) -> None:
+        # conflicts first, then by lane, so what needs a look is never scrolled away
+        self.reservations = tuple(sorted(reservations, key=lambda r: (not r.conflicts, r.lane or 99)))
+        if not self.columns:
+            return
+        self.clear()
+        now = self.clock()
+        for position, item in enumerate(self.reservations):
+            style = "bold red" if item.conflicts else ""
+            path = Text(("⚠ " if item.conflicts else "") + one_line(item.path_pattern, 120), style)
+            lane = Text(str(item.lane) if item.lane is not None else "—", style)
+            self.add_row(path, lane, time_left(item, now), Text("yes" if item.exclusive else "no", style),
+                         Text(one_line(item.agent, 40), style or "dim"), key=str(position))
+        self.border_subtitle = f"{len(self.reservations)} held"
+
+    def _tick(self) -> None:
+        now = self.clock()
+        for position, item in enumerate(self.reservations):
+            if item.expires_at is not None:
+                self.update_cell(str(position), "left", time_left(item, now))

@@ -1,0 +1,65 @@
+"""One line at the top that says what needs a person's eye: engine state, sequential mode,
+failures, timeouts, alerts and a merge waiting for a person. Never only in the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widgets import Static
+
+from .safe_text import one_line
+
+
+@dataclass
+class BannerFacts:
+    state: str = "idle"
+    mode: str = "parallel"
+    mode_reason: str = ""
+    batch_size: int = 4
+    failures: list[str] = field(default_factory=list)
+    timeouts: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    waiting: str = ""
+    error: str = ""
+
+
+class StatusBanner(Static):
+    DEFAULT_CSS = """
+    StatusBanner { height: auto; max-height: 3; padding: 0 1; background: $panel; }
+    StatusBanner.-warning { background: $warning 35%; }
+    StatusBanner.-error { background: $error 45%; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.facts = BannerFacts()
+
+    def on_mount(self) -> None:
+        self.show_facts(self.facts)
+
+    def show_facts(self, facts: BannerFacts) -> None:
+        self.facts = facts
+        line = Text(overflow="ellipsis")
+        line.append("orch-tui ", "bold")
+        line.append(f"● {facts.state}", "bold")
+        line.append(f"  batch {facts.batch_size}")
+        if facts.mode == "sequential":
+            line.append("  SEQUENTIAL MODE", "bold reverse")
+            if facts.mode_reason:
+                line.append(" " + one_line(facts.mode_reason, 80))
+        else:
+            line.append("  parallel", "dim")
+        for label, items in (("FAILED", facts.failures), ("TIMED OUT", facts.timeouts),
+                             ("ALERT", facts.alerts)):
+            if items:
+                line.append(f"  {label}: ", "bold")
+                line.append(one_line(", ".join(items), 80))
+        if facts.waiting:
+            line.append("  ⚑ " + one_line(facts.waiting, 80), "bold")
+        if facts.error:
+            line.append("  ERROR: " + one_line(facts.error, 100), "bold")
+        self.update(line)
+        error = bool(facts.failures or facts.timeouts or facts.alerts or facts.error or facts.waiting)
+        self.set_class(error, "-error")
+        self.set_class(not error and facts.mode == "sequential", "-warning")
