@@ -26,7 +26,8 @@ from typing import Any
 
 import git
 
-from .errors import OrchError
+from .config import Config
+from .errors import BadInput, OrchError
 from .git_exec import SAFE_COMMIT_OPTIONS, run_git
 from .task_refs import task_branch, task_id_from_branch
 
@@ -135,11 +136,20 @@ def default_pool_root(main: Path) -> Path:
 
 
 def pool_root(repo: git.Repo | Path | str, configured: str | None = None) -> Path:
-    """The pool directory: `configured` (relative to the main worktree) or the default."""
-    main = main_worktree(repo)
+    """The pool directory: `configured` (Config.worktree_dir, relative to the main worktree)
+    or the default. A directory inside the main working tree must be git-ignored there, or
+    the lanes would show up (and could be committed) as nested repositories."""
+    main = Path(os.path.realpath(main_worktree(repo)))
     if configured is None:
         return default_pool_root(main)
-    return Path(os.path.realpath(main / Path(configured).expanduser()))
+    root = Path(os.path.realpath(main / Path(configured).expanduser()))
+    if root == main or (root.is_relative_to(main) and
+                        run_git(main, "check-ignore", "-q", "--no-index", f"{root.relative_to(main)}/",
+                                check=False).status != 0):
+        raise BadInput(f"worktree_dir {configured!r} is inside the working tree {main} and not ignored by git",
+                       fix="choose a directory outside the repository (the default is "
+                           f"{default_pool_root(main)}), or add it to .gitignore")
+    return root
 
 
 def worktree_git_dir(worktree: Path) -> Path:
@@ -236,6 +246,11 @@ class WorktreePool:
     All methods block (they run git); the engine calls them through asyncio.to_thread, one
     call per lane at a time. Lanes are numbered from 1.
     """
+
+    @classmethod
+    def from_config(cls, repo: git.Repo | Path | str, config: Config) -> WorktreePool:
+        """The pool for `config`: batch_size lanes under worktree_dir (or the default)."""
+        return cls(repo, config.batch_size, pool_root(repo, config.worktree_dir))
 
     def __init__(self, repo: git.Repo | Path | str, size: int, root: Path | str | None = None) -> None:
         self.repo = _open(repo)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orch_tui.orchestration.config import Config
 from orch_tui.orchestration.errors import BadInput, OrchError
 from orch_tui.orchestration.worktrees import WorktreePool, default_pool_root
 from tests.helpers import git, make_repo
@@ -199,3 +200,14 @@ def test_recover_leaves_a_foreign_directory_alone(project: Path, tmp_path: Path)
 def test_lane_numbers_outside_the_pool_are_refused(pool: WorktreePool) -> None:
     with pytest.raises(OrchError, match="lanes 1..2"):
         pool.assign(3, "bd-a1", "main")
+
+
+def test_configured_pool_directory(project: Path, tmp_path: Path) -> None:
+    outside = WorktreePool.from_config(project, Config(batch_size=2, worktree_dir="../elsewhere"))
+    assert outside.root == tmp_path / "elsewhere" and outside.size == 2
+    with pytest.raises(BadInput, match="inside the working tree"):
+        WorktreePool.from_config(project, Config(worktree_dir=".lanes"))
+    (project / ".gitignore").write_text(".venv/\nbuild/\n.lanes/\n")
+    inside = WorktreePool.from_config(project, Config(worktree_dir=".lanes"))
+    inside.ensure()
+    assert git(project, "status", "--porcelain") == "M .gitignore"  # lanes stay invisible
