@@ -445,9 +445,11 @@ class MergeQueue:
             done.append(f"archived as {archive_ref(state.task_id)}")
         holder = next((w.path for w in list_worktrees(self.main) if w.branch == f"refs/heads/{state.branch}"), None)
         if holder:
-            return "; ".join(done + [f"kept: checked out in {holder}"])
-        run_git(self.main, "branch", "--quiet", "-D", state.branch)
-        return "; ".join(done + ["deleted"]) if policy == "delete" else done[0] + "; branch deleted"
+            done.append(f"branch kept: checked out in {holder}")
+        else:
+            run_git(self.main, "branch", "--quiet", "-D", state.branch)
+            done.append("branch deleted")
+        return "; ".join(done)
 
     # ----- after a stop: inspect, resolve, continue, abort -----------------------------------------
     def merge_state(self) -> MergeState | None:
@@ -552,7 +554,7 @@ class MergeQueue:
         return self._verify_and_advance(state)
 
     def _commit_fixes(self, state: MergeState) -> None:
-        if status_entries(self.path):
+        if status_entries(self.path, untracked_cache=True):
             run_git(self.path, "add", "--all")
             run_git(self.path, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "-m",
                     f"Fix the merge of {state.branch} after verification failed")

@@ -173,11 +173,14 @@ def operation_in_progress(worktree: Path) -> str | None:
     return None
 
 
-def status_entries(worktree: Path) -> list[str]:
-    """`git status --porcelain` entries (tracked changes and untracked, non-ignored files)."""
-    # The untracked cache lives in the worktree's own index; it spares a full directory scan.
-    out = run_git(worktree, "-c", "core.untrackedCache=true", "status", "--porcelain=v1", "-z",
-                  "--no-renames", "--ignore-submodules=dirty").out
+def status_entries(worktree: Path, *, untracked_cache: bool = False) -> list[str]:
+    """`git status --porcelain` entries (tracked changes and untracked, non-ignored files).
+
+    `untracked_cache` (for orch-tui's own worktrees only: it is stored in that worktree's
+    index) spares a full directory scan on large trees."""
+    options = ("-c", "core.untrackedCache=true") if untracked_cache else ()
+    out = run_git(worktree, *options, "status", "--porcelain=v1", "-z", "--no-renames",
+                  "--ignore-submodules=dirty").out
     entries, fields, i = [], out.split("\0"), 0
     while i < len(fields):
         item = fields[i]
@@ -206,7 +209,7 @@ def branch_tip(cwd: Path, branch: str) -> str | None:
 
 
 def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[str | None, str | None]:
-    """Commit every uncommitted change in `worktree` (ignored files excepted).
+    """Commit every uncommitted change in orch-tui's own `worktree` (ignored files excepted).
 
     Returns (branch, commit), or (None, None) when there was nothing to save. A detached
     worktree first gets a branch `orch-rescue/<rescue_name>` so the commit is reachable.
@@ -217,7 +220,7 @@ def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[st
     if busy:
         raise LaneNeedsAttention(f"{worktree} is in the middle of {busy}; finish or abort it there "
                                  "(orch-tui never touches it)")
-    entries = status_entries(worktree)
+    entries = status_entries(worktree, untracked_cache=True)
     if not entries:
         return None, None
     branch = _current_branch(worktree)

@@ -358,3 +358,34 @@ def test_old_git_without_merge_tree_is_named_clearly(project: Path, tmp_path: Pa
     monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(MergeTreeUnavailable, match="needs git 2.38 or newer"):
         queue.predict(["main"])
+
+
+def test_lanes_to_target_end_to_end(project: Path) -> None:
+    from orch_tui.orchestration.worktrees import WorktreePool
+    config = Config(batch_size=2, worktree_dir="../lanes")
+    pool = WorktreePool.from_config(project, config)
+    pool.ensure()
+    for index, task in ((1, "bd-1"), (2, "bd-2")):
+        lane = pool.assign(index, task, "main")
+        (Path(lane.path) / f"{task}.txt").write_text(f"{task} done\n")  # the agent forgets to commit
+    queue = MergeQueue(project, config)
+    assert queue.path.parent == pool.root
+    pool.release(1, "orch-tui: leftovers of bd-1")
+    assert queue.merge("orch/bd-1").branch_disposition == "archived as refs/orch-archive/bd-1; branch deleted"
+    pool.release(2)
+    second = queue.merge("orch/bd-2")
+    assert second.ok and (project / "bd-1.txt").exists() and (project / "bd-2.txt").exists()
+    assert pool.assign(1, "bd-3", "main").head == git(project, "rev-parse", "main")
+
+
+def test_a_branch_still_checked_out_in_a_lane_is_archived_but_kept(project: Path) -> None:
+    from orch_tui.orchestration.worktrees import WorktreePool
+    pool = WorktreePool(project, 1, root=project.parent / "lanes")
+    pool.ensure()
+    lane = pool.assign(1, "bd-1", "main")
+    (Path(lane.path) / "x.txt").write_text("x\n")
+    pool.commit_leftovers(lane, "work")
+    outcome = queue_for(project).merge("orch/bd-1")
+    assert outcome.ok
+    assert outcome.branch_disposition.startswith("archived as refs/orch-archive/bd-1; branch kept: checked out in")
+    assert git(project, "branch", "--list", "orch/bd-1")
