@@ -35,8 +35,8 @@ from .conflicts import Conflict, ConflictFile
 from .errors import BadInput, OrchError
 from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_git
 from .task_refs import archive_ref, task_id_from_branch
-from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, _open, _same_path, is_ancestor,
-                        list_worktrees, main_worktree, operation_in_progress, pool_root, resolve_commit, status_entries,
+from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor,
+                        list_worktrees, main_worktree, operation_in_progress, pool_root, status_entries,
                         worktree_git_dir)
 
 STATE_FILE = "orch-tui-merge.json"
@@ -167,7 +167,7 @@ class MergeQueue:
 
     def __init__(self, repo: git.Repo | Path | str, config: Config | None = None,
                  root: Path | str | None = None, verify_timeout_seconds: float = 3600.0) -> None:
-        self.repo = _open(repo)
+        self.repo = open_repo(repo)
         self.config = config or Config()
         self.main = main_worktree(self.repo)
         self.root = Path(os.path.realpath(root)) if root else pool_root(self.repo, self.config.worktree_dir)
@@ -243,7 +243,7 @@ class MergeQueue:
     # ----- the merge worktree -------------------------------------------------------------
     def _ensure_worktree(self, commit: str) -> None:
         registered = list_worktrees(self.main)
-        entry = next((w for w in registered if _same_path(w.path, self.path)), None)
+        entry = next((w for w in registered if same_path(w.path, self.path)), None)
         if entry is not None and not self.path.exists():
             run_git(self.main, "worktree", "prune")
             entry = None

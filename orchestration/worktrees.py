@@ -90,11 +90,11 @@ class LaneProblem:
         return asdict(self)
 
 
-def _open(repo: git.Repo | Path | str) -> git.Repo:
+def open_repo(repo: git.Repo | Path | str) -> git.Repo:
     return repo if isinstance(repo, git.Repo) else git.Repo(str(repo), search_parent_directories=True)
 
 
-def _same_path(a: str | Path, b: str | Path) -> bool:
+def same_path(a: str | Path, b: str | Path) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
@@ -122,7 +122,7 @@ def list_worktrees(cwd: Path | str) -> list[WorktreeInfo]:
 
 def main_worktree(repo: git.Repo | Path | str) -> Path:
     """The main working tree, even when `repo` points into a linked worktree."""
-    repo = _open(repo)
+    repo = open_repo(repo)
     first = list_worktrees(repo.git_dir)[0]
     if first.bare:
         raise OrchError(f"{first.path} is a bare repository: orch-tui needs a working tree")
@@ -256,7 +256,7 @@ class WorktreePool:
         return cls(repo, config.batch_size, pool_root(repo, config.worktree_dir))
 
     def __init__(self, repo: git.Repo | Path | str, size: int, root: Path | str | None = None) -> None:
-        self.repo = _open(repo)
+        self.repo = open_repo(repo)
         self.main = main_worktree(self.repo)
         self.size = size
         self.root = Path(os.path.realpath(root)) if root is not None else default_pool_root(self.main)
@@ -277,7 +277,7 @@ class WorktreePool:
 
     def _describe(self, index: int, registered: list[WorktreeInfo]) -> Lane:
         path = self.lane_path(index)
-        info = next((w for w in registered if _same_path(w.path, path)), None)
+        info = next((w for w in registered if same_path(w.path, path)), None)
         if info is None or not path.exists():
             return Lane(index, str(path), exists=False)
         branch = info.branch.removeprefix("refs/heads/") if info.branch else None
@@ -292,7 +292,7 @@ class WorktreePool:
         self.root.mkdir(parents=True, exist_ok=True)
         for index in range(1, self.size + 1):
             path = self.lane_path(index)
-            if any(_same_path(w.path, path) for w in registered):
+            if any(same_path(w.path, path) for w in registered):
                 continue
             if path.exists():
                 raise LaneNeedsAttention(f"{path} exists but is not a worktree of {self.main}; "
@@ -308,7 +308,7 @@ class WorktreePool:
     def _prune_if_lane_vanished(self) -> list[WorktreeInfo]:
         """`git worktree prune` when a lane's directory was deleted by hand; returns those lanes."""
         vanished = [w for w in list_worktrees(self.main)
-                    if not Path(w.path).exists() and any(_same_path(w.path, self.lane_path(i))
+                    if not Path(w.path).exists() and any(same_path(w.path, self.lane_path(i))
                                                          for i in range(1, self.size + 1))]
         if vanished:
             run_git(self.main, "worktree", "prune")
@@ -323,7 +323,7 @@ class WorktreePool:
         """
         problems: list[LaneProblem] = []
         for info in self._prune_if_lane_vanished():
-            index = next(i for i in range(1, self.size + 1) if _same_path(info.path, self.lane_path(i)))
+            index = next(i for i in range(1, self.size + 1) if same_path(info.path, self.lane_path(i)))
             branch = info.branch.removeprefix("refs/heads/") if info.branch else None
             kept = f"; branch {branch} is kept" if branch else ""
             problems.append(LaneProblem(index, str(self.lane_path(index)), "pruned",
@@ -331,7 +331,7 @@ class WorktreePool:
         registered = list_worktrees(self.main)
         for index in range(1, self.size + 1):
             path = self.lane_path(index)
-            known = any(_same_path(w.path, path) for w in registered)
+            known = any(same_path(w.path, path) for w in registered)
             if path.exists() and not known:
                 problems.append(LaneProblem(index, str(path), "needs_attention",
                                             f"{path} exists but is not a worktree of {self.main}; left untouched"))
@@ -394,7 +394,7 @@ class WorktreePool:
 
     def _check_branch_free(self, branch: str, lane_path: Path, registered: list[WorktreeInfo]) -> None:
         for info in registered:
-            if info.branch == f"refs/heads/{branch}" and not _same_path(info.path, lane_path):
+            if info.branch == f"refs/heads/{branch}" and not same_path(info.path, lane_path):
                 raise OrchError(f"branch {branch} is checked out in {info.path}; "
                                 "a branch can be worked on in one place only")
 

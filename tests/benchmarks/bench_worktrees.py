@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from orch_tui.orchestration.config import Config
@@ -113,7 +114,6 @@ def _bench_merge(repo: Path, scratch: Path, counter: _Counter) -> list[Result]:
             branches.append(f"orch/bench-{run}-{index}")
 
     def predict_and_merge() -> None:
-        import time
         start = time.perf_counter()
         order = queue.suggested_order(queue.predict(branches))
         timings.setdefault("predict", 0.0)
