@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -68,7 +69,7 @@ def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | 
         merges=MergeQueue(repo, config),
         runner=make_runner(config, env=runner_env),
         journal=Journal(repo),
-        reservations=_reservations(repo, config, relay),
+        reservations=make_reservations(repo, config, relay),
         watcher_factory=LaneDiffWatcher,
         lock=InstanceLock(repo),
     )
@@ -77,10 +78,15 @@ def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | 
     return engine
 
 
-def _reservations(repo: Path, config: Config, on_event: EventSink) -> "ReservationManager":
+def make_reservations(repo: Path, config: Config, on_event: EventSink | None = None,
+                      *, timeout: float = 5.0) -> "ReservationManager":
     from .agent_mail import AgentMailClient
     from .reservations import ReservationManager
 
     token = os.environ.get(config.agent_mail_token_env) or None
-    client = AgentMailClient(config.agent_mail_url, token=token)
-    return ReservationManager(client, str(repo), MAX_BATCH_SIZE, config.reservation_ttl_seconds, on_event)
+    client = AgentMailClient(config.agent_mail_url, token=token, timeout=timeout)
+    # Agent names are global on the PyPI server: a per-repository prefix keeps two
+    # repositories sharing one server from retiring each other's lane agents.
+    prefix = "lane-" + hashlib.sha1(str(repo).encode()).hexdigest()[:6]
+    return ReservationManager(client, str(repo), MAX_BATCH_SIZE, config.reservation_ttl_seconds,
+                              on_event, agent_prefix=prefix)

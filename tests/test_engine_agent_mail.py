@@ -73,7 +73,7 @@ async def test_server_lost_mid_batch_goes_sequential_and_comes_back(tmp_path: Pa
 
 async def test_lanes_run_in_parallel_with_reservations(tmp_path: Path) -> None:
     agent_mail_python()
-    tasks = [TaskSpec(f"p-{n}", (f"src/p{n}/**",), script={"steps": [{"write": f"src/p{n}/a.txt", "delay": 1.0}]})
+    tasks = [TaskSpec(f"p-{n}", (f"src/p{n}/**",), script={"steps": [{"write": f"src/p{n}/a.txt", "delay": 3.0}]})
              for n in range(1, 4)]
     repo = make_task_repo(tmp_path / "repo", tasks)
     with running_agent_mail(tmp_path / "mail") as server:
@@ -82,10 +82,12 @@ async def test_lanes_run_in_parallel_with_reservations(tmp_path: Path) -> None:
         try:
             await engine.propose()
             await engine.approve()
-            await _until(lambda: sum(1 for lane in engine.snapshot().lanes if lane.status == "busy") == 3)
-            held = {r.path_pattern for r in engine.snapshot().reservations}
-            assert held == {"src/p1/**", "src/p2/**", "src/p3/**"}
-            assert await asyncio.wait_for(engine.wait_until_settled(), 60) is EngineState.IDLE
+            assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
             await _until(lambda: not engine.snapshot().reservations, timeout=10)
         finally:
             await engine.close()
+    ledgers = [{r.path_pattern for r in e.reservations} for e in seen if isinstance(e, ev.ReservationsChanged)]
+    assert {"src/p1/**", "src/p2/**", "src/p3/**"} in ledgers, "all three lanes held their files at once"
+    order = [type(e).__name__ for e in seen if isinstance(e, (ev.LaneStarted, ev.LaneFinished))]
+    assert order[:3] == ["LaneStarted"] * 3, "every lane started before any finished"
+    assert set(read_statuses(repo).values()) == {"closed"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 from typing import Any
 
 from orch_tui.orchestration.instance_lock import InstanceLock
@@ -43,15 +42,14 @@ def _locked(lock: InstanceLock) -> bool:
 
 
 async def _reservations(repo: Any, config: Any) -> dict[str, Any]:
-    from orch_tui.orchestration.agent_mail import AgentMailClient, AgentMailError
-    from orch_tui.orchestration.reservations import ReservationManager
+    from orch_tui.orchestration.agent_mail import AgentMailError
+    from orch_tui.orchestration.wiring import make_reservations
 
-    token = os.environ.get(config.agent_mail_token_env) or None
-    client = AgentMailClient(config.agent_mail_url, token=token, timeout=2.0)
+    manager = make_reservations(repo, config, timeout=2.0)
+    client = manager.client
     try:
         if not await client.liveness():
             return {"reachable": False, "url": config.agent_mail_url, "entries": []}
-        manager = ReservationManager(client, str(repo), config.batch_size, config.reservation_ttl_seconds)
         entries = await manager.refresh_ledger()
         return {"reachable": True, "url": config.agent_mail_url,
                 "entries": [_reservation_json(entry) for entry in entries]}
