@@ -24,6 +24,7 @@ BLOCKING_TYPES = frozenset({"blocks", "conditional-blocks", ""})
 # Patterns are gitignore-style, separated by commas or whitespace. This is the single place
 # that defines the convention; the planner, reservations, agents and importers all use it.
 _FILES_LINE = re.compile(r"^\s*files\s*:\s*(?P<patterns>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_PATTERN_SEPARATOR = re.compile(r"[,\s]+")
 
 
 def parse_declared_files(description: str | None) -> tuple[str, ...]:
@@ -32,7 +33,7 @@ def parse_declared_files(description: str | None) -> tuple[str, ...]:
         return ()
     patterns: list[str] = []
     for match in _FILES_LINE.finditer(description):
-        for pattern in re.split(r"[,\s]+", match.group("patterns")):
+        for pattern in _PATTERN_SEPARATOR.split(match.group("patterns")):
             pattern = pattern.strip().strip("`")
             if pattern and pattern not in patterns:
                 patterns.append(pattern)
