@@ -8,6 +8,7 @@ the order the person gave them, from a worker, so the event loop never waits on 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from functools import partial
@@ -19,10 +20,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
+from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.events import Event
 
 from .engine_mirror import EngineMirror, copy_snapshot
-from .messages import CommandFailed, ConflictRefreshed, EngineEvent
+from .messages import CommandFailed, ConflictRefreshed, EngineEvent, EngineStarted
 from .screens.approval import ApprovalScreen
 from .screens.conflict import ConflictScreen
 from .screens.dashboard import DashboardScreen
@@ -31,6 +33,7 @@ from .screens.help import HelpScreen
 CONFLICT_COMMANDS = frozenset({"resolve_hunk", "resolve_file", "write_resolution", "continue_merge",
                                "abort_merge"})
 """Commands after which the engine's conflict record is read again (it emits no event for them)."""
+GRAPH_EVENTS = (ev.BatchProposed, ev.BatchApproved, ev.MergeDone)
 THEMES = ("textual-dark", "textual-light")
 
 
@@ -44,9 +47,12 @@ class OrchApp(App[None]):
     ]
 
     def __init__(self, engine: EngineCommands, *, clock: Callable[[], float] = time.time,
-                 theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None) -> None:
+                 theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None,
+                 manage_engine: bool = False) -> None:
         super().__init__()
         self.engine = engine
+        self.manage_engine = manage_engine
+        """Start the engine after the first frame and close it on quit (`orch-tui` does)."""
         self.clock = clock
         self.theme = theme
         self.run_editor = editor
@@ -65,6 +71,9 @@ class OrchApp(App[None]):
         self.dashboard = DashboardScreen()
         self.push_screen(self.dashboard)
         self.show_overlays()
+        if self.manage_engine:
+            self.send("start")  # first in the queue: every later command waits for it
+        self.call_after_refresh(_freeze_startup_objects)
 
     def _event_sink(self, event: Event) -> None:
         """Called by the engine, on this loop or from another thread."""
@@ -76,11 +85,22 @@ class OrchApp(App[None]):
     # ----- events -------------------------------------------------------------------------
     def on_engine_event(self, message: EngineEvent) -> None:
         changes = self.mirror.apply(message.event)
+        if isinstance(message.event, GRAPH_EVENTS):  # the engine reloads the tracker for these
+            graph = self.engine.snapshot().graph
+            if graph is not None and graph is not self.mirror.snapshot.graph:
+                self.mirror.snapshot.graph = graph
+                changes.graph = True
         self.dashboard.apply_changes(self.mirror, changes)
         if changes.proposal:
             self.show_proposal()
         if changes.conflict:
             self.show_conflict()
+
+    def on_engine_started(self, message: EngineStarted) -> None:
+        """The engine loaded the graph and recovered its state: draw it all again."""
+        self.mirror = EngineMirror(copy_snapshot(self.engine.snapshot()), self.clock)
+        self.dashboard.redraw()
+        self.show_overlays()
 
     def on_conflict_refreshed(self, message: ConflictRefreshed) -> None:
         self.mirror.snapshot.conflict = message.conflict
@@ -138,6 +158,8 @@ class OrchApp(App[None]):
             command, args = await self._commands.get()
             try:
                 await getattr(self.engine, command)(*args)
+                if command == "start":
+                    self.post_message(EngineStarted())
                 if command in CONFLICT_COMMANDS:
                     self.post_message(ConflictRefreshed(self.engine.snapshot().conflict))
             except Exception as error:  # the person sees it; the queue goes on
@@ -146,6 +168,17 @@ class OrchApp(App[None]):
                 self._commands.task_done()
 
     # ----- actions ------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        if self.manage_engine:
+            closing = getattr(self.engine, "close", None)
+            if closing is not None:
+                self.notify("Stopping the engine…")
+                try:
+                    await closing()
+                except Exception as error:  # leaving must never hang on a broken engine
+                    self.log.error(f"engine close failed: {error}")
+        self.exit()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
@@ -163,6 +196,14 @@ class OrchApp(App[None]):
                 yield SystemCommand(f"{binding.description} ({binding.key_display or binding.key})",
                                     binding.tooltip or binding.description,
                                     partial(namespace.run_action, binding.action))
+
+
+def _freeze_startup_objects() -> None:
+    """Move what start-up built (modules, widgets, the task graph) out of the collector's
+    sight: full collections then only walk new objects, so busy lanes never pause the
+    loop for a sweep of the whole heap (measured in tests/benchmarks/bench_dashboard.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _bindings(node: Any) -> list[tuple[Any, Binding]]:

@@ -30,3 +30,7 @@ class CommandFailed(Message):
         super().__init__()
         self.command = command
         self.error = error
+
+
+class EngineStarted(Message):
+    """`engine.start()` returned: the snapshot now holds the graph and recovered state."""

@@ -1,8 +1,10 @@
-"""A unified diff with colour, drawn line by line: only the visible lines are rendered, so a
-lane whose diff changes many times a second stays cheap however long the diff is."""
+"""A unified diff with colour, drawn line by line: only the visible lines are cleaned and
+rendered, and a diff that changes many times a second is redrawn at most ten times a
+second, so busy lanes never stall the event loop however long their diffs are."""
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 from rich.segment import Segment
@@ -11,12 +13,14 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from .safe_text import clean
 
 MAX_DIFF_LINES = 5000
 """Lines kept of one diff; a notice replaces the rest."""
 MAX_LINE = 300
+MIN_REDRAW_SECONDS = 0.1
 
 _STYLES = (
     ("diff --git", Style(bold=True)), ("+++", Style(bold=True)), ("---", Style(bold=True)),
@@ -33,18 +37,20 @@ def line_style(line: str) -> Style:
     return Style(dim=True) if line.startswith(("index ", "similarity", "rename ")) else Style()
 
 
-@lru_cache(maxsize=4096)
-def _segment(line: str, base: Style) -> Segment:
+@lru_cache(maxsize=8192)
+def _segment(raw: str, base: Style) -> Segment:
+    line = clean(raw, MAX_LINE)  # untrusted: no escapes, no control characters, cropped
     return Segment(line, base + line_style(line))
 
 
 def diff_lines(diff: str, truncated: bool = False) -> list[str]:
-    lines = clean(diff, MAX_LINE).split("\n")
+    """Raw lines (cleaned later, when drawn), capped at MAX_DIFF_LINES."""
+    lines = diff.split("\n", MAX_DIFF_LINES)
     if lines and lines[-1] == "":
         lines.pop()
     if len(lines) > MAX_DIFF_LINES:
-        hidden = len(lines) - MAX_DIFF_LINES
-        lines = lines[:MAX_DIFF_LINES] + [f"… {hidden} more lines not shown"]
+        hidden = lines.pop().count("\n") + 1
+        lines.append(f"… {hidden} more lines not shown")
     if truncated:
         lines.append("… diff truncated by the engine")
     return lines
@@ -52,7 +58,7 @@ def diff_lines(diff: str, truncated: bool = False) -> list[str]:
 
 class DiffView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    DiffView { height: 1fr; background: $surface; scrollbar-size: 0 1; }
+    DiffView { height: 1fr; background: $surface; scrollbar-size: 0 1; overflow-y: scroll; }
     DiffView:focus { background-tint: $foreground 5%; }
     """
 
@@ -60,20 +66,48 @@ class DiffView(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self._lines: list[str] = []
         self._placeholder = "no changes yet"
+        self._pending: tuple[str, bool] | None = None
+        self._timer: Timer | None = None
+        self._drawn_at = 0.0
 
     @property
     def lines(self) -> list[str]:
         return self._lines
 
     def show_diff(self, diff: str, truncated: bool = False) -> None:
+        """Show `diff` now, or within MIN_REDRAW_SECONDS when it changed a moment ago."""
+        self._pending = (diff, truncated)
+        if self._timer is not None:
+            return
+        wait = self._drawn_at + MIN_REDRAW_SECONDS - time.monotonic()
+        if wait <= 0 or not self.is_attached:
+            self._apply_pending()
+        else:
+            self._timer = self.set_timer(wait, self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        self._timer = None
+        if self._pending is None:
+            return
+        diff, truncated = self._pending
+        self._pending = None
+        self._drawn_at = time.monotonic()
         self._lines = diff_lines(diff, truncated)
-        width = max((len(line) for line in self._lines), default=0)
-        self.virtual_size = Size(width, len(self._lines))
+        width = min(MAX_LINE, max(map(len, self._lines), default=0))
+        size = Size(width, len(self._lines))
+        if size != self.virtual_size:
+            # Not `self.virtual_size = size`: that reactive re-lays out the whole screen.
+            # The view's own size is fixed by its lane and its scrollbar is always shown,
+            # so only the scrollbar needs to learn the new size.
+            self.set_reactive(DiffView.virtual_size, size)
+            self._scroll_update(size)
+            self.scroll_to(y=min(self.scroll_y, max(0, size.height - self.size.height)), animate=False)
         self.refresh()
 
     def set_placeholder(self, text: str) -> None:
-        self._placeholder = text
-        self.refresh()
+        if text != self._placeholder:
+            self._placeholder = text
+            self.refresh()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

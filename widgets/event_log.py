@@ -16,7 +16,7 @@ MAX_LOG_LINES = 2000
 
 class EventLog(RichLog):
     DEFAULT_CSS = """
-    EventLog { height: 1fr; background: $surface; scrollbar-size: 1 1; }
+    EventLog { height: 1fr; background: $surface; scrollbar-size: 0 1; }
     """
 
     def __init__(self, clock: Callable[[], float], *, id: str | None = None) -> None:

@@ -34,7 +34,8 @@ class GraphIndex:
         index._break_parent_cycles()
         for task_id in graph.tasks:
             index.children.setdefault(index.parent.get(task_id), []).append(task_id)
-        order = {tid: (t.priority, tid) for tid, t in graph.tasks.items()}
+        # unfinished work first (most trackers are mostly closed issues), then priority, id
+        order = {tid: (t.is_done, t.priority, tid) for tid, t in graph.tasks.items()}
         for ids in index.children.values():
             ids.sort(key=order.__getitem__)
         index.blockers = blockers(graph)

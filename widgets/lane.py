@@ -8,6 +8,7 @@ from typing import Callable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from orch_tui.orchestration.commands import LaneView
@@ -29,13 +30,30 @@ def format_elapsed(seconds: float) -> str:
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
 
 
+class LaneStatus(Widget):
+    """One line that changes with every event: repainted in place, never re-laid out."""
+
+    DEFAULT_CSS = "LaneStatus { height: 1; padding: 0 1; }"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line = Text()
+
+    def show(self, line: Text) -> None:
+        if line != self.line:
+            self.line = line
+            self.refresh()
+
+    def render(self) -> Text:
+        return self.line
+
+
 class LanePanel(Vertical):
     DEFAULT_CSS = """
     LanePanel { border: round $panel-lighten-2; height: 1fr; min-height: 6; }
     LanePanel.-active { border: round $accent; }
     LanePanel.-alert { border: heavy $error; }
     LanePanel.-failed { border: round $error; }
-    LanePanel .lane-status { height: 1; padding: 0 1; }
     LanePanel .lane-alert { height: auto; max-height: 2; padding: 0 1; background: $error 30%; display: none; }
     LanePanel.-alert .lane-alert { display: block; }
     """
@@ -47,9 +65,10 @@ class LanePanel(Vertical):
         self.view = LaneView(lane)
         self.border_title = f"lane {lane}"
         self._ready = False
+        self._shown_alerts: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="lane-status")
+        yield LaneStatus()
         yield Static("", classes="lane-alert")
         yield DiffView(classes="lane-diff")
 
@@ -62,22 +81,26 @@ class LanePanel(Vertical):
         self.view = view
         if not self._ready:  # drawn by on_mount
             return
-        if view.task_id:
-            self.border_title = f"lane {self.lane} · {view.task_id} {one_line(view.title, 80)}"
-        else:
-            self.border_title = f"lane {self.lane} · free"
-        self.border_subtitle = self._elapsed_text()
+        title = f"lane {self.lane} · {view.task_id} {one_line(view.title, 80)}" if view.task_id \
+            else f"lane {self.lane} · free"
+        if title != self.border_title:
+            self.border_title = title
+        elapsed = self._elapsed_text()
+        if elapsed != self.border_subtitle:
+            self.border_subtitle = elapsed
         self.set_class(bool(view.task_id) and view.outcome is None, "-active")
         self.set_class(bool(view.alerts), "-alert")
         self.set_class(view.outcome in ("failed", "timed_out", "aborted"), "-failed")
-        self.query_one(".lane-status", Static).update(self._status_line())
-        alerts = Text(no_wrap=True, overflow="ellipsis")
-        if view.alerts:
-            alerts.append("⚠ ", "bold")
-            alerts.append(one_line(view.alerts[-1], 200))
-            if len(view.alerts) > 1:
-                alerts.append(f"  (+{len(view.alerts) - 1} more)", "dim")
-        self.query_one(".lane-alert", Static).update(alerts)
+        self.query_one(LaneStatus).show(self._status_line())
+        if view.alerts != self._shown_alerts:
+            self._shown_alerts = view.alerts
+            alerts = Text(no_wrap=True, overflow="ellipsis")
+            if view.alerts:
+                alerts.append("⚠ ", "bold")
+                alerts.append(one_line(view.alerts[-1], 200))
+                if len(view.alerts) > 1:
+                    alerts.append(f"  (+{len(view.alerts) - 1} more)", "dim")
+            self.query_one(".lane-alert", Static).update(alerts)
         diff = self.query_one(DiffView)
         if diff_changed:
             diff.show_diff(view.diff, truncated)
@@ -100,5 +123,6 @@ class LanePanel(Vertical):
         return format_elapsed(self.clock() - self.view.started_at)
 
     def _tick(self) -> None:
-        if self.view.outcome is None:
-            self.border_subtitle = self._elapsed_text()
+        elapsed = self._elapsed_text()
+        if self.view.outcome is None and elapsed != self.border_subtitle:
+            self.border_subtitle = elapsed

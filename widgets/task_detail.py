@@ -25,7 +25,9 @@ def describe(index: GraphIndex, task_id: str) -> Group:
     if parent := index.parent.get(task.id):
         facts.append(f" · in {parent}")
     lines = [head, facts]
-    if task.id in index.ready:
+    if task.issue_type == "epic":
+        lines.append(Text("epic: its children are the work", "dim"))
+    elif task.id in index.ready:
         lines.append(Text("ready to start", "green"))
     if blockers := index.blockers.get(task.id):
         lines.append(Text("blocked by " + ", ".join(blockers), "red"))

@@ -30,6 +30,9 @@ STATUS_GLYPHS = {
 STATUS_FILTERS = ("all", "ready", "open", "in_progress", "blocked", "closed")
 MAX_FILTER_MATCHES = 500
 """Matches shown for a filter; the rest are counted, so typing never builds a huge tree."""
+CHUNK = 200
+"""Nodes added at a time under one parent; a "more" node adds the next ones when chosen."""
+MORE = "\0more"
 
 
 def task_label(index: GraphIndex, task_id: str, highlight: set[str] | None = None) -> Text:
@@ -109,8 +112,7 @@ class TaskGraphView(Vertical):
             return
         words = self._text.lower().split()
         if self.status_filter == "all" and not words:
-            for task_id in index.children.get(None, []):
-                self._add(tree.root, task_id)
+            self._add_chunk(tree.root, None, 0)
             self._summary(f"{len(index.graph)} tasks · {len(index.ready)} ready · "
                           f"{len(index.blockers)} blocked")
         else:
@@ -148,18 +150,39 @@ class TaskGraphView(Vertical):
     def _summary(self, text: str) -> None:
         self.query_one("#graph-summary", Static).update(Text(text))
 
+    def _add_chunk(self, parent: TreeNode[str], parent_id: str | None, start: int) -> None:
+        assert self.index is not None
+        ids = self.index.children.get(parent_id, [])
+        for task_id in ids[start:start + CHUNK]:
+            self._add(parent, task_id)
+        left = len(ids) - start - CHUNK
+        if left > 0:
+            more = Text(f"… {left} more: press enter (or filter with /)", "dim italic")
+            parent.add_leaf(more, data=f"{MORE}{start + CHUNK}")
+
     @on(Tree.NodeExpanded, "#graph-tree")
     def _expand(self, event: Tree.NodeExpanded[str]) -> None:
         node = event.node
         if self.index is None or node.children or node.data is None:
             return
-        for child in self.index.children.get(node.data, []):
-            self._add(node, child)
+        self._add_chunk(node, node.data, 0)
+
+    @on(Tree.NodeSelected, "#graph-tree")
+    def _more(self, event: Tree.NodeSelected[str]) -> None:
+        node = event.node
+        if node.data is None or not node.data.startswith(MORE) or node.parent is None:
+            return
+        event.stop()
+        parent = node.parent
+        node.remove()
+        self._add_chunk(parent, parent.data if parent is not self.tree.root else None,
+                        int(node.data.removeprefix(MORE)))
 
     @on(Tree.NodeHighlighted, "#graph-tree")
     def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         event.stop()
-        self.post_message(self.TaskSelected(event.node.data))
+        data = event.node.data
+        self.post_message(self.TaskSelected(None if data is None or data.startswith(MORE) else data))
 
     @on(Input.Changed, "#graph-filter")
     def _text_changed(self, event: Input.Changed) -> None:
@@ -185,4 +208,5 @@ class TaskGraphView(Vertical):
 
     def selected_task_id(self) -> str | None:
         node = self.tree.cursor_node
-        return node.data if node is not None else None
+        data = node.data if node is not None else None
+        return None if data is None or data.startswith(MORE) else data

@@ -1,11 +1,19 @@
-"""`orch-tui dashboard`: not built yet."""
+"""`orch-tui` (no subcommand): the dashboard for the repository in the current directory."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    print("orch-tui dashboard: not yet available in this version", file=sys.stderr)
-    return 1
+    # Textual and the engine load only here, so headless commands stay fast.
+    from orch_tui.app.app import OrchApp
+    from orch_tui.orchestration.wiring import build_engine, effective_config, resolve_repo
+
+    repo = resolve_repo(args.repo)
+    config = effective_config(repo, agent=getattr(args, "agent", None),
+                              agent_mail_url=getattr(args, "agent_mail", None),
+                              batch_size=getattr(args, "batch_size", None))
+    engine = build_engine(repo, config)
+    OrchApp(engine, manage_engine=True).run()
+    return 0

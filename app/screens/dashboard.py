@@ -118,7 +118,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(ReservationTable).show_reservations(snap.reservations)
         if changes.merges:
             self.query_one(MergeQueueTable).show_merges(snap.merges)
-        if changes.banner or changes.lanes:
+        if changes.banner:
             self.query_one(StatusBanner).show_facts(banner_facts(mirror))
         if changes.graph:
             self.query_one(TaskGraphView).show_graph(snap.graph)
