@@ -76,6 +76,8 @@ class Conflict:
     branch_commit: str
     files: list[ConflictFile]
     messages: list[str] = field(default_factory=list)
+    worktree: str = ""
+    """The merge worktree holding the conflicted files (where `$EDITOR` opens them)."""
 
     @property
     def unresolved(self) -> list[str]:

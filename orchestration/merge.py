@@ -476,7 +476,7 @@ class MergeQueue:
                                          state.git_messages)
                  for path, stages in sorted(conflicts.unmerged_stages(self.path).items())]
         return Conflict(state.branch, state.task_id, state.target, state.target_commit, state.branch_commit,
-                        files, state.git_messages)
+                        files, state.git_messages, worktree=str(self.path))
 
     def _conflict_state(self, path: str) -> tuple[MergeState, conflicts.Stages]:
         state = self._load()
