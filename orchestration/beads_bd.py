@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Sequence
 
-from .beads_jsonl import gc_paused
+from .gc_pause import gc_paused
 from .beads_records import RecordError, is_issue_record, task_from_record
 from .errors import BadInput, InputProblem, OrchError
 from .model import TaskGraph

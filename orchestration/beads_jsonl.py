@@ -8,7 +8,6 @@ number) and the rest of the file still loads.
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .gc_pause import gc_paused
 from .beads_line_edit import REMOVE, encode_like_go, splice_members
 from .beads_records import RecordError, is_issue_record, task_from_record
 from .errors import BadInput, InputProblem, OrchError
@@ -61,19 +61,6 @@ def _newest(task: Task) -> datetime:
     if stamp is None:
         return _EARLIEST
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=timezone.utc)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Parsing builds many small containers that all live on; the cyclic garbage collector
-    would rescan them again and again (about 40% of a large load). Nothing here makes cycles."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def parse_jsonl_bytes(path: Path, data: bytes) -> ParsedJsonl:

@@ -12,12 +12,12 @@ runs in threads so the event loop never stalls.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from . import events as ev
+from .agents.base import AgentRequest
 from .batch import BatchProposal, propose_batch
 from .beads import BeadsStore
 from .commands import EngineSnapshot, EngineState, HunkChoice, LaneView
@@ -25,8 +25,11 @@ from .config import Config, check_batch_size
 from .errors import OrchError
 from .events import Event, EventSink, LaneOutcome, Mode
 from .journal import Journal, JournalState, LaneRecord, MergeRecord
+from .merge import MergeOutcome
 from .model import Task, TaskGraph
+from .recovery import resume_plan
 from .snapshot_reducer import apply_event
+from .tracker_guard import drop_tracker_changes
 
 HEALTH_INTERVAL_SECONDS = 2.0
 
@@ -170,13 +173,9 @@ class Engine:
         graph = await self._reload_graph()
         proposal = propose_batch(graph, self._view.batch_size, exclude=self._dropped,
                                  pinned=self._pinned)
-        await self._predict_for_proposal(proposal)
         self._view.proposal = proposal
         self._emit(ev.BatchProposed(proposal))
         self._set_state(EngineState.PROPOSED, f"{len(proposal.picked)} task(s) proposed")
-
-    async def _predict_for_proposal(self, proposal: BatchProposal) -> None:
-        """Nothing to predict before lanes exist; merges are predicted once branches do."""
 
     def _require_proposal(self) -> BatchProposal:
         if self.state is not EngineState.PROPOSED or self._view.proposal is None:
@@ -308,8 +307,6 @@ class Engine:
         return result.outcome, result.reason
 
     def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> Any:
-        from .agents.base import AgentRequest
-
         return AgentRequest(lane=lane, task=task, worktree=Path(record.worktree),
                             base_commit=record.base, reserved=reserved,
                             timeout=self.parts.config.agent_timeout_seconds)
@@ -369,8 +366,6 @@ class Engine:
 
     def _drop_tracker_edits(self, lane: int, record: LaneRecord) -> None:
         """The orchestrator is the only writer of `.beads/`: agents' edits there are dropped."""
-        from .tracker_guard import drop_tracker_changes
-
         dropped = drop_tracker_changes(self.parts.repo, record.branch, record.base)
         if dropped:
             self._log(f"lane {lane}: dropped the agent's changes to {', '.join(dropped)} "
@@ -443,8 +438,6 @@ class Engine:
 
     def _start_or_resume_merge(self, branch: str) -> Any:
         """A merge of `branch` interrupted by a crash is picked up where git left it."""
-        from .merge import MergeOutcome
-
         queue = self.parts.merges
         state = queue.merge_state()
         if state is None or state.branch != branch.removeprefix("refs/heads/"):
@@ -456,8 +449,7 @@ class Engine:
                             "waiting for a person since before the restart", conflict=state.conflict)
 
     def _target_commit(self) -> str:
-        queue = self.parts.merges
-        return queue._target_tip(queue.target_branch())
+        return self.parts.merges.target_commit()
 
     async def _wait_for_person(self, merge: MergeRecord, outcome: Any) -> Any:
         """Stop the queue until a person continues (the new outcome) or aborts (None)."""
@@ -537,8 +529,6 @@ class Engine:
             return
         self._journal_state = saved
         self._journal_state.batch_size = self._view.batch_size
-        from .recovery import resume_plan
-
         plan = await asyncio.to_thread(resume_plan, self.parts, saved)
         for line in plan.messages:
             self._log(line, "warning")

@@ -45,6 +45,18 @@ class InstanceLock:
         stream.flush()
         self._stream = stream
 
+    def is_held(self) -> bool:
+        """True when some orchestrator holds the lock now (checked without taking it for long)."""
+        if not self.path.exists():
+            return False
+        with open(self.path, encoding="utf-8") as stream:
+            try:
+                fcntl.flock(stream, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(stream, fcntl.LOCK_UN)
+            return False
+
     def holder(self) -> dict | None:
         try:
             return json.loads(self.path.read_text(encoding="utf-8") or "null")

@@ -190,6 +190,10 @@ class MergeQueue:
             raise BadInput(f"target branch {name!r} does not exist", fix="create it or change target_branch")
         return name
 
+    def target_commit(self) -> str:
+        """The target branch's tip now (where new lanes branch from)."""
+        return self._target_tip(self.target_branch())
+
     def _target_tip(self, target: str) -> str:
         return run_git(self.main, "rev-parse", f"refs/heads/{target}").out.strip()
 

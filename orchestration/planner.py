@@ -7,13 +7,11 @@ Front ends and the engine import from here.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from .gc_pause import gc_paused
 from .batch import NOT_CODER_WORK, BatchChoice, BatchProposal, propose_batch, propose_with_plan
 from .cycles import find_cycles
 from .model import TaskGraph
@@ -44,19 +42,6 @@ class PlanResult:
                 "batch": self.proposal.to_json()}
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Planning allocates many small objects that all live on and form no cycles; the cyclic
-    # collector would rescan the whole graph repeatedly (a third of the time at 20k issues).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def make_plan(graph: TaskGraph, batch_size: int = 4, *, now: datetime | None = None,
               **batch_options: Any) -> PlanResult:
     """The bv plan and the proposed batch from one reading of the graph.
@@ -64,7 +49,7 @@ def make_plan(graph: TaskGraph, batch_size: int = 4, *, now: datetime | None = N
     `batch_options` are `propose_batch`'s: exclude, pinned, busy.
     """
     now = now or datetime.now(timezone.utc)
-    with _gc_paused():
+    with gc_paused():
         analysis = analyze_plan(graph)
         proposal = propose_with_plan(graph, analysis, batch_size, now=now, **batch_options)
     return PlanResult(now, analysis.plan, proposal)

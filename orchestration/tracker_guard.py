@@ -8,8 +8,12 @@ agent's tracker edits are dropped, and the commit says so. Their code changes ar
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 TRACKER_DIR = ".beads"
 
@@ -27,7 +31,7 @@ def drop_tracker_changes(repo: Path, branch: str, base: str) -> list[str]:
     changed = [line for line in _git(repo, "diff", "--name-only", base, branch, "--", TRACKER_DIR).splitlines() if line]
     if not changed:
         return []
-    with _temporary_index(repo) as env:
+    with _temporary_index() as env:
         subprocess.run(["git", "read-tree", branch], cwd=repo, env=env, check=True)
         subprocess.run(["git", "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", TRACKER_DIR],
                        cwd=repo, env=env, check=True)
@@ -55,18 +59,8 @@ def _index_info(ls_tree_z: str) -> str:
     return "\0".join(entries) + "\0"
 
 
-class _temporary_index:
-    def __init__(self, repo: Path) -> None:
-        self.repo = repo
-
-    def __enter__(self) -> dict[str, str]:
-        import os
-        import tempfile
-
-        handle, self.path = tempfile.mkstemp(prefix="orch-index-")
-        os.close(handle)
-        os.unlink(self.path)
-        return {**os.environ, "GIT_INDEX_FILE": self.path}
-
-    def __exit__(self, *_: object) -> None:
-        Path(self.path).unlink(missing_ok=True)
+@contextmanager
+def _temporary_index() -> Iterator[dict[str, str]]:
+    """An environment whose GIT_INDEX_FILE is a fresh, private index (removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="orch-index-") as directory:
+        yield {**os.environ, "GIT_INDEX_FILE": str(Path(directory) / "index")}

@@ -44,11 +44,13 @@ def test_second_orchestrator_is_refused_with_the_first_ones_pid(repo: Path) -> N
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
+        assert InstanceLock(repo).is_held()
         with pytest.raises(AlreadyRunning, match=f"pid {holder.pid}"):
             InstanceLock(repo).acquire()
     finally:
         holder.kill()
         holder.wait()
     # SIGKILL released the lock: a new orchestrator may start.
+    assert not InstanceLock(repo).is_held()
     with InstanceLock(repo):
         pass

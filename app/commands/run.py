@@ -81,6 +81,8 @@ async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_bat
             if not proposal.picked:
                 console.print("Nothing is ready to run.")
                 return 0
+            if not approve_all:
+                _show_batch(console, proposal)
             if not approve_all and not _ask(console):
                 console.print("Batch not approved; nothing was dispatched.")
                 await engine.reject("not approved at the prompt")
@@ -89,6 +91,13 @@ async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_bat
             approved += 1
     finally:
         await engine.close()
+
+
+def _show_batch(console: Console, proposal: object) -> None:
+    for lane, choice in enumerate(proposal.picked, start=1):
+        files = ", ".join(choice.files) or "no files declared"
+        console.print(_literal(f"  lane {lane}: {choice.task_id} P{choice.priority} {choice.title}"))
+        console.print(_literal(f"          files: {files}; why: {choice.reason}"))
 
 
 def _ask(console: Console) -> bool:

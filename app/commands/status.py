@@ -24,21 +24,12 @@ def collect(repo: Any, config: Any) -> dict[str, Any]:
     merge_state = MergeQueue(repo, config).merge_state()
     return {
         "repo": str(repo),
-        "orchestrator": lock.holder() if _locked(lock) else None,
+        "orchestrator": lock.holder() if lock.is_held() else None,
         "journal": journal.to_json() if journal else None,
         "lanes": [lane.to_dict() for lane in lanes],
         "merge": merge_state.to_dict() if merge_state else None,
         "reservations": asyncio.run(_reservations(repo, config)),
     }
-
-
-def _locked(lock: InstanceLock) -> bool:
-    try:
-        lock.acquire()
-    except Exception:
-        return True
-    lock.release()
-    return False
 
 
 async def _reservations(repo: Any, config: Any) -> dict[str, Any]:
