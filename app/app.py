@@ -20,20 +20,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
-from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.events import Event
 
 from .engine_mirror import EngineMirror, copy_snapshot
-from .messages import CommandFailed, ConflictRefreshed, EngineEvent, EngineStarted
+from .messages import CommandFailed, EngineEvent, EngineStarted
 from .screens.approval import ApprovalScreen
 from .screens.conflict import ConflictScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 
-CONFLICT_COMMANDS = frozenset({"resolve_hunk", "resolve_file", "write_resolution", "continue_merge",
-                               "abort_merge"})
-"""Commands after which the engine's conflict record is read again (it emits no event for them)."""
-GRAPH_EVENTS = (ev.BatchProposed, ev.BatchApproved, ev.MergeDone)
 THEMES = ("textual-dark", "textual-light")
 
 
@@ -85,11 +80,6 @@ class OrchApp(App[None]):
     # ----- events -------------------------------------------------------------------------
     def on_engine_event(self, message: EngineEvent) -> None:
         changes = self.mirror.apply(message.event)
-        if isinstance(message.event, GRAPH_EVENTS):  # the engine reloads the tracker for these
-            graph = self.engine.snapshot().graph
-            if graph is not None and graph is not self.mirror.snapshot.graph:
-                self.mirror.snapshot.graph = graph
-                changes.graph = True
         self.dashboard.apply_changes(self.mirror, changes)
         if changes.proposal:
             self.show_proposal()
@@ -97,15 +87,10 @@ class OrchApp(App[None]):
             self.show_conflict()
 
     def on_engine_started(self, message: EngineStarted) -> None:
-        """The engine loaded the graph and recovered its state: draw it all again."""
-        self.mirror = EngineMirror(copy_snapshot(self.engine.snapshot()), self.clock)
-        self.dashboard.redraw()
-        self.show_overlays()
-
-    def on_conflict_refreshed(self, message: ConflictRefreshed) -> None:
-        self.mirror.snapshot.conflict = message.conflict
-        self.dashboard.redraw_banner(self.mirror)
-        self.show_conflict()
+        """The engine loaded the graph and recovered its state. Its events (GraphReloaded,
+        ModeChanged, a resumed merge...) already reached the mirror, so nothing is read back
+        from `engine.snapshot()`: that would fold in events still queued here a second time."""
+        self.dashboard.log_summary()
 
     def on_command_failed(self, message: CommandFailed) -> None:
         text = f"{message.command} failed: {message.error}"
@@ -160,8 +145,6 @@ class OrchApp(App[None]):
                 await getattr(self.engine, command)(*args)
                 if command == "start":
                     self.post_message(EngineStarted())
-                if command in CONFLICT_COMMANDS:
-                    self.post_message(ConflictRefreshed(self.engine.snapshot().conflict))
             except Exception as error:  # the person sees it; the queue goes on
                 self.post_message(CommandFailed(command, error))
             finally:

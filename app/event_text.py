@@ -87,6 +87,16 @@ def _(event: ev.MergeConflict) -> str:
 
 
 @describe.register
+def _(event: ev.ConflictChanged) -> None:
+    return None  # the engine logs each resolution step in words (a LogLine) right after
+
+
+@describe.register
+def _(event: ev.GraphReloaded) -> None:
+    return None  # the tracker is read at every proposal; nothing a person acts on
+
+
+@describe.register
 def _(event: ev.MergeCheckFailed) -> str:
     first = event.output.strip().splitlines()[0] if event.output.strip() else ""
     return f"merge of {event.branch} stopped: {first}"

@@ -1,8 +1,6 @@
-"""Messages the app passes around: engine events arriving, conflict records refreshed."""
+"""Messages the app passes around: engine events arriving, commands failing, the engine started."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from textual.message import Message
 
@@ -15,14 +13,6 @@ class EngineEvent(Message):
     def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
-
-
-class ConflictRefreshed(Message):
-    """The engine's conflict record after a resolution command (None: no conflict left)."""
-
-    def __init__(self, conflict: Any) -> None:
-        super().__init__()
-        self.conflict = conflict
 
 
 class CommandFailed(Message):

@@ -1,13 +1,19 @@
 """Keeps an EngineSnapshot true by folding every event into it, so a front end that starts
-late (or redraws) reads the same picture the events described."""
+late (or redraws) reads the same picture the events described.
+
+The one place that turns events into state: the engine folds its own snapshot with it and
+the dashboard folds its copy with it (app/engine_mirror.py adds only what to redraw)."""
 
 from __future__ import annotations
 
 import time
 from functools import singledispatch
+from typing import Callable
 
 from . import events as ev
 from .commands import EngineSnapshot, EngineState, LaneView, MergeView
+
+Clock = Callable[[], float]
 
 
 def _lane(view: EngineSnapshot, number: int) -> LaneView:
@@ -24,48 +30,54 @@ def _merge(view: EngineSnapshot, task_id: str, branch: str) -> MergeView:
     return found
 
 
-def apply_event(view: EngineSnapshot, event: ev.Event) -> None:
-    """Fold `event` into `view`."""
-    _apply(event, view)
+def apply_event(view: EngineSnapshot, event: ev.Event, *, clock: Clock = time.time) -> None:
+    """Fold `event` into `view`; `clock` stamps when a lane started (tests freeze it)."""
+    _apply(event, view, clock)
 
 
 @singledispatch
-def _apply(event: ev.Event, view: EngineSnapshot) -> None:
+def _apply(event: ev.Event, view: EngineSnapshot, clock: Clock) -> None:
     """Events that change nothing a snapshot shows."""
 
 
 @_apply.register
-def _(event: ev.EngineStateChanged, view: EngineSnapshot) -> None:
+def _(event: ev.EngineStateChanged, view: EngineSnapshot, clock: Clock) -> None:
     view.state = EngineState(event.state)
 
 
 @_apply.register
-def _(event: ev.BatchProposed, view: EngineSnapshot) -> None:
+def _(event: ev.BatchProposed, view: EngineSnapshot, clock: Clock) -> None:
     view.proposal = event.proposal
+    size = getattr(event.proposal, "batch_size", None)
+    if isinstance(size, int):  # +/- on the approval screen re-proposes at the new size
+        view.batch_size = size
 
 
 @_apply.register
-def _(event: ev.BatchApproved, view: EngineSnapshot) -> None:
+def _(event: ev.BatchApproved, view: EngineSnapshot, clock: Clock) -> None:
     view.proposal = None
     view.merges = []
     view.conflict = None
+    # A new batch starts on clean lanes, as many as the batch size (or the batch, if larger).
+    count = max(len(event.task_ids), view.batch_size)
+    view.lanes = [LaneView(number) for number in range(1, count + 1)]
 
 
 @_apply.register
-def _(event: ev.BatchRejected, view: EngineSnapshot) -> None:
+def _(event: ev.BatchRejected, view: EngineSnapshot, clock: Clock) -> None:
     view.proposal = None
 
 
 @_apply.register
-def _(event: ev.LaneStarted, view: EngineSnapshot) -> None:
+def _(event: ev.LaneStarted, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.task_id, lane.title, lane.status = event.task_id, event.title, "starting"
-    lane.started_at, lane.action, lane.diff, lane.diff_files = time.time(), "", "", ()
+    lane.started_at, lane.action, lane.diff, lane.diff_files = clock(), "", "", ()
     lane.alerts, lane.outcome = (), None
 
 
 @_apply.register
-def _(event: ev.LaneProgress, view: EngineSnapshot) -> None:
+def _(event: ev.LaneProgress, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.status = event.status
     if event.action:
@@ -73,19 +85,19 @@ def _(event: ev.LaneProgress, view: EngineSnapshot) -> None:
 
 
 @_apply.register
-def _(event: ev.LaneDiff, view: EngineSnapshot) -> None:
+def _(event: ev.LaneDiff, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.diff, lane.diff_files = event.diff, event.files
 
 
 @_apply.register
-def _(event: ev.LaneAlert, view: EngineSnapshot) -> None:
+def _(event: ev.LaneAlert, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.alerts = (*lane.alerts, event.message)
 
 
 @_apply.register
-def _(event: ev.LaneFinished, view: EngineSnapshot) -> None:
+def _(event: ev.LaneFinished, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.status, lane.outcome = event.outcome.value, event.outcome.value
     if event.reason:
@@ -93,17 +105,17 @@ def _(event: ev.LaneFinished, view: EngineSnapshot) -> None:
 
 
 @_apply.register
-def _(event: ev.ReservationsChanged, view: EngineSnapshot) -> None:
+def _(event: ev.ReservationsChanged, view: EngineSnapshot, clock: Clock) -> None:
     view.reservations = event.reservations
 
 
 @_apply.register
-def _(event: ev.ModeChanged, view: EngineSnapshot) -> None:
+def _(event: ev.ModeChanged, view: EngineSnapshot, clock: Clock) -> None:
     view.mode, view.mode_reason = event.mode, event.reason
 
 
 @_apply.register
-def _(event: ev.MergePredicted, view: EngineSnapshot) -> None:
+def _(event: ev.MergePredicted, view: EngineSnapshot, clock: Clock) -> None:
     merge = _merge(view, event.task_id, event.branch)
     merge.predicted_conflicts = event.conflicted_files
     merge.state = "predicted-conflict" if event.conflicted_files else "predicted-clean"
@@ -111,23 +123,33 @@ def _(event: ev.MergePredicted, view: EngineSnapshot) -> None:
 
 
 @_apply.register
-def _(event: ev.MergeStarted, view: EngineSnapshot) -> None:
+def _(event: ev.MergeStarted, view: EngineSnapshot, clock: Clock) -> None:
     _merge(view, event.task_id, event.branch).state = "merging"
 
 
 @_apply.register
-def _(event: ev.MergeConflict, view: EngineSnapshot) -> None:
+def _(event: ev.MergeConflict, view: EngineSnapshot, clock: Clock) -> None:
     _merge(view, event.task_id, event.branch).state = "conflict"
     view.conflict = event.conflict
 
 
 @_apply.register
-def _(event: ev.MergeCheckFailed, view: EngineSnapshot) -> None:
+def _(event: ev.MergeCheckFailed, view: EngineSnapshot, clock: Clock) -> None:
     _merge(view, event.task_id, event.branch).state = "check-failed"
 
 
 @_apply.register
-def _(event: ev.MergeDone, view: EngineSnapshot) -> None:
+def _(event: ev.MergeDone, view: EngineSnapshot, clock: Clock) -> None:
     merge = _merge(view, event.task_id, event.branch)
     merge.state, merge.commit = "merged", event.commit
     view.conflict = None
+
+
+@_apply.register
+def _(event: ev.ConflictChanged, view: EngineSnapshot, clock: Clock) -> None:
+    view.conflict = event.conflict
+
+
+@_apply.register
+def _(event: ev.GraphReloaded, view: EngineSnapshot, clock: Clock) -> None:
+    view.graph = event.graph

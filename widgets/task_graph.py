@@ -96,14 +96,19 @@ class TaskGraphView(Vertical):
         yield tree
 
     def show_graph(self, graph: TaskGraph | None, now: datetime | None = None) -> None:
+        """Draw `graph`; the same graph object again is a no-op. A new graph (the engine read
+        the tracker again) keeps the person's place: the selected task and expanded epics."""
+        if now is None and graph is not None and self.index is not None and self.index.graph is graph:
+            return
+        place = self._place() if self.index is not None else None
         self.index = GraphIndex.build(graph, now) if graph is not None else None
-        self._rebuild()
+        self._rebuild(place)
 
     @property
     def tree(self) -> Tree[str]:
         return self.query_one("#graph-tree", Tree)
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, place: tuple[str | None, set[str]] | None = None) -> None:
         tree = self.tree
         tree.clear()
         index = self.index
@@ -117,8 +122,40 @@ class TaskGraphView(Vertical):
                           f"{len(index.blockers)} blocked")
         else:
             self._rebuild_filtered(index, words)
-        if tree.root.children:
+        target = self._restore(place) if place is not None else None
+        if target is not None:
+            tree.move_cursor(target)
+        elif tree.root.children:
             tree.move_cursor(tree.root.children[0])
+
+    def _place(self) -> tuple[str | None, set[str]]:
+        """The selected task and the expanded nodes (only built nodes are walked)."""
+        expanded: set[str] = set()
+        stack = list(self.tree.root.children)
+        while stack:
+            node = stack.pop()
+            if node.is_expanded and node.data is not None:
+                expanded.add(node.data)
+                stack.extend(node.children)
+        return self.selected_task_id(), expanded
+
+    def _restore(self, place: tuple[str | None, set[str]]) -> TreeNode[str] | None:
+        """Expand again what was expanded; the node of the selected task, if it is built."""
+        selected, expanded = place
+        found: TreeNode[str] | None = None
+        stack = list(self.tree.root.children)
+        while stack:
+            node = stack.pop()
+            if node.data == selected:
+                found = node
+            if node.data in expanded and node.allow_expand:
+                if not node.children:
+                    self._add_chunk(node, node.data, 0)
+                node.expand()
+                stack.extend(node.children)
+        if found is not None:
+            _ = self.tree.last_line  # lays out the new lines, so the node knows its line
+        return found
 
     def _rebuild_filtered(self, index: GraphIndex, words: list[str]) -> None:
         matches = [tid for tid in index.graph.tasks if _matches(index, tid, self.status_filter, words)]

@@ -12,18 +12,26 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from orch_tui.orchestration.commands import EngineState
+from orch_tui.orchestration.commands import EngineState, LaneView
 from orch_tui.widgets.event_log import EventLog
+from orch_tui.widgets.lane import LanePanel
 from orch_tui.widgets.lane_grid import LaneGrid
 from orch_tui.widgets.merge_queue import MergeQueueTable
 from orch_tui.widgets.reservations import ReservationTable
 from orch_tui.widgets.status_banner import BannerFacts, StatusBanner
 from orch_tui.widgets.task_detail import TaskDetail
+from orch_tui.widgets.safe_text import one_line
 from orch_tui.widgets.task_graph import TaskGraphView
+
+from .confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from ..app import OrchApp
     from ..engine_mirror import Changes, EngineMirror
+
+
+FAILED_OUTCOMES = ("failed", "timed_out", "aborted")
+"""Lane outcomes a task can be retried after."""
 
 
 def banner_facts(mirror: EngineMirror) -> BannerFacts:
@@ -46,13 +54,21 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
 
 
 class DashboardScreen(Screen[None]):
+    # Descriptions stay short so every key fits the footer at 100 columns; the tooltips
+    # say more (help and the command palette show them).
     BINDINGS = [
-        Binding("p", "propose", "Propose batch", tooltip="Ask the planner for the next batch"),
-        Binding("v", "review", "Review batch", tooltip="Open the approval screen"),
-        Binding("m", "resolve", "Resolve merge", tooltip="Open the conflict screen"),
+        Binding("p", "propose", "Propose", tooltip="Ask the planner for the next batch"),
+        Binding("v", "review", "Review", tooltip="Open the approval screen for the proposed batch"),
+        Binding("m", "resolve", "Resolve", tooltip="Open the conflict screen of the waiting merge"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter tasks by text"),
         Binding("f", "status_filter", "Status", tooltip="Cycle the task status filter"),
         Binding("P", "pause", "Pause", tooltip="Pause after the current batch"),
+        Binding("k", "abort_lane", "Abort",
+                tooltip="Stop the agent of the focused lane (or of the selected task); asks first, "
+                        "its work stays on its branch"),
+        Binding("R", "retry", "Retry",
+                tooltip="Propose the failed task of the focused lane (or the selected one) first "
+                        "in the next batch"),
     ]
 
     @property
@@ -84,11 +100,16 @@ class DashboardScreen(Screen[None]):
         self.query_one("#merges").border_title = "merge queue"
         self.query_one("#log").border_title = "log"
         self.redraw()
-        graph = self.orch.mirror.snapshot.graph
-        if graph is not None:
-            source = f" from {graph.source}" if graph.source else ""
-            self.log_line(f"{len(graph)} tasks{source}; engine {self.orch.mirror.snapshot.state}")
+        if self.orch.mirror.snapshot.graph is not None:
+            self.log_summary()
         self.query_one("#graph-tree").focus()
+
+    def log_summary(self) -> None:
+        """One log line: how many tasks from where, and the engine's state."""
+        snap = self.orch.mirror.snapshot
+        if snap.graph is not None:
+            source = f" from {snap.graph.source}" if snap.graph.source else ""
+            self.log_line(f"{len(snap.graph)} tasks{source}; engine {snap.state}")
 
     def redraw(self) -> None:
         mirror = self.orch.mirror
@@ -107,13 +128,7 @@ class DashboardScreen(Screen[None]):
             return
         snap = mirror.snapshot
         if changes.lanes or changes.diff_lanes:
-            grid = self.query_one(LaneGrid)
-            if grid.count != mirror.lane_count:
-                grid.set_lane_count(mirror.lane_count)
-            for view in snap.lanes:
-                if view.lane in changes.lanes or view.lane in changes.diff_lanes:
-                    grid.show_lane(view, changes.truncated.get(view.lane, False),
-                                   diff_changed=view.lane in changes.diff_lanes)
+            self._redraw_lanes(mirror, changes)
         if changes.reservations:
             self.query_one(ReservationTable).show_reservations(snap.reservations)
         if changes.merges:
@@ -125,9 +140,19 @@ class DashboardScreen(Screen[None]):
         for text, level in changes.log:
             self.log_line(text, level)
 
-    def redraw_banner(self, mirror: EngineMirror) -> None:
-        if self._drawn:
-            self.query_one(StatusBanner).show_facts(banner_facts(mirror))
+    def _redraw_lanes(self, mirror: EngineMirror, changes: Changes) -> None:
+        grid = self.query_one(LaneGrid)
+        if grid.count < mirror.lane_count:
+            grid.set_lane_count(mirror.lane_count)
+        views = {view.lane: view for view in mirror.snapshot.lanes}
+        for number in sorted(changes.lanes | changes.diff_lanes):
+            truncated, diff_changed = changes.truncated.get(number, False), number in changes.diff_lanes
+            if number in views:
+                grid.show_lane(views[number], truncated, diff_changed=diff_changed)
+            elif (panel := grid.panel(number)) is not None:  # a lane the new batch does not use
+                panel.show_view(LaneView(number))
+        if grid.count != mirror.lane_count:  # drops the panels emptied above
+            grid.set_lane_count(mirror.lane_count)
 
     def log_line(self, text: str, level: str = "info") -> None:
         if self._drawn:
@@ -161,3 +186,56 @@ class DashboardScreen(Screen[None]):
 
     def action_pause(self) -> None:
         self.orch.send("pause")
+
+    def action_abort_lane(self) -> None:
+        view = self._lane_for_key(running=True)
+        if view is None:
+            return
+        question = (f"Stop the agent of lane {view.lane}: {view.task_id} {one_line(view.title, 60)}?\n\n"
+                    "Nothing is lost: its work so far is committed on its branch and the task is "
+                    "reopened in Beads (R then proposes it first in the next batch).")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.orch.send("abort_lane", view.lane)
+                self.log_line(f"aborting lane {view.lane} ({view.task_id})", "warning")
+
+        self.app.push_screen(ConfirmScreen(f"abort lane {view.lane}?", question), answered)
+
+    def action_retry(self) -> None:
+        view = self._lane_for_key(running=False)
+        if view is None or view.task_id is None:
+            return
+        self.orch.send("retry_task", view.task_id)
+        self.notify(f"{view.task_id} will be proposed first in the next batch: press p to propose it.")
+
+    # ----- which lane a key means -----------------------------------------------------------
+    def _lane_for_key(self, *, running: bool) -> LaneView | None:
+        """The lane `k` (running lanes) or `R` (failed lanes) acts on: the focused lane, else
+        the lane of the task selected in the tree, else the only candidate; None (with a
+        notice saying why) when that is not clear."""
+        lanes = self.orch.mirror.snapshot.lanes
+        wanted = [view for view in lanes if view.task_id and (
+            view.outcome is None if running else view.outcome in FAILED_OUTCOMES)]
+        what = "running" if running else "failed"
+        focused = self._focused_lane()
+        if focused is not None:
+            found = next((view for view in wanted if view.lane == focused), None)
+            if found is None:
+                self.notify(f"Lane {focused} has no {what} task.", severity="warning")
+            return found
+        selected = self.query_one(TaskGraphView).selected_task_id()
+        found = next((view for view in wanted if view.task_id == selected), None)
+        if found is None and len(wanted) == 1:
+            found = wanted[0]
+        if found is None:
+            self.notify(f"No {what} lane." if not wanted else
+                        f"{len(wanted)} lanes are {what}: focus one (tab to its diff) or select its "
+                        "task in the tree first.", severity="warning")
+        return found
+
+    def _focused_lane(self) -> int | None:
+        node = self.app.focused
+        while node is not None and not isinstance(node, LanePanel):
+            node = node.parent
+        return node.lane if isinstance(node, LanePanel) else None

@@ -1,18 +1,22 @@
 """A deterministic, in-memory `EngineCommands` for UI tests and screenshots.
 
 It records every command it receives (`calls`), answers them the way the real engine does
-(re-proposing after drop/swap/size changes, refusing to continue a merge with hunks left)
-and has helpers that put it in a state by emitting the same events the engine emits.
-Time is frozen at `FROZEN_NOW` unless a test moves `now`.
+(re-proposing after drop/swap/size changes, refusing to continue a merge with hunks left,
+emitting ConflictChanged after each resolution and GraphReloaded whenever it "reads the
+tracker") and has helpers that put it in a state by emitting the same events the engine
+emits. Its snapshot is folded by the engine's own reducer. Time is frozen at `FROZEN_NOW`
+unless a test moves `now`.
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from orch_tui.app.engine_mirror import EngineMirror, copy_snapshot
+from orch_tui.app.engine_mirror import copy_snapshot
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.batch import propose_batch
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState, HunkChoice
@@ -20,6 +24,7 @@ from orch_tui.orchestration.conflicts import Conflict, ConflictFile, Hunk
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink, LaneOutcome, Mode
 from orch_tui.orchestration.model import Dependency, Reservation, Task, TaskGraph
+from orch_tui.orchestration.snapshot_reducer import apply_event
 
 FROZEN_NOW = datetime(2026, 5, 4, 9, 30, 0, tzinfo=timezone.utc).timestamp()
 HOSTILE_TITLE = "[red]not red[/red] \x1b[31mstill plain\x1b[0m " + "long " * 60
@@ -143,16 +148,11 @@ class ScenarioEngine:
         self.sinks: list[EventSink] = []
         self.dropped: set[str] = set()
         self.pinned: list[str] = []
-        view = EngineSnapshot(batch_size=batch_size, graph=graph if graph is not None else small_graph())
-        self.mirror = EngineMirror(view, self.clock)
+        self.view = EngineSnapshot(batch_size=batch_size, graph=graph if graph is not None else small_graph())
 
     # ----- EngineCommands -----------------------------------------------------------------
     def clock(self) -> float:
         return self.now
-
-    @property
-    def view(self) -> EngineSnapshot:
-        return self.mirror.snapshot
 
     def subscribe(self, sink: EventSink) -> None:
         self.sinks.append(sink)
@@ -196,49 +196,67 @@ class ScenarioEngine:
             self.propose_now()
 
     async def abort_lane(self, lane: int) -> None:
+        """Like the engine: the agent stops, its work is kept and the task reopened."""
         self.calls.append(("abort_lane", lane))
+        view = self.view.lanes[lane - 1] if 0 < lane <= len(self.view.lanes) else None
+        if view is None or not view.task_id or view.outcome is not None:
+            raise OrchError(f"lane {lane} is not running")
+        self.emit(ev.LaneFinished(lane, view.task_id, LaneOutcome.ABORTED, "aborted by a person"))
 
     async def retry_task(self, task_id: str) -> None:
         self.calls.append(("retry_task", task_id))
+        if task_id not in self.pinned:
+            self.pinned.insert(0, task_id)
+        self.dropped.discard(task_id)
+        self.emit(ev.LogLine(f"{task_id} will be proposed first in the next batch"))
 
     async def resolve_hunk(self, path: str, hunk: int, choice: HunkChoice) -> None:
         self.calls.append(("resolve_hunk", path, hunk, HunkChoice(choice).value))
-        self._file(path).hunks[hunk].resolution = HunkChoice(choice).value
+        record = self._fresh_conflict()
+        self._file(record, path).hunks[hunk].resolution = HunkChoice(choice).value
+        self._conflict_changed(record, f"{path}: hunk {hunk + 1} takes {HunkChoice(choice).value}")
 
     async def resolve_file(self, path: str, choice: HunkChoice) -> None:
         self.calls.append(("resolve_file", path, HunkChoice(choice).value))
-        self._file(path).resolution = HunkChoice(choice).value
+        record = self._fresh_conflict()
+        self._file(record, path).resolution = HunkChoice(choice).value
+        self._conflict_changed(record, f"{path}: takes {HunkChoice(choice).value}")
 
     async def write_resolution(self, path: str, content: str) -> None:
         self.calls.append(("write_resolution", path, content))
-        self._file(path).resolution = "custom"
+        record = self._fresh_conflict()
+        self._file(record, path).resolution = "custom"
+        self._conflict_changed(record, f"{path}: resolved by hand")
 
     async def continue_merge(self) -> None:
         self.calls.append(("continue_merge",))
         conflict = self._require_conflict()
         if conflict.unresolved:
             raise OrchError(f"still in conflict: {', '.join(conflict.unresolved)}")
-        self.view.conflict = None
+        self.emit(ev.ConflictChanged(None))
+        self.emit(ev.EngineStateChanged(EngineState.MERGING.value))
         self.emit(ev.MergeDone(conflict.task_id or "", conflict.branch, "c0ffee1234567890"))
-        self.emit(ev.EngineStateChanged(EngineState.IDLE.value, "batch merged"))
+        self._finish_batch(closed=conflict.task_id)
 
     async def abort_merge(self) -> None:
         self.calls.append(("abort_merge",))
         self._require_conflict()
-        self.view.conflict = None
+        self.emit(ev.ConflictChanged(None))
         self.emit(ev.EngineStateChanged(EngineState.MERGING.value, "merge aborted by a person"))
+        self._finish_batch()
 
     async def pause(self) -> None:
         self.calls.append(("pause",))
 
     # ----- helpers that set a scene ---------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
-        self.mirror.apply(event)
+        apply_event(self.view, event, clock=self.clock)  # the engine's own reducer
         for sink in list(self.sinks):
             sink(event)
 
     def propose_now(self) -> Any:
         graph = self.view.graph or TaskGraph()
+        self.emit(ev.GraphReloaded(graph))  # the engine reads the tracker before each proposal
         proposal = propose_batch(graph, self.view.batch_size, exclude=self.dropped, pinned=self.pinned,
                                  now=datetime.fromtimestamp(self.now, timezone.utc))
         self.emit(ev.BatchProposed(proposal))
@@ -296,6 +314,23 @@ class ScenarioEngine:
         return record
 
     # ----- internals ------------------------------------------------------------------------
+    def _fresh_conflict(self) -> Conflict:
+        """The engine reads a new record after each step; earlier ones are never changed."""
+        return copy.deepcopy(self._require_conflict())
+
+    def _conflict_changed(self, record: Conflict, line: str) -> None:
+        self.emit(ev.ConflictChanged(record))
+        self.emit(ev.LogLine(line))
+
+    def _finish_batch(self, closed: str | None = None) -> None:
+        """The engine reads the tracker again (a merged task is closed there now) and idles."""
+        graph = self.view.graph or TaskGraph()
+        if closed in graph.tasks:
+            graph = TaskGraph({**graph.tasks, closed: replace(graph.tasks[closed], status="closed")},
+                              source=graph.source)
+        self.emit(ev.GraphReloaded(graph))
+        self.emit(ev.EngineStateChanged(EngineState.IDLE.value, "batch finished"))
+
     def _require_proposal(self) -> Any:
         if self.view.proposal is None:
             raise OrchError("no batch is proposed: propose one first")
@@ -306,8 +341,9 @@ class ScenarioEngine:
             raise OrchError("no merge is waiting for a person")
         return self.view.conflict
 
-    def _file(self, path: str) -> ConflictFile:
-        for record in self._require_conflict().files:
+    @staticmethod
+    def _file(conflict: Conflict, path: str) -> ConflictFile:
+        for record in conflict.files:
             if record.path == path:
                 return record
         raise OrchError(f"{path} is not in conflict")

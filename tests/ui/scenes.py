@@ -68,6 +68,7 @@ SCENES = (
     Scene("approval", proposed, description="the approval gate for a proposed batch"),
     Scene("conflict", conflict, description="a merge conflict: 2 files, 3 hunks"),
     Scene("help", idle, press=("question_mark",), description="help over the dashboard"),
+    Scene("abort_lane", mid_batch, press=("k",), description="k asks before it stops the agent of a lane"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
 )

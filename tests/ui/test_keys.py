@@ -6,11 +6,15 @@ import threading
 from pathlib import Path
 
 from orch_tui.app.screens.approval import ApprovalScreen
+from orch_tui.app.screens.confirm import ConfirmScreen
 from orch_tui.app.screens.conflict import ConflictScreen
 from orch_tui.app.screens.dashboard import DashboardScreen
 from orch_tui.app.screens.help import HelpScreen
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.events import LaneOutcome
+from orch_tui.widgets.diff_view import DiffView
 from orch_tui.widgets.lane import LanePanel
+from orch_tui.widgets.task_graph import TaskGraphView
 from tests.ui.scenario_engine import ScenarioEngine
 from tests.ui.ui_helpers import make_app, screen_text, settle, wait_for
 
@@ -166,6 +170,12 @@ async def test_every_key_is_in_the_command_palette(engine: ScenarioEngine) -> No
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for action in ("Approve", "Drop task", "Swap task", "Reject", "Batch +", "Quit", "Help"):
             assert any(title.startswith(action) for title in titles), action
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Propose (p)", "Abort (k)", "Retry (R)", "Pause (P)"):
+            assert title in titles, title
 
 
 async def test_events_from_another_thread_reach_the_lanes(engine: ScenarioEngine) -> None:
@@ -208,3 +218,154 @@ async def test_sequential_mode_and_alerts_show_in_the_banner(engine: ScenarioEng
         await settle(pilot)
         first_line = screen_text(app).splitlines()[0]
         assert "SEQUENTIAL MODE" in first_line and "ALERT" in first_line
+
+
+def _notices(app) -> list[str]:
+    """The notifications shown (toasts)."""
+    return [notice.message for notice in app._notifications]
+
+
+def _log_text(app) -> str:
+    """Every line of the dashboard's log, scrolled out of sight or not."""
+    return "\n".join(strip.text for strip in app.screen.query_one("#log").lines)
+
+
+def _panel(app, lane: int) -> LanePanel:
+    return next(panel for panel in app.screen.query(LanePanel) if panel.lane == lane)
+
+
+async def test_k_asks_then_aborts_the_lane_of_the_selected_task(engine: ScenarioEngine) -> None:
+    engine.run_lanes()  # lane 1 runs orch-c1, the task the tree selects first
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(TaskGraphView).selected_task_id() == "orch-c1"
+        await pilot.press("k")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "lane 1: orch-c1" in screen_text(app) and "Nothing is lost" in screen_text(app)
+        await pilot.press("n")  # changed my mind: nothing reaches the engine
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen) and engine.calls == []
+        await pilot.press("k", "y")
+        await settle(pilot)
+        assert engine.calls == [("abort_lane", 1)]
+        assert _panel(app, 1).view.outcome == "aborted"
+        text = screen_text(app)
+        assert "FAILED: lane 1 orch-c1" in text.splitlines()[0]  # the banner counts aborted lanes
+        assert "lane 1: orch-c1 aborted: aborted by a person" in text
+
+
+async def test_k_aborts_the_focused_lane(engine: ScenarioEngine) -> None:
+    engine.run_lanes()
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        _panel(app, 3).query_one(DiffView).focus()  # as tab would: the lane's diff has focus
+        await pilot.press("k")
+        await settle(pilot)
+        assert "lane 3: orch-u1" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        assert engine.calls == [("abort_lane", 3)]
+        assert _panel(app, 3).view.outcome == "aborted"
+        assert _panel(app, 1).view.outcome is None
+
+
+async def test_k_without_a_running_lane_says_so(engine: ScenarioEngine) -> None:
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert "No running lane." in _notices(app)
+        assert engine.calls == []
+
+
+async def test_R_retries_the_failed_task_and_the_next_proposal_starts_with_it(engine: ScenarioEngine) -> None:
+    engine.run_lanes()
+    engine.fail(2, LaneOutcome.FAILED, "tests do not pass")  # lane 2: orch-a1
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("R")  # the tree selects orch-c1 (running): the one failed lane is meant
+        await settle(pilot)
+        assert engine.calls == [("retry_task", "orch-a1")]
+        assert "orch-a1 will be proposed first in the next batch: press p to propose it." in _notices(app)
+        assert "orch-a1 will be proposed first in the next batch" in _log_text(app)
+        for lane in (1, 3, 4):
+            engine.emit(ev.LaneFinished(lane, engine.view.lanes[lane - 1].task_id or "", LaneOutcome.SUCCEEDED))
+        engine.emit(ev.EngineStateChanged("idle", "batch finished"))
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalScreen)
+        assert app.screen.proposal.picked[0].task_id == "orch-a1"
+
+
+async def test_R_on_a_lane_that_did_not_fail_sends_nothing(engine: ScenarioEngine) -> None:
+    engine.run_lanes()
+    engine.fail(2)
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        _panel(app, 1).query_one(DiffView).focus()
+        await pilot.press("R")
+        await settle(pilot)
+        assert engine.calls == []
+        assert "Lane 1 has no failed task." in _notices(app)
+
+
+async def test_the_conflict_screen_follows_conflict_events(engine: ScenarioEngine) -> None:
+    app = await _conflict_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConflictScreen)
+        record = engine.snapshot().conflict
+        assert "2 files unresolved" in screen_text(app)
+        fresh = _resolved_copy(record, "CHANGELOG.md")  # e.g. resolved from another front end
+        engine.emit(ev.ConflictChanged(fresh))
+        await settle(pilot)
+        assert screen.conflict is fresh
+        assert "1 file unresolved" in screen_text(app)
+        engine.emit(ev.ConflictChanged(None))
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert "merge conflict waits" not in screen_text(app).splitlines()[0]
+
+
+def _resolved_copy(record, path: str):
+    import copy
+
+    fresh = copy.deepcopy(record)
+    for item in fresh.files:
+        if item.path == path:
+            item.resolution = "ours"
+    return fresh
+
+
+async def test_graph_reloaded_redraws_the_tree_and_keeps_the_selection(engine: ScenarioEngine) -> None:
+    from dataclasses import replace
+
+    from orch_tui.orchestration.model import TaskGraph
+
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down")  # orch-c1, orch-api, then orch-c2
+        await settle(pilot)
+        graph_view = app.screen.query_one(TaskGraphView)
+        chosen = graph_view.selected_task_id()
+        assert chosen == "orch-c2"
+        graph = engine.view.graph
+        closed = TaskGraph({**graph.tasks, "orch-c1": replace(graph.tasks["orch-c1"], status="closed")},
+                           source=graph.source)
+        engine.emit(ev.GraphReloaded(closed))
+        await settle(pilot)
+        assert graph_view.index is not None and graph_view.index.graph is closed
+        assert graph_view.selected_task_id() == chosen
+        text = screen_text(app)
+        assert "12 tasks · 8 ready · 1 blocked" in text  # orch-m1 is ready now
+        assert "✓ orch-c1" in text

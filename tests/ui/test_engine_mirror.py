@@ -1,0 +1,92 @@
+"""The dashboard's mirror folds state with the engine's reducer and only adds what to redraw."""
+
+from __future__ import annotations
+
+import inspect
+
+from orch_tui.app.engine_mirror import REGIONS, EngineMirror, copy_snapshot
+from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.commands import EngineSnapshot
+from orch_tui.orchestration.events import LaneOutcome
+from orch_tui.orchestration.snapshot_reducer import apply_event
+from tests.ui.scenario_engine import FROZEN_NOW, ScenarioEngine, two_file_conflict
+
+NOT_DRAWN = {ev.Event, ev.LogLine}
+"""Events that only add a log line."""
+
+
+def _mirror(batch_size: int = 4) -> EngineMirror:
+    return EngineMirror(EngineSnapshot(batch_size=batch_size), lambda: FROZEN_NOW)
+
+
+def test_every_event_type_says_what_it_redraws() -> None:
+    kinds = {kind for _, kind in inspect.getmembers(ev, inspect.isclass) if issubclass(kind, ev.Event)}
+    assert kinds - NOT_DRAWN - set(REGIONS) == set(), "add new events to engine_mirror.REGIONS"
+
+
+def test_the_mirror_ends_where_the_engine_reducer_ends() -> None:
+    """The scenario engine folds with the reducer; the app's mirror must read the same."""
+    engine = ScenarioEngine()
+    mirror = EngineMirror(copy_snapshot(engine.snapshot()), engine.clock)
+    engine.subscribe(mirror.apply)
+    engine.run_lanes()
+    engine.alert(lane=2)
+    engine.fail(3, LaneOutcome.TIMED_OUT, "no answer")
+    engine.queue_merges()
+    engine.conflict()
+    for view in engine.view.lanes:  # run_lanes back-dates the engine's start times for the scenes
+        view.started_at = FROZEN_NOW
+    assert mirror.snapshot == engine.view
+
+
+def test_lane_events_redraw_their_lane_only() -> None:
+    mirror = _mirror()
+    started = mirror.apply(ev.LaneStarted(2, "t-1", "Title", "orch/t-1", "/w"))
+    assert started.lanes == {2} and started.diff_lanes == {2} and started.banner
+    assert mirror.snapshot.lanes[1].started_at == FROZEN_NOW  # the mirror's clock, not the wall
+    progress = mirror.apply(ev.LaneProgress(2, "t-1", "busy", "editing"))
+    assert progress.lanes == {2} and not progress.diff_lanes and not progress.banner
+    diff = mirror.apply(ev.LaneDiff(2, "t-1", "diff --git", ("a.py",), truncated=True))
+    assert diff.diff_lanes == {2} and diff.truncated == {2: True}
+
+
+def test_a_new_batch_redraws_every_lane_including_ones_it_no_longer_uses() -> None:
+    mirror = _mirror(batch_size=6)
+    for lane in range(1, 7):
+        mirror.apply(ev.LaneStarted(lane, f"t-{lane}", "", f"orch/t-{lane}", "/w"))
+    mirror.snapshot.batch_size = 2
+    changes = mirror.apply(ev.BatchApproved(("a", "b")))
+    assert changes.lanes == changes.diff_lanes == set(range(1, 7))
+    assert [view.lane for view in mirror.snapshot.lanes] == [1, 2]
+    assert mirror.lane_count == 2
+
+
+def test_conflict_and_graph_events() -> None:
+    mirror = _mirror()
+    record = two_file_conflict()
+    assert mirror.apply(ev.MergeConflict("orch-c1", "orch/orch-c1", ("a",), record)).conflict
+    assert mirror.snapshot.conflict is record
+    changed = mirror.apply(ev.ConflictChanged(None))
+    assert changed.conflict and changed.banner and mirror.snapshot.conflict is None
+    graph = ScenarioEngine().view.graph
+    reloaded = mirror.apply(ev.GraphReloaded(graph))
+    assert reloaded.graph and not reloaded.banner and mirror.snapshot.graph is graph
+
+
+def test_log_lines_and_the_banner_error() -> None:
+    mirror = _mirror()
+    failed = mirror.apply(ev.MergeCheckFailed("t-1", "orch/t-1", "pytest: 2 failed"))
+    assert failed.log == [("check failed for t-1: pytest: 2 failed", "error")]
+    assert mirror.error == "check failed after merging t-1"
+    mirror.apply(ev.EngineStateChanged("waiting_for_person"))
+    assert mirror.error
+    moved = mirror.apply(ev.EngineStateChanged("merging"))
+    assert mirror.error == "" and moved.log == [("engine merging", "info")]
+    assert mirror.apply(ev.LaneProgress(1, "t", "busy", "x")).log == []
+    assert mirror.apply(ev.LogLine("hello", "warning")).log == [("hello", "warning")]
+
+
+def test_reducer_clock_defaults_to_the_wall() -> None:
+    view = EngineSnapshot()
+    apply_event(view, ev.LaneStarted(1, "t", "", "orch/t", "/w"))
+    assert view.lanes[0].started_at is not None and view.lanes[0].started_at > FROZEN_NOW - 10 ** 9
