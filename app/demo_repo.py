@@ -36,9 +36,12 @@ def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depe
           seconds: float = 6.0, changelog: bool = False, issue_type: str = "task",
           parent: str | None = None) -> dict[str, Any]:
     description = f"{title}.\n\nFiles: {', '.join(files)}\n" if files else f"{title}.\n"
-    script: dict[str, Any] = {"seconds": seconds, "steps": _steps(task_id, title, files)}
+    steps = _steps(task_id, title, files)
     if changelog:
-        script["outside"] = ["CHANGELOG.md"]
+        # First, not last: the live diff then shows the stray edit (and its alert) while the
+        # agent still works. Both tasks append at the end of the file, so the second merge conflicts.
+        steps.insert(0, {"append": "CHANGELOG.md", "content": f"{task_id}: {title}\n"})
+    script: dict[str, Any] = {"seconds": seconds, "steps": steps}
     record: dict[str, Any] = {"id": task_id, "title": title, "description": description,
                               "status": "open", "priority": priority, "issue_type": issue_type,
                               "created_at": STAMP, "updated_at": STAMP}
