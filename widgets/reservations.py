@@ -3,7 +3,7 @@ overlapping exclusive reservations are highlighted."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Callable
 
 from rich.text import Text
