@@ -61,6 +61,11 @@ class _Batch:
     tasks: list[Task]
     base: str
     lane_tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    finished: asyncio.Queue[MergeRecord | None] = field(default_factory=asyncio.Queue)
+    """Merges of lanes as they finish, for `_merge_while_running`; None ends it."""
+
+    def lanes_running(self) -> bool:
+        return any(not task.done() for task in self.lane_tasks.values())
 
 
 class Engine:
@@ -77,6 +82,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._pause_requested = False
         self._background: list[asyncio.Task[None]] = []
+        self._resume_state = EngineState.MERGING
 
     # ----- subscription and state -------------------------------------------------------
     def subscribe(self, sink: EventSink) -> None:
@@ -128,7 +134,7 @@ class Engine:
             await asyncio.gather(self._batch_runner, return_exceptions=True)
         await self.parts.runner.close()
         if self.parts.reservations is not None:
-            await self.parts.reservations.client.aclose()
+            await self.parts.reservations.aclose()
         if self.parts.lock is not None:
             self.parts.lock.release()
 
@@ -161,7 +167,7 @@ class Engine:
 
     async def _reload_graph(self) -> TaskGraph:
         graph = await asyncio.to_thread(self.parts.store.load)
-        self._view.graph = graph
+        self._emit(ev.GraphReloaded(graph))
         for problem in graph.problems:
             self._log(str(problem), "warning")
         return graph
@@ -247,7 +253,7 @@ class Engine:
     async def _run_batch(self, batch: _Batch, *, resume_merges: bool = False) -> None:
         try:
             if not resume_merges:
-                await self._dispatch_all(batch)
+                await self._run_lanes(batch)
             await self._merge_finished()
         except asyncio.CancelledError:
             raise
@@ -255,13 +261,24 @@ class Engine:
             self._emit(ev.ErrorRaised(f"batch stopped: {error}", repr(error)))
             self._set_state(EngineState.WAITING_FOR_PERSON, f"error: {error}")
 
+    async def _run_lanes(self, batch: _Batch) -> None:
+        """Run the lanes, merging each finished one that merges cleanly while the rest work."""
+        merger = asyncio.create_task(self._merge_while_running(batch))
+        try:
+            await self._dispatch_all(batch)
+        finally:
+            batch.finished.put_nowait(None)
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                merger.cancel()
+            await asyncio.gather(merger, return_exceptions=False)
+
     async def _dispatch_all(self, batch: _Batch) -> None:
         pending = list(enumerate(batch.tasks, start=1))
         while pending:
             running = sum(1 for task in batch.lane_tasks.values() if not task.done())
             if self._can_start_lane(running):
                 lane, task = pending.pop(0)
-                batch.lane_tasks[lane] = asyncio.create_task(self._run_lane(lane, task, batch.base))
+                batch.lane_tasks[lane] = asyncio.create_task(self._run_lane(lane, task, batch))
                 await asyncio.sleep(0)
                 continue
             self._wake.clear()
@@ -270,40 +287,47 @@ class Engine:
                                timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
         await asyncio.gather(*batch.lane_tasks.values(), return_exceptions=True)
 
-    async def _run_lane(self, lane: int, task: Task, base: str) -> None:
-        record = LaneRecord(lane, task.id, f"orch/{task.id}", "", base)
+    async def _run_lane(self, lane: int, task: Task, batch: _Batch) -> None:
+        record = LaneRecord(lane, task.id, f"orch/{task.id}", "", batch.base)
         self._journal_state.lanes.append(record)
         self._save_journal()
         try:
-            outcome, reason = await self._lane_body(lane, task, base, record)
+            outcome, reason = await self._lane_body(lane, task, batch.base, record)
         except asyncio.CancelledError:
             outcome, reason = LaneOutcome.ABORTED, "aborted by a person"
         except Exception as error:
             outcome, reason = LaneOutcome.FAILED, f"{type(error).__name__}: {error}"
-        await self._finish_lane(lane, task, record, outcome, reason)
+        await self._finish_lane(lane, task, record, outcome, reason, batch)
 
     async def _lane_body(self, lane: int, task: Task, base: str,
                          record: LaneRecord) -> tuple[LaneOutcome, str]:
-        assigned = await asyncio.to_thread(self.parts.pool.assign, lane, task.id, base)
+        reserved = task.declared_files
+        # The worktree and the reservation do not depend on each other: get both at once.
+        assigning = asyncio.create_task(
+            asyncio.to_thread(self.parts.pool.assign, lane, task.id, base))
+        try:
+            refusal = await self._reserve(lane, task, reserved)
+        finally:
+            assigned = await assigning
         record.worktree = assigned.path
         record.branch = assigned.branch or record.branch
         record.status = "running"
         self._save_journal()
-        reserved = task.declared_files
-        refusal = await self._reserve(lane, task, reserved)
         if refusal:
             return LaneOutcome.FAILED, refusal
         await asyncio.to_thread(self.parts.store.update, task.id, status="in_progress",
                                 assignee=f"lane-{lane}")
         self._emit(ev.LaneStarted(lane, task.id, task.title, record.branch, record.worktree))
-        watcher = self._start_watcher(lane, task, Path(record.worktree), base, reserved)
+        watcher, watching = self._start_watcher(lane, task, Path(record.worktree), base, reserved)
         try:
             result = await self.parts.runner.run(self._agent_request(lane, task, record, reserved),
                                                  self._emit)
+            if watcher is not None:  # the agent's last edit may not have been seen yet
+                await watcher.refresh()
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+            if watching is not None:
+                watching.cancel()
+                await asyncio.gather(watching, return_exceptions=True)
         return result.outcome, result.reason
 
     def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> Any:
@@ -312,11 +336,12 @@ class Engine:
                             timeout=self.parts.config.agent_timeout_seconds)
 
     def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str,
-                       reserved: tuple[str, ...]) -> asyncio.Task[None] | None:
+                       reserved: tuple[str, ...]) -> tuple[Any, asyncio.Task[None] | None]:
+        """The lane's live-diff watcher and the task running it (None, None without one)."""
         if self.parts.watcher_factory is None:
-            return None
+            return None, None
         watcher = self.parts.watcher_factory(lane, task.id, worktree, base, reserved, self._emit)
-        return asyncio.create_task(watcher.run())
+        return watcher, asyncio.create_task(watcher.run())
 
     async def _reserve(self, lane: int, task: Task, patterns: tuple[str, ...]) -> str | None:
         """Reserve the task's files; a reason when someone else holds them, else None.
@@ -344,24 +369,28 @@ class Engine:
             pass
 
     async def _finish_lane(self, lane: int, task: Task, record: LaneRecord,
-                           outcome: LaneOutcome, reason: str) -> None:
+                           outcome: LaneOutcome, reason: str, batch: _Batch) -> None:
         commit = None
         if record.worktree:
             commit = await asyncio.to_thread(
                 self.parts.pool.release, lane,
                 f"orch-tui: {task.id}: changes the agent left uncommitted ({outcome.value})")
             await asyncio.to_thread(self._drop_tracker_edits, lane, record)
-        if self.parts.reservations is not None:
-            await self._quietly(self.parts.reservations.release(lane))
         record.status, record.outcome, record.reason, record.commit = "committed", outcome.value, reason, commit
-        if outcome is LaneOutcome.SUCCEEDED:
-            self._journal_state.merges.append(MergeRecord(task.id, record.branch))
+        merge = MergeRecord(task.id, record.branch) if outcome is LaneOutcome.SUCCEEDED else None
+        if merge is not None:
+            self._journal_state.merges.append(merge)
         else:
             await asyncio.to_thread(
                 self.parts.store.update, task.id, status="open", assignee="",
                 note=f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}")
         self._save_journal()
         self._emit(ev.LaneFinished(lane, task.id, outcome, reason, commit))
+        if merge is not None:
+            batch.finished.put_nowait(merge)
+        # The work is committed: the merge need not wait for the files to be given back.
+        if self.parts.reservations is not None:
+            await self._quietly(self.parts.reservations.release(lane))
         self._wake.set()
 
     def _drop_tracker_edits(self, lane: int, record: LaneRecord) -> None:
@@ -392,6 +421,28 @@ class Engine:
             self._log(str(error), "warning")
 
     # ----- merging ------------------------------------------------------------------------
+    def _merged_count(self) -> int:
+        return sum(1 for merge in self._journal_state.merges if merge.state == "merged")
+
+    async def _merge_while_running(self, batch: _Batch) -> None:
+        """Merge each finished lane at once if it merges cleanly, while other lanes work.
+
+        A branch predicted to conflict waits for `_merge_finished`, which orders what is
+        left once every lane is done; so does everything after a merge a person stopped,
+        and everything when a merge from before a restart is still in the queue.
+        """
+        queue = self.parts.merges
+        early = await asyncio.to_thread(queue.merge_state) is None
+        while (merge := await batch.finished.get()) is not None:
+            if not early or merge.state != "pending":
+                continue
+            [prediction] = await asyncio.to_thread(queue.predict, [merge.branch])
+            if not prediction.clean:
+                continue
+            self._emit(ev.MergePredicted(merge.task_id, merge.branch, self._merged_count() + 1, ()))
+            await self._merge_one(merge)
+            early = merge.state == "merged"
+
     async def _merge_finished(self) -> None:
         self._set_state(EngineState.MERGING)
         pending = [merge for merge in self._journal_state.merges if merge.state not in ("merged", "skipped")]
@@ -400,16 +451,22 @@ class Engine:
         await self._finish_batch()
 
     async def _merge_order(self, pending: list[MergeRecord]) -> list[MergeRecord]:
-        """Predicted-clean branches first (`git merge-tree`), each prediction shown."""
+        """Predicted-clean branches first (`git merge-tree`), each prediction shown; a merge
+        a restart interrupted comes before all of them."""
         if not pending:
             return []
         queue = self.parts.merges
         predictions = await asyncio.to_thread(queue.predict, [merge.branch for merge in pending])
         ordered = await asyncio.to_thread(queue.suggested_order, predictions)
+        interrupted = await asyncio.to_thread(queue.merge_state)
+        if interrupted is not None and interrupted.branch in ordered:
+            ordered.remove(interrupted.branch)
+            ordered.insert(0, interrupted.branch)
         position = {branch: index for index, branch in enumerate(ordered)}
         by_branch = {prediction.branch: prediction for prediction in predictions}
         pending = sorted(pending, key=lambda merge: position.get(merge.branch, len(position)))
-        for order, merge in enumerate(pending, start=1):
+        first = self._merged_count() + 1
+        for order, merge in enumerate(pending, start=first):
             prediction = by_branch.get(merge.branch)
             files = tuple(prediction.conflicted_files) if prediction else ()
             self._emit(ev.MergePredicted(merge.task_id, merge.branch, order, files))
@@ -463,19 +520,24 @@ class Engine:
             detail = outcome.verification.output if outcome.verification else ""
             self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch,
                                            f"{outcome.message}\n{detail}".strip()))
+        self._resume_state = self.state
         self._set_state(EngineState.WAITING_FOR_PERSON, f"{merge.task_id}: {outcome.message}")
         self._person_done.clear()
         self._resolution: Any = None
         await self._person_done.wait()
-        self._set_state(EngineState.MERGING)
         return self._resolution
+
+    def _person_answered(self) -> None:
+        """Leave the waiting state before returning, so a caller never sees it stale."""
+        self._set_state(self._resume_state)
+        self._person_done.set()
 
     def _require_waiting(self) -> None:
         if self.state is not EngineState.WAITING_FOR_PERSON:
             raise OrchError("no merge is waiting for a person")
 
     async def _refresh_conflict(self, line: str) -> None:
-        self._view.conflict = await asyncio.to_thread(self.parts.merges.conflict)
+        self._emit(ev.ConflictChanged(await asyncio.to_thread(self.parts.merges.conflict)))
         self._emit(ev.LogLine(line))
 
     async def resolve_hunk(self, path: str, hunk: int, choice: HunkChoice) -> None:
@@ -497,15 +559,15 @@ class Engine:
         """Commit the resolution and move on; raises (queue still waiting) while hunks remain."""
         self._require_waiting()
         self._resolution = await asyncio.to_thread(self.parts.merges.continue_merge)
-        self._view.conflict = self._resolution.conflict
-        self._person_done.set()
+        self._emit(ev.ConflictChanged(self._resolution.conflict))
+        self._person_answered()
 
     async def abort_merge(self) -> None:
         self._require_waiting()
         await asyncio.to_thread(self.parts.merges.abort_merge)
         self._resolution = None
-        self._view.conflict = None
-        self._person_done.set()
+        self._emit(ev.ConflictChanged(None))
+        self._person_answered()
 
     async def _finish_batch(self) -> None:
         self._journal_state.batches_done += 1
@@ -543,6 +605,10 @@ class Engine:
     async def wait_until_settled(self) -> EngineState:
         """Wait until the engine is idle, paused or waiting for a person."""
         settled = {EngineState.IDLE, EngineState.PAUSED, EngineState.WAITING_FOR_PERSON}
-        while self.state not in settled:
+        while self.state not in settled or self._lanes_running():
             await asyncio.sleep(0.05)
         return self.state
+
+    def _lanes_running(self) -> bool:
+        """A person may be asked about a merge while other lanes still work."""
+        return self._batch is not None and self._batch.lanes_running()

@@ -144,6 +144,13 @@ class MergeConflict(Event):
 
 
 @dataclass(frozen=True)
+class ConflictChanged(Event):
+    """A person resolved part of the waiting conflict (or all of it: `conflict` is None)."""
+
+    conflict: Any = None
+
+
+@dataclass(frozen=True)
 class MergeCheckFailed(Event):
     task_id: str
     branch: str
@@ -155,6 +162,13 @@ class MergeDone(Event):
     task_id: str
     branch: str
     commit: str
+
+
+@dataclass(frozen=True)
+class GraphReloaded(Event):
+    """The Beads graph was read again (a proposal, a finished batch, a change on disk)."""
+
+    graph: Any
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ an unexpected failure into an OrchError that names the command and git's own wor
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +72,13 @@ def git_bytes(cwd: Path | str, *args: str) -> bytes:
 
 
 def git_version(cwd: Path | str = ".") -> tuple[int, int]:
-    text = run_git(cwd, "version").out
+    """The (major, minor) of the git on PATH, asked once per git binary."""
+    return _version_of(shutil.which("git") or "git")
+
+
+@functools.lru_cache(maxsize=8)
+def _version_of(binary: str) -> tuple[int, int]:
+    text = run_git(".", "version").out
     found = re.search(r"(\d+)\.(\d+)", text)
     return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 

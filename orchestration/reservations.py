@@ -82,6 +82,8 @@ class _Hold:
     expires_at: datetime | None = None
     established: bool = False
     """True when the server holds the patterns for this lane (not in sequential mode)."""
+    requesting: bool = False
+    """The first request is in flight: renewal and reconciliation leave the hold alone."""
 
 
 @dataclass
@@ -118,6 +120,11 @@ class ReservationManager:
         self._holds: dict[int, _Hold] = {}
         self._ledger: tuple[Reservation, ...] = ()
         self._lock = asyncio.Lock()
+        self._ledger_lock = asyncio.Lock()
+        self._ledger_asked = 0
+        self._ledger_served = 0
+        self._publishing: asyncio.Task[None] | None = None
+        self._publish_again = False
 
     # ------------------------------------------------------------------ state
 
@@ -226,7 +233,12 @@ class ReservationManager:
     # ------------------------------------------------------------------ reserve / release
 
     async def reserve(self, lane: int, task_id: str, patterns: Iterable[str]) -> ReserveOutcome:
-        """Reserve a task's patterns (exclusive) for `lane` before its agent starts."""
+        """Reserve a task's patterns (exclusive) for `lane` before its agent starts.
+
+        The lane is claimed locally under the lock (so concurrent calls see each other's
+        patterns) and the server round trip runs outside it, so a batch's lanes reserve at
+        once instead of one after another.
+        """
         self._check_lane(lane)
         wanted = _clean(patterns)
         async with self._lock:
@@ -236,10 +248,15 @@ class ReservationManager:
             if local:
                 return ReserveOutcome(lane, task_id, False, self._mode, conflicts=local,
                                       reason="overlaps a running lane's patterns")
-            if self._mode is Mode.PARALLEL:
-                outcome = await self._reserve_on_server(lane, task_id, wanted)
-                if outcome is not None:
-                    return outcome
+            if self._mode is not Mode.PARALLEL:
+                return self._reserve_sequential(lane, task_id, wanted)
+            hold = _Hold(task_id, wanted, requesting=bool(wanted))
+            self._holds[lane] = hold
+        outcome = await self._reserve_on_server(lane, hold)
+        if outcome is not None:
+            return outcome
+        async with self._lock:  # the server failed: we are sequential now
+            self._holds.pop(lane, None)
             return self._reserve_sequential(lane, task_id, wanted)
 
     def _reserve_sequential(self, lane: int, task_id: str,
@@ -252,28 +269,27 @@ class ReservationManager:
         return ReserveOutcome(lane, task_id, True, self._mode,
                               reason=f"sequential mode, no reservations: {self._mode_reason}")
 
-    async def _reserve_on_server(self, lane: int, task_id: str,
-                                 wanted: tuple[str, ...]) -> ReserveOutcome | None:
-        """Parallel-mode reservation; None when the server failed (now sequential)."""
-        hold = _Hold(task_id, wanted)
-        if not wanted:
+    async def _reserve_on_server(self, lane: int, hold: _Hold) -> ReserveOutcome | None:
+        """Parallel-mode reservation of a claimed hold; None when the server failed."""
+        if not hold.patterns:
             hold.established = True
-            self._holds[lane] = hold
-            return ReserveOutcome(lane, task_id, True, self._mode,
+            return ReserveOutcome(lane, hold.task_id, True, self._mode,
                                   reason="the task declares no files: nothing to reserve")
         try:
-            granted, conflicts = await self._request(lane, hold, wanted)
+            granted, conflicts = await self._request(lane, hold, hold.patterns)
             if conflicts:
+                self._holds.pop(lane, None)
                 await self._release_ids(lane, tuple(item.get("id") for item in granted))
-                await self._refresh_and_publish()
-                return ReserveOutcome(lane, task_id, False, self._mode, conflicts=conflicts,
-                                      reason="held by another agent")
         except AgentMailError as exc:
             self._lost(exc)
             return None
-        self._holds[lane] = hold
-        await self._refresh_and_publish()
-        return ReserveOutcome(lane, task_id, True, self._mode, granted=wanted)
+        finally:
+            hold.requesting = False
+        self._publish_soon()
+        if conflicts:
+            return ReserveOutcome(lane, hold.task_id, False, self._mode, conflicts=conflicts,
+                                  reason="held by another agent")
+        return ReserveOutcome(lane, hold.task_id, True, self._mode, granted=hold.patterns)
 
     async def _request(self, lane: int, hold: _Hold, patterns: tuple[str, ...]
                        ) -> tuple[list[dict[str, Any]], tuple[Holder, ...]]:
@@ -323,7 +339,7 @@ class ReservationManager:
             except AgentMailError as exc:
                 self._lost(exc)
                 return
-            await self._refresh_and_publish()
+            self._publish_soon()
 
     async def _release_ids(self, lane: int, ids: tuple[Any, ...]) -> None:
         ids = tuple(item for item in ids if item is not None)
@@ -346,7 +362,7 @@ class ReservationManager:
             try:
                 for lane, hold in sorted(self._holds.items()):
                     await self._keep_active(lane)
-                    if hold.patterns and self._due(hold):
+                    if hold.patterns and not hold.requesting and self._due(hold):
                         await self._renew(lane, hold)
                         done += 1
             except AgentMailError as exc:
@@ -394,8 +410,47 @@ class ReservationManager:
                     self._lost(exc)
             return self._ledger
 
+    def _publish_soon(self) -> None:
+        """Read the ledger in the background: a lane starts without waiting for the
+        reservation table to be redrawn (`published()` waits for it)."""
+        self._publish_again = True
+        if self._publishing is None or self._publishing.done():
+            self._publishing = asyncio.create_task(self._publish_in_background())
+
+    async def _publish_in_background(self) -> None:
+        while self._publish_again:
+            self._publish_again = False
+            try:
+                await self._refresh_and_publish()
+            except AgentMailError as exc:
+                self._lost(exc)
+                return
+
+    async def published(self) -> tuple[Reservation, ...]:
+        """The ledger once the reads that reserve() and release() started have answered."""
+        while self._publishing is not None and not self._publishing.done():
+            await asyncio.wait([self._publishing])
+        return self._ledger
+
+    async def aclose(self) -> None:
+        """Stop background reads and close the client."""
+        if self._publishing is not None:
+            self._publishing.cancel()
+            await asyncio.gather(self._publishing, return_exceptions=True)
+        await self.client.aclose()
+
     async def _refresh_and_publish(self) -> None:
-        self._publish(await self._fetch_ledger())
+        """Read and publish the ledger; callers that asked while a read was already on its
+        way share the next read instead of each making one."""
+        self._ledger_asked += 1
+        asked = self._ledger_asked
+        async with self._ledger_lock:
+            if self._ledger_served >= asked:
+                return
+            covers = self._ledger_asked
+            ledger = await self._fetch_ledger()
+            self._ledger_served = covers
+            self._publish(ledger)
 
     def _publish(self, ledger: tuple[Reservation, ...]) -> None:
         if ledger != self._ledger:
@@ -476,6 +531,8 @@ class ReservationManager:
 
     async def _reconcile_lane(self, lane: int, rows: list[dict[str, Any]]) -> None:
         hold = self._holds.get(lane)
+        if hold is not None and hold.requesting:
+            return
         wanted = set(hold.patterns) if hold else set()
         keep = [row for row in rows if row.get("path_pattern") in wanted]
         stray = tuple(row.get("id") for row in rows if row not in keep)

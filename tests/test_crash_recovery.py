@@ -94,3 +94,54 @@ def test_killed_orchestrator_resumes_and_loses_nothing(tmp_path: Path, marker: s
     assert "prunable" not in worktrees, "no orphaned worktree"
     for path in [line.split(" ", 1)[1] for line in worktrees.splitlines() if line.startswith("worktree ")]:
         assert Path(path) == repo or Path(path).parent == lanes.resolve(), f"unexpected worktree {path}"
+
+
+def _conflicting_tasks() -> list[TaskSpec]:
+    """Two tasks that also edit a file neither declared: the second merge conflicts."""
+    def script(own: str) -> dict[str, object]:
+        return {"steps": [{"append": own, "delay": 0.2}], "outside": ["shared.txt"]}
+    return [TaskSpec("k-1", ("src/k1.txt",), priority=1, script=script("src/k1.txt")),
+            TaskSpec("k-2", ("src/k2.txt",), priority=2, script=script("src/k2.txt"))]
+
+
+async def _resolve_waiting_conflict(repo: Path, lanes: Path) -> None:
+    """What a person does in the conflict screen, through the same engine commands."""
+    from orch_tui.orchestration.commands import EngineState, HunkChoice
+    from orch_tui.orchestration.wiring import build_engine, effective_config
+
+    engine = build_engine(repo, effective_config(repo))
+    await engine.start()
+    try:
+        assert await engine.wait_until_settled() is EngineState.WAITING_FOR_PERSON
+        conflict = engine.snapshot().conflict
+        assert [file.path for file in conflict.files] == ["shared.txt"]
+        await engine.resolve_file("shared.txt", HunkChoice.BOTH)
+        await engine.continue_merge()
+        assert await engine.wait_until_settled() is EngineState.IDLE
+    finally:
+        await engine.close()
+
+
+def test_killed_while_a_conflict_waits_for_a_person_nothing_is_lost(tmp_path: Path) -> None:
+    import asyncio
+
+    repo = make_task_repo(tmp_path / "repo", _conflicting_tasks(), files={"shared.txt": "base\n"})
+    lanes = tmp_path / "lanes"
+    killed_output = "".join(_kill_when(_run(repo, lanes), "CONFLICT merging"))
+    assert "CONFLICT merging" in killed_output, killed_output
+    assert git(repo, "diff", "--name-only", "--diff-filter=U") == "", "main is never conflicted"
+    assert "<<<<<<<" not in (repo / "shared.txt").read_text()
+
+    restarted = _run(repo, lanes)  # the conflict is still there: it stops again and says so
+    out, _ = restarted.communicate(timeout=120)
+    assert restarted.returncode == 3, out
+    assert "open `orch-tui`" in out
+
+    asyncio.run(_resolve_waiting_conflict(repo, lanes))
+    _finish(repo, lanes)
+    assert read_statuses(repo) == {"k-1": "closed", "k-2": "closed"}
+    shared = (repo / "shared.txt").read_text()
+    assert "k-1" in shared and "k-2" in shared and "<<<<<<<" not in shared
+    for n in (1, 2):
+        assert f"k-{n}" in (repo / "src" / f"k{n}.txt").read_text()
+    assert "prunable" not in git(repo, "worktree", "list", "--porcelain")

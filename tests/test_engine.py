@@ -145,3 +145,21 @@ async def test_conflict_stops_the_queue_and_resumes_after_resolution(tmp_path: P
     text = (repo / "shared.txt").read_text()
     assert "t-1" in text and "t-2" in text and "<<<<<<<" not in text
     assert [e for e in seen if isinstance(e, ev.MergeConflict)]
+
+
+async def test_an_agents_last_edit_outside_its_reservation_still_raises_an_alert(tmp_path: Path) -> None:
+    from orch_tui.orchestration.live_diff import LaneDiffWatcher
+
+    repo = make_task_repo(tmp_path / "repo", [TaskSpec("t-1", ("a.txt",), script={
+        "steps": [{"append": "a.txt", "delay": 0.1}, {"append": "stray.txt"}]})])
+    engine, seen = build(repo, tmp_path / "lanes")
+    engine.parts.watcher_factory = LaneDiffWatcher
+    await engine.start()
+    try:
+        await run_batches(engine, limit=1)
+    finally:
+        await engine.close()
+    alerts = [event for event in seen if isinstance(event, ev.LaneAlert)]
+    assert [alert.paths for alert in alerts] == [("stray.txt",)]
+    last_diff = [event for event in seen if isinstance(event, ev.LaneDiff)][-1]
+    assert set(last_diff.files) == {"a.txt", "stray.txt"}, "the lane shows its final diff"

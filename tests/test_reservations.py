@@ -67,8 +67,9 @@ async def setup(server: AgentMailServer) -> Any:
     await state.close()
 
 
-def held(manager: ReservationManager) -> set[tuple[int | None, str]]:
-    return {(record.lane, record.path_pattern) for record in manager.ledger}
+async def held(manager: ReservationManager) -> set[tuple[int | None, str]]:
+    """What the reservation table shows once the manager's ledger reads have answered."""
+    return {(record.lane, record.path_pattern) for record in await manager.published()}
 
 
 async def test_pypi_build_is_detected_and_hidden_tools_are_reachable(server):
@@ -102,14 +103,14 @@ async def test_register_reserve_and_release_show_in_the_ledger(setup):
 
     outcome = await manager.reserve(1, "T-1", ["src/api/**", "docs/api.md"])
     assert outcome.acquired and outcome.granted == ("src/api/**", "docs/api.md")
-    assert held(manager) == {(1, "src/api/**"), (1, "docs/api.md")}
+    assert await held(manager) == {(1, "src/api/**"), (1, "docs/api.md")}
     record = manager.ledger[0]
     assert record.exclusive and record.agent == manager.agent_name(1)
     assert record.expires_at is not None and record.expires_at > datetime.now(timezone.utc)
     assert not record.conflicts
 
     await manager.release(1)
-    assert manager.ledger == ()
+    assert await manager.published() == ()
     assert isinstance(setup.events[-1], ReservationsChanged)
     assert ModeChanged(Mode.PARALLEL, manager.mode_reason) in setup.events
 
@@ -128,7 +129,7 @@ async def test_a_conflict_is_not_acquired_names_the_holder_and_gives_back_the_re
     assert [(c.path, c.agent, c.path_pattern) for c in outcome.conflicts] == [
         ("src/api/x.py", "personagent", "src/**")]
     assert "personagent" in outcome.describe()
-    assert held(manager) == {(None, "src/**")}  # docs/a.md was granted, then released
+    assert await held(manager) == {(None, "src/**")}  # docs/a.md was granted, then released
     assert manager.can_start_lane(running_count=1)  # parallel mode: other lanes may start
 
 
@@ -149,9 +150,9 @@ async def test_glob_overlap_between_lanes(setup, first, second, overlap):
     assert outcome.acquired is not overlap
     if overlap:
         assert outcome.conflicts[0].lane == 1
-        assert (2, second) not in held(manager)
+        assert (2, second) not in await held(manager)
     else:
-        assert held(manager) == {(1, first), (2, second)}
+        assert await held(manager) == {(1, first), (2, second)}
 
 
 async def test_ledger_is_refreshed_from_the_server_and_marks_conflicts(setup):
@@ -177,7 +178,7 @@ async def test_renewal_extends_expiry_and_retakes_reservations_released_behind_o
     manager = setup.manager(ttl=120, renew_margin_seconds=10_000)
     await manager.start()
     await manager.reserve(1, "T-1", ["app/**", "tests/app/**"])
-    before = {record.path_pattern: record.expires_at for record in manager.ledger}
+    before = {record.path_pattern: record.expires_at for record in await manager.published()}
 
     assert await manager.renew_due() == 1
     after = {record.path_pattern: record.expires_at for record in manager.ledger}
@@ -189,7 +190,7 @@ async def test_renewal_extends_expiry_and_retakes_reservations_released_behind_o
     assert await manager.refresh_ledger() == ()
 
     assert await manager.renew_due() == 1
-    assert held(manager) == {(1, "app/**"), (1, "tests/app/**")}
+    assert await held(manager) == {(1, "app/**"), (1, "tests/app/**")}
 
 
 async def test_a_crashed_runs_reservations_are_released_or_adopted_at_start(setup):
@@ -197,16 +198,16 @@ async def test_a_crashed_runs_reservations_are_released_or_adopted_at_start(setu
     await crashed.start()
     await crashed.reserve(1, "T-1", ["one/**"])
     await crashed.reserve(2, "T-2", ["two/**"])
-    ids_before = {record.path_pattern: record.reservation_id for record in crashed.ledger}
+    ids_before = {record.path_pattern: record.reservation_id for record in await crashed.published()}
 
     restarted = setup.manager()
     await restarted.start(adopt={1: ("T-1", ["one/**"])})
 
-    assert held(restarted) == {(1, "one/**")}
+    assert await held(restarted) == {(1, "one/**")}
     assert restarted.ledger[0].reservation_id == ids_before["one/**"]  # adopted, not doubled
     assert restarted.running_lanes() == (1,)
     await restarted.release(1)
-    assert restarted.ledger == ()
+    assert await restarted.published() == ()
 
 
 async def test_unreachable_at_start_means_sequential_mode(tmp_path: Path):

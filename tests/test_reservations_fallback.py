@@ -27,6 +27,7 @@ async def test_server_killed_mid_batch_then_restarted(tmp_path: Path):
             assert await manager.start() is Mode.PARALLEL
             assert (await manager.reserve(1, "T-1", ["one/**"])).acquired
             assert (await manager.reserve(2, "T-2", ["two/**"])).acquired
+            await manager.published()
 
             server.kill()
             # Found by the health probe: running lanes keep running, no new lane starts.
