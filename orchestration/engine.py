@@ -431,17 +431,10 @@ class Engine:
         left once every lane is done; so does everything after a merge a person stopped,
         and everything when a merge from before a restart is still in the queue.
         """
-        queue = self.parts.merges
-        early = await asyncio.to_thread(queue.merge_state) is None
+        early = await asyncio.to_thread(self.parts.merges.merge_state) is None
         while (merge := await batch.finished.get()) is not None:
-            if not early or merge.state != "pending":
-                continue
-            [prediction] = await asyncio.to_thread(queue.predict, [merge.branch])
-            if not prediction.clean:
-                continue
-            self._emit(ev.MergePredicted(merge.task_id, merge.branch, self._merged_count() + 1, ()))
-            await self._merge_one(merge)
-            early = merge.state == "merged"
+            if early and merge.state == "pending":
+                early = await self._merge_one(merge, only_if_clean=True) and merge.state == "merged"
 
     async def _merge_finished(self) -> None:
         self._set_state(EngineState.MERGING)
@@ -472,11 +465,19 @@ class Engine:
             self._emit(ev.MergePredicted(merge.task_id, merge.branch, order, files))
         return pending
 
-    async def _merge_one(self, merge: MergeRecord) -> None:
+    async def _merge_one(self, merge: MergeRecord, *, only_if_clean: bool = False) -> bool:
+        """Merge a finished lane's branch, asking a person when it needs one. With
+        `only_if_clean` a branch that would conflict is left pending instead (False)."""
         merge.state = "merging"
         self._save_journal()
         self._emit(ev.MergeStarted(merge.task_id, merge.branch))
-        outcome = await asyncio.to_thread(self._start_or_resume_merge, merge.branch)
+        if only_if_clean:
+            outcome = await asyncio.to_thread(self.parts.merges.merge_if_clean, merge.branch)
+            if outcome is None:
+                await self._defer(merge)
+                return False
+        else:
+            outcome = await asyncio.to_thread(self._start_or_resume_merge, merge.branch)
         while not outcome.ok:
             outcome = await self._wait_for_person(merge, outcome)
             if outcome is None:  # aborted: the branch is kept for a later batch
@@ -485,13 +486,22 @@ class Engine:
                 await asyncio.to_thread(
                     self.parts.store.update, merge.task_id, status="open", assignee="",
                     note=f"orch-tui: merge aborted by a person; work kept on {merge.branch}")
-                return
+                return True
         commit = outcome.commit or await asyncio.to_thread(self._target_commit)
         merge.state, merge.commit = "merged", commit
         self._save_journal()
         await asyncio.to_thread(self.parts.store.update, merge.task_id, status="closed",
                                 close_reason=f"merged by orch-tui in {commit[:12]}")
         self._emit(ev.MergeDone(merge.task_id, merge.branch, commit))
+        return True
+
+    async def _defer(self, merge: MergeRecord) -> None:
+        """A branch that would conflict waits until the other lanes are done and merged."""
+        merge.state = "pending"
+        self._save_journal()
+        [prediction] = await asyncio.to_thread(self.parts.merges.predict, [merge.branch])
+        self._emit(ev.MergePredicted(merge.task_id, merge.branch, self._merged_count() + 1,
+                                     tuple(prediction.conflicted_files)))
 
     def _start_or_resume_merge(self, branch: str) -> Any:
         """A merge of `branch` interrupted by a crash is picked up where git left it."""
@@ -499,7 +509,7 @@ class Engine:
         state = queue.merge_state()
         if state is None or state.branch != branch.removeprefix("refs/heads/"):
             return queue.merge(branch)
-        if state.stage in ("merging", "verifying", "checkout_dirty"):
+        if state.stage in ("merging", "verifying", "advancing", "checkout_dirty"):
             return queue.continue_merge()
         status = "conflict" if state.stage == "conflict" else state.stage
         return MergeOutcome(status, state.branch, state.task_id, state.target,

@@ -113,7 +113,7 @@ def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYT
         common = ["diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color"]
         names = _git(worktree, [*common, "--name-only", "-z", base_commit], env)
         files = [name for name in names.decode(errors="replace").split("\0") if name]
-        patch = _git(worktree, [*common, base_commit], env).decode(errors="replace")
+        patch = _git(worktree, [*common, base_commit], env).decode(errors="replace") if files else ""
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

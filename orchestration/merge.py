@@ -1,8 +1,11 @@
 """The merge queue: only the orchestrator merges, one branch at a time, in its own worktree.
 
-The merge happens in `<pool root>/merge` (a detached worktree orch-tui owns; anything left
-there between merges is scratch and is discarded). The target branch moves only by
-fast-forward to the finished, conflict-free, verified commit:
+A branch that merges cleanly, with no verification command to run, is merged without any
+checkout: `git merge-tree --write-tree` makes the tree and `git commit-tree` the merge
+commit. Otherwise the merge happens in `<pool root>/merge` (a detached worktree orch-tui
+owns; anything left there between merges is scratch and is discarded), where a person can
+resolve conflicts. The target branch moves only by fast-forward to the finished,
+conflict-free, verified commit:
 
 * target checked out in some worktree (usually the person's main checkout): first our own
   check for local changes in the files the update touches (a clear message naming them),
@@ -37,7 +40,7 @@ from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, r
 from .task_refs import archive_ref, task_id_from_branch
 from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor,
                         list_worktrees, main_worktree, operation_in_progress, pool_root, status_entries,
-                        worktree_git_dir)
+                        worktree_git_dir, WorktreeInfo)
 
 STATE_FILE = "orch-tui-merge.json"
 MERGE_TREE_MIN_VERSION = (2, 38)
@@ -85,7 +88,8 @@ class MergeState:
 
     stage: str
     """merging (interrupted before git finished), conflict, verifying (merged, not yet
-    verified), verify_failed, or checkout_dirty (ready; the target's checkout refused)."""
+    verified), verify_failed, advancing (merged without a checkout, target not yet moved),
+    or checkout_dirty (ready; the target's checkout refused)."""
     branch: str
     task_id: str | None
     target: str
@@ -96,6 +100,9 @@ class MergeState:
     git_messages: list[str] = field(default_factory=list)
     conflict: Conflict | None = None
     """Filled in when reading a `conflict` state (rebuilt from the index, never stored)."""
+    merged_commit: str = ""
+    """The merge commit made without a checkout; empty when the merge worktree's HEAD is it."""
+    merge_base: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -178,6 +185,10 @@ class MergeQueue:
     # ----- target ----------------------------------------------------------------------
     def target_branch(self) -> str:
         """Config.target_branch, else the branch checked out in the main worktree."""
+        return self._target_and_tip()[0]
+
+    def _target_and_tip(self) -> tuple[str, str]:
+        """The target branch and its tip commit."""
         if self.config.target_branch:
             name = self.config.target_branch
         else:
@@ -186,13 +197,14 @@ class MergeQueue:
                 raise OrchError(f"{self.main} is not on a branch (detached HEAD): check out the branch "
                                 "to merge into, or set target_branch in the configuration")
             name = result.out.strip()
-        if run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False).status:
+        tip = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False)
+        if not tip.ok:
             raise BadInput(f"target branch {name!r} does not exist", fix="create it or change target_branch")
-        return name
+        return name, tip.out.strip()
 
     def target_commit(self) -> str:
         """The target branch's tip now (where new lanes branch from)."""
-        return self._target_tip(self.target_branch())
+        return self._target_and_tip()[1]
 
     def _target_tip(self, target: str) -> str:
         return run_git(self.main, "rev-parse", f"refs/heads/{target}").out.strip()
@@ -201,7 +213,7 @@ class MergeQueue:
     def predict(self, branches: list[str]) -> list[Prediction]:
         """For each branch: would it merge cleanly into the target as it is now?"""
         require_merge_tree(self.main)
-        target_commit = self._target_tip(self.target_branch())
+        target_commit = self._target_and_tip()[1]
         predictions = []
         for branch in branches:
             short, tip = self._branch(branch)
@@ -295,24 +307,72 @@ class MergeQueue:
     def merge(self, branch: str) -> MergeOutcome:
         """Merge one branch into the target (see the module docstring for the guarantees)."""
         with self._lock:
-            waiting = self._load()
-            if waiting:
-                raise OrchError(f"the merge of {waiting.branch} is waiting ({waiting.stage}): "
-                                "continue or abort it first")
-            target = self.target_branch()
-            old = self._target_tip(target)
-            short, tip = self._branch(branch)
-            task_id = task_id_from_branch(short)
-            label = f"{short} (task {task_id})" if task_id else short
-            state = MergeState("merging", short, task_id, target, old, tip,
-                               message=f"Merge {label} into {target}\n\nMerged by orch-tui.")
-            if is_ancestor(self.main, tip, old):
-                return MergeOutcome("already_merged", short, task_id, target,
-                                    f"{short} is already in {target}", old, old,
-                                    branch_disposition=self._dispose_branch(state, old))
-            self._ensure_worktree(old)
-            self._save(state)
-            return self._run_merge(state)
+            state = self._begin(branch)
+            if isinstance(state, MergeOutcome):
+                return state
+            if not self.config.verify_command:
+                merged = self._merge_without_checkout(state)
+                if merged is not None:
+                    return merged
+            return self._merge_in_worktree(state)
+
+    def merge_if_clean(self, branch: str) -> MergeOutcome | None:
+        """Like `merge`, but a branch that would conflict is left alone: None, nothing changed,
+        nobody asked (the engine merges such branches after the clean ones)."""
+        with self._lock:
+            state = self._begin(branch)
+            if isinstance(state, MergeOutcome):
+                return state
+            if not self.config.verify_command:
+                return self._merge_without_checkout(state)
+            if not _merge_tree(self.main, state.target_commit, state.branch_commit)[0]:
+                return None
+            return self._merge_in_worktree(state)
+
+    def _begin(self, branch: str) -> MergeState | MergeOutcome:
+        """The state of a new merge of `branch`, or the outcome when there is nothing to do."""
+        waiting = self._load()
+        if waiting:
+            raise OrchError(f"the merge of {waiting.branch} is waiting ({waiting.stage}): "
+                            "continue or abort it first")
+        target, old = self._target_and_tip()
+        short, tip = self._branch(branch)
+        task_id = task_id_from_branch(short)
+        label = f"{short} (task {task_id})" if task_id else short
+        state = MergeState("merging", short, task_id, target, old, tip,
+                           message=f"Merge {label} into {target}\n\nMerged by orch-tui.")
+        state.merge_base = run_git(self.main, "merge-base", old, tip, check=False).out.strip()
+        if state.merge_base == tip:
+            return MergeOutcome("already_merged", short, task_id, target,
+                                f"{short} is already in {target}", old, old,
+                                branch_disposition=self._dispose_branch(state, old))
+        return state
+
+    def _merge_in_worktree(self, state: MergeState) -> MergeOutcome:
+        self._ensure_worktree(state.target_commit)
+        self._save(state)
+        return self._run_merge(state)
+
+    def _merge_without_checkout(self, state: MergeState) -> MergeOutcome | None:
+        """A clean merge made in the object store; None (nothing changed) when it would conflict.
+
+        Until the state is saved nothing but an unreferenced object exists, so a crash before
+        that point simply merges again; after it, `continue_merge` moves the target.
+        """
+        if state.merge_base == state.target_commit:
+            merged = state.branch_commit
+        else:
+            clean, tree, _, _ = _merge_tree(self.main, state.target_commit, state.branch_commit)
+            if not clean:
+                return None
+            merged = run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree,
+                             "-p", state.target_commit, "-p", state.branch_commit,
+                             "-m", state.message).out.strip()
+        if not (self.path / ".git").exists():
+            self._ensure_worktree(state.target_commit)  # it holds the state file
+        state.stage, state.merged_commit = "advancing", merged
+        self._save(state)
+        return self._advance(state)
 
     def _run_merge(self, state: MergeState) -> MergeOutcome:
         if is_ancestor(self.main, state.target_commit, state.branch_commit):
@@ -366,11 +426,12 @@ class MergeQueue:
 
     # ----- moving the target ------------------------------------------------------------------
     def _advance(self, state: MergeState, verification: VerificationResult | None = None) -> MergeOutcome:
-        new = run_git(self.path, "rev-parse", "HEAD").out.strip()
+        new = state.merged_commit or run_git(self.path, "rev-parse", "HEAD").out.strip()
         current = self._target_tip(state.target)
         if current != state.target_commit:
             return self._target_moved(state, current)
-        checkout = self._checkout_of(state.target)
+        registered = list_worktrees(self.main)
+        checkout = self._checkout_of(state.target, registered)
         if checkout is not None:
             refusal = self._blocking_changes(checkout, state.target_commit, new)
             if refusal is None:
@@ -391,7 +452,7 @@ class MergeQueue:
                              f"refs/heads/{state.target}", new, state.target_commit, check=False)
             if not result.ok:
                 return self._target_moved(state, self._target_tip(state.target))
-        disposition = self._dispose_branch(state, new)
+        disposition = self._dispose_branch(state, new, registered)
         self._clear()
         return self._outcome(state, "merged", f"{state.branch} merged into {state.target} at {new[:12]}",
                              commit=new, verification=verification, branch_disposition=disposition)
@@ -402,9 +463,9 @@ class MergeQueue:
                              f"{state.target} moved from {state.target_commit[:12]} to {current[:12]} during the "
                              f"merge; nothing was changed and {state.branch} is kept: merge it again")
 
-    def _checkout_of(self, target: str) -> Path | None:
+    def _checkout_of(self, target: str, registered: list[WorktreeInfo]) -> Path | None:
         """The worktree with `target` checked out (or being rebased/bisected there)."""
-        for info in list_worktrees(self.main):
+        for info in registered:
             if info.branch == f"refs/heads/{target}":
                 return Path(info.path)
             git_dir = worktree_git_dir(Path(info.path)) if Path(info.path, ".git").exists() else None
@@ -419,9 +480,10 @@ class MergeQueue:
         busy = operation_in_progress(checkout)
         if busy:
             return f"{checkout} is in the middle of {busy}; finish or abort it there."
-        changed = set(nul_fields(run_git(self.main, "diff", "--name-only", "--no-renames", "-z", old, new).out))
-        added = nul_fields(run_git(self.main, "diff", "--name-only", "--no-renames", "--diff-filter=A", "-z",
-                                   old, new).out)
+        fields = nul_fields(run_git(self.main, "diff", "--name-status", "--no-renames", "-z", old, new).out)
+        pairs = list(zip(fields[::2], fields[1::2]))  # (status letter, path)
+        changed = {path for _, path in pairs}
+        added = [path for status, path in pairs if status == "A"]
         dirty = [entry[3:] for entry in status_entries(checkout)]
         blocked = {path for path in changed
                    if any(path == d or (d.endswith("/") and path.startswith(d)) for d in dirty)}
@@ -432,7 +494,8 @@ class MergeQueue:
         return (f"{checkout} has uncommitted changes in files this merge would update ({shown}); "
                 f"commit or stash them there.")
 
-    def _dispose_branch(self, state: MergeState, merged_into: str) -> str:
+    def _dispose_branch(self, state: MergeState, merged_into: str,
+                        registered: list[WorktreeInfo] | None = None) -> str:
         policy = self.config.branch_after_merge
         if state.task_id is None or policy == "keep":
             return "kept"
@@ -440,14 +503,15 @@ class MergeQueue:
         if not tip.ok:
             return "already gone"
         tip_commit = tip.out.strip()
-        if not is_ancestor(self.main, tip_commit, merged_into):
+        if tip_commit != state.branch_commit and not is_ancestor(self.main, tip_commit, merged_into):
             return f"kept: {state.branch} has commits that were not merged"
         done = []
         if policy == "archive":
             run_git(self.main, "update-ref", "-m", "orch-tui: archive merged task branch",
                     archive_ref(state.task_id), tip_commit)
             done.append(f"archived as {archive_ref(state.task_id)}")
-        holder = next((w.path for w in list_worktrees(self.main) if w.branch == f"refs/heads/{state.branch}"), None)
+        holder = next((w.path for w in registered or list_worktrees(self.main)
+                       if w.branch == f"refs/heads/{state.branch}"), None)
         if holder:
             done.append(f"branch kept: checked out in {holder}")
         else:

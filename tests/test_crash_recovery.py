@@ -69,7 +69,7 @@ KILL_POINTS = [
     "started on orch/c-2",         # lanes being created
     "lane 1: busy",                # agents running
     "lane 3: c-3 succeeded",       # some lanes finished
-    "predicted",                   # merge order computed
+    "merged orch/c-3",             # merged while other lanes still run
     "merging orch/c-2",            # mid-merge
     "merged orch/c-1",             # between merges
     "batch proposed: c-5",         # second batch proposed, not approved

@@ -389,3 +389,42 @@ def test_a_branch_still_checked_out_in_a_lane_is_archived_but_kept(project: Path
     assert outcome.ok
     assert outcome.branch_disposition.startswith("archived as refs/orch-archive/bd-1; branch kept: checked out in")
     assert git(project, "branch", "--list", "orch/bd-1")
+
+
+def test_merge_if_clean_leaves_a_conflicting_branch_alone(project: Path) -> None:
+    commit_on(project, "orch/a", {"story.txt": edit_line(5, "A's line five")})
+    commit_on(project, "orch/b", {"story.txt": edit_line(5, "B's line five")})
+    queue = queue_for(project)
+    assert queue.merge_if_clean("orch/a").status == "merged"
+    before = git(project, "rev-parse", "main")
+    assert queue.merge_if_clean("orch/b") is None
+    assert git(project, "rev-parse", "main") == before and queue.merge_state() is None
+    assert git(project, "status", "--porcelain") == ""
+    assert queue.merge("orch/b").status == "conflict", "a plain merge still stops for a person"
+
+
+def test_a_merge_made_without_checkout_is_finished_after_a_crash(project: Path) -> None:
+    """Killed between writing the merge commit and moving the target: continue moves it."""
+    commit_on(project, "orch/bd-1", {"new.txt": "one\n"})
+    git(project, "commit", "-q", "--allow-empty", "-m", "main moves on")  # so a merge commit is needed
+    queue = queue_for(project)
+    before = git(project, "rev-parse", "main")
+    advance = MergeQueue._advance
+
+    def die(self: MergeQueue, state: object, verification: object = None) -> None:
+        raise SystemExit("killed")  # the process dies here
+
+    MergeQueue._advance = die  # type: ignore[method-assign]
+    try:
+        with pytest.raises(SystemExit):
+            queue.merge("orch/bd-1")
+    finally:
+        MergeQueue._advance = advance  # type: ignore[method-assign]
+    assert git(project, "rev-parse", "main") == before
+    restarted = queue_for(project)
+    waiting = restarted.merge_state()
+    assert waiting is not None and waiting.stage == "advancing" and waiting.merged_commit
+    outcome = restarted.continue_merge()
+    assert outcome.status == "merged" and git(project, "rev-parse", "main") == waiting.merged_commit
+    assert (project / "new.txt").read_text() == "one\n"
+    assert restarted.merge_state() is None
