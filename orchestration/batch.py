@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import groupby
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .config import check_batch_size
 from .cycles import cycles_in
@@ -85,6 +85,8 @@ class BatchProposal:
     left_out: list[BatchChoice] = field(default_factory=list)
     """Ready tasks not picked first, then every other unfinished issue, each by priority."""
     cycles: list[list[str]] = field(default_factory=list)
+    predicted_conflicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Task id -> files its kept branch (work from an earlier attempt) would conflict on."""
 
     def to_json(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size,
@@ -194,15 +196,21 @@ def _pick_reason(task: Task, track: str | None, first_in_track: bool) -> str:
 
 def propose_batch(graph: TaskGraph, batch_size: int = 4, *, exclude: Iterable[str] = (),
                   pinned: Sequence[str] = (), busy: Iterable[str] = (),
+                  held_back: Mapping[str, str] | None = None,
                   now: datetime | None = None) -> BatchProposal:
-    """Up to `batch_size` ready tasks that can run side by side, with a reason for every choice."""
+    """Up to `batch_size` ready tasks that can run side by side, with a reason for every choice.
+
+    `exclude` are tasks the person dropped; `held_back` maps tasks the engine keeps out (a
+    failure in this session, until a person retries it) to the reason shown.
+    """
     return propose_with_plan(graph, analyze_plan(graph), batch_size, exclude=exclude,
-                             pinned=pinned, busy=busy, now=now)
+                             pinned=pinned, busy=busy, held_back=held_back, now=now)
 
 
 def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4, *,
                       exclude: Iterable[str] = (), pinned: Sequence[str] = (),
-                      busy: Iterable[str] = (), now: datetime | None = None) -> BatchProposal:
+                      busy: Iterable[str] = (), held_back: Mapping[str, str] | None = None,
+                      now: datetime | None = None) -> BatchProposal:
     """`propose_batch` reusing a plan analysis already made (so the graph is read once)."""
     check_batch_size(batch_size)
     now = now or datetime.now(timezone.utc)
@@ -218,6 +226,8 @@ def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4,
     candidates, others = [], []
     for task in unfinished:
         reason = _gate_reason(task, readiness, now, excluded, busy_ids)
+        if reason is None and held_back and task.id in held_back and task.id not in pinned:
+            reason = held_back[task.id]
         (candidates if reason is None else others).append((task, reason))
 
     _pick_pinned(selection, pinned, {task.id for task, _ in candidates})

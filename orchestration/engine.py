@@ -29,7 +29,9 @@ from .merge import MergeOutcome
 from .model import Task, TaskGraph
 from .recovery import resume_plan
 from .snapshot_reducer import apply_event
+from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
+from .worktrees import branch_tip
 
 HEALTH_INTERVAL_SECONDS = 2.0
 
@@ -60,6 +62,8 @@ class EngineParts:
 class _Batch:
     tasks: list[Task]
     base: str
+    lanes: list[int] = field(default_factory=list)
+    """The lane of each task (1, 2, ... unless resuming: a task reruns in its own lane)."""
     lane_tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     finished: asyncio.Queue[MergeRecord | None] = field(default_factory=asyncio.Queue)
     """Merges of lanes as they finish, for `_merge_while_running`; None ends it."""
@@ -75,6 +79,8 @@ class Engine:
         self._view = EngineSnapshot(batch_size=parts.config.batch_size)
         self._journal_state = JournalState(batch_size=parts.config.batch_size)
         self._dropped: set[str] = set()
+        self._held_back: dict[str, str] = {}
+        """Tasks that failed in this session: not proposed again until a person retries them."""
         self._pinned: list[str] = []
         self._batch: _Batch | None = None
         self._batch_runner: asyncio.Task[None] | None = None
@@ -178,10 +184,23 @@ class Engine:
             raise OrchError(f"cannot propose a batch while {self.state.value}")
         graph = await self._reload_graph()
         proposal = propose_batch(graph, self._view.batch_size, exclude=self._dropped,
-                                 pinned=self._pinned)
-        self._view.proposal = proposal
+                                 pinned=self._pinned, held_back=self._held_back)
+        proposal.predicted_conflicts = await asyncio.to_thread(self._predict_kept_work, proposal)
         self._emit(ev.BatchProposed(proposal))
         self._set_state(EngineState.PROPOSED, f"{len(proposal.picked)} task(s) proposed")
+
+    def _predict_kept_work(self, proposal: BatchProposal) -> dict[str, tuple[str, ...]]:
+        """For tasks retried on work kept from an earlier attempt: would it merge as it is?
+        (A task starting afresh has nothing to predict until its agent has worked.)"""
+        try:  # (a task id unfit for a branch name fails later, with its own message)
+            kept = [task_branch(choice.task_id) for choice in proposal.picked
+                    if branch_tip(self.parts.repo, task_branch(choice.task_id))]
+            predictions = self.parts.merges.predict(kept) if kept else []
+        except OrchError as error:
+            self._log(f"could not predict merges: {error}", "warning")
+            return {}
+        return {prediction.task_id: tuple(prediction.conflicted_files)
+                for prediction in predictions if prediction.task_id}
 
     def _require_proposal(self) -> BatchProposal:
         if self.state is not EngineState.PROPOSED or self._view.proposal is None:
@@ -211,7 +230,6 @@ class Engine:
 
     async def reject(self, reason: str = "") -> None:
         self._require_proposal()
-        self._view.proposal = None
         self._dropped.clear()
         self._pinned.clear()
         self._emit(ev.BatchRejected(reason))
@@ -224,7 +242,6 @@ class Engine:
         graph = self._view.graph or TaskGraph()
         tasks = [graph.tasks[choice.task_id] for choice in proposal.picked]
         base = await asyncio.to_thread(self._target_commit)
-        self._ensure_lane_views(len(tasks))
         self._journal_state.batch = [task.id for task in tasks]
         self._journal_state.lanes = []
         self._journal_state.merges = []
@@ -234,10 +251,6 @@ class Engine:
         self._set_state(EngineState.RUNNING, f"{len(tasks)} lane(s)")
         self._batch = _Batch(tasks, base)
         self._batch_runner = asyncio.create_task(self._run_batch(self._batch))
-
-    def _ensure_lane_views(self, count: int) -> None:
-        size = max(count, self._view.batch_size)
-        self._view.lanes = [LaneView(lane) for lane in range(1, size + 1)]
 
     async def pause(self) -> None:
         self._pause_requested = True
@@ -273,7 +286,7 @@ class Engine:
             await asyncio.gather(merger, return_exceptions=False)
 
     async def _dispatch_all(self, batch: _Batch) -> None:
-        pending = list(enumerate(batch.tasks, start=1))
+        pending = list(zip(batch.lanes or range(1, len(batch.tasks) + 1), batch.tasks))
         while pending:
             running = sum(1 for task in batch.lane_tasks.values() if not task.done())
             if self._can_start_lane(running):
@@ -304,7 +317,7 @@ class Engine:
         reserved = task.declared_files
         # The worktree and the reservation do not depend on each other: get both at once.
         assigning = asyncio.create_task(
-            asyncio.to_thread(self.parts.pool.assign, lane, task.id, base))
+            asyncio.to_thread(self.parts.pool.assign, lane, task.id, base, keep_existing=True))
         try:
             refusal = await self._reserve(lane, task, reserved)
         finally:
@@ -381,6 +394,7 @@ class Engine:
         if merge is not None:
             self._journal_state.merges.append(merge)
         else:
+            self._hold_back(task.id, f"{outcome.value} in lane {lane}")
             await asyncio.to_thread(
                 self.parts.store.update, task.id, status="open", assignee="",
                 note=f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}")
@@ -407,11 +421,17 @@ class Engine:
             raise OrchError(f"lane {lane} is not running")
         task.cancel()
 
+    def _hold_back(self, task_id: str, what: str) -> None:
+        """Without this, a task that fails at once would be proposed (and fail) forever."""
+        self._held_back[task_id] = f"{what}: not proposed again until retried"
+        self._log(f"{task_id} {what}; it is not proposed again until you retry it", "warning")
+
     async def retry_task(self, task_id: str) -> None:
         """Put a failed task first in the next proposal."""
         if task_id not in self._pinned:
             self._pinned.insert(0, task_id)
         self._dropped.discard(task_id)
+        self._held_back.pop(task_id, None)
         self._log(f"{task_id} will be proposed first in the next batch")
 
     async def _quietly(self, call: Awaitable[Any]) -> None:
@@ -483,6 +503,7 @@ class Engine:
             if outcome is None:  # aborted: the branch is kept for a later batch
                 merge.state = "skipped"
                 self._save_journal()
+                self._hold_back(merge.task_id, "its merge was aborted")
                 await asyncio.to_thread(
                     self.parts.store.update, merge.task_id, status="open", assignee="",
                     note=f"orch-tui: merge aborted by a person; work kept on {merge.branch}")
@@ -601,13 +622,16 @@ class Engine:
             return
         self._journal_state = saved
         self._journal_state.batch_size = self._view.batch_size
+        lane_of = {record.task_id: record.lane for record in saved.lanes}
         plan = await asyncio.to_thread(resume_plan, self.parts, saved)
         for line in plan.messages:
             self._log(line, "warning")
         graph = self._view.graph or TaskGraph()
-        self._batch = _Batch([graph.tasks[task_id] for task_id in plan.rerun if task_id in graph.tasks],
+        rerun = [task_id for task_id in plan.rerun if task_id in graph.tasks]
+        self._batch = _Batch([graph.tasks[task_id] for task_id in rerun],
                              saved.lanes[0].base if saved.lanes else
-                             await asyncio.to_thread(self._target_commit))
+                             await asyncio.to_thread(self._target_commit),
+                             lanes=[lane_of[task_id] for task_id in rerun])
         self._set_state(EngineState.RUNNING, "resuming after a restart")
         self._batch_runner = asyncio.create_task(self._run_batch(self._batch, resume_merges=not plan.rerun))
 

@@ -364,7 +364,8 @@ class WorktreePool:
 
         Uncommitted work already in the lane is committed to the branch it was on first. An
         existing `orch/<task-id>` with commits not in the base is refused (it holds someone's
-        work) unless `keep_existing`, which checks that branch out as it is (resuming a task).
+        work) unless `keep_existing`, which checks that branch out as it is (resuming a task;
+        a branch with nothing the base lacks starts afresh from the base either way).
         """
         branch = task_branch(task_id)
         path = self.lane_path(lane_index)
@@ -377,14 +378,15 @@ class WorktreePool:
                          f"lane-{lane_index}-{_stamp()}")
         self._check_branch_free(branch, path, registered)
         existing = branch_tip(self.main, branch)
-        if existing and keep_existing:
+        kept_work = existing is not None and not is_ancestor(self.main, existing, base)
+        if kept_work and not keep_existing:
+            raise OrchError(f"branch {branch} already exists with commits not in {base_ref}; "
+                            "merge, archive or delete it first, or resume it (keep_existing)")
+        if kept_work:
             if lane.branch != branch:
                 run_git(path, "switch", "--quiet", branch)
             head = existing
-        else:
-            if existing and not is_ancestor(self.main, existing, base):
-                raise OrchError(f"branch {branch} already exists with commits not in {base_ref}; "
-                                "merge, archive or delete it first, or resume it (keep_existing)")
+        else:  # new, or nothing on it that the base lacks: start afresh from the base
             run_git(path, "switch", "--quiet", "--no-track", "-C", branch, base)
             head = base
         # No `git clean` pass is needed: every tracked change and untracked file was committed

@@ -163,3 +163,42 @@ async def test_an_agents_last_edit_outside_its_reservation_still_raises_an_alert
     assert [alert.paths for alert in alerts] == [("stray.txt",)]
     last_diff = [event for event in seen if isinstance(event, ev.LaneDiff)][-1]
     assert set(last_diff.files) == {"a.txt", "stray.txt"}, "the lane shows its final diff"
+
+
+async def test_a_failed_task_waits_for_a_retry_which_resumes_its_kept_work(tmp_path: Path) -> None:
+    repo = make_task_repo(tmp_path / "repo", [
+        TaskSpec("t-1", ("a.txt",), script=edits("a.txt", fail="tests fail"))])
+    engine, seen = build(repo, tmp_path / "lanes")
+    await engine.start()
+    try:
+        assert await run_batches(engine, limit=5) == 1, "a failing task is not proposed forever"
+        await engine.propose()
+        left_out = {choice.task_id: choice.reason for choice in engine.snapshot().proposal.left_out}
+        assert "not proposed again until retried" in left_out["t-1"]
+        kept = git(repo, "rev-parse", "orch/t-1")
+        await engine.retry_task("t-1")
+        await engine.propose()
+        assert engine.snapshot().proposal.task_ids == ["t-1"]
+        await engine.approve()
+        await asyncio.wait_for(engine.wait_until_settled(), 60)
+    finally:
+        await engine.close()
+    history = git(repo, "rev-list", "orch/t-1")
+    assert kept in history, "the retry continued on the work the failed attempt kept"
+    assert len([e for e in seen if isinstance(e, ev.LaneFinished)]) == 2
+
+
+async def test_the_proposal_predicts_whether_a_retried_tasks_kept_work_still_merges(tmp_path: Path) -> None:
+    repo = make_task_repo(tmp_path / "repo", [
+        TaskSpec("t-1", ("a.txt",), script=edits("a.txt", fail="tests fail"))], files={"a.txt": "base\n"})
+    engine, _ = build(repo, tmp_path / "lanes")
+    await engine.start()
+    try:
+        await run_batches(engine, limit=1)
+        (repo / "a.txt").write_text("main changed it\n")  # meanwhile, on main
+        git(repo, "commit", "-qam", "main edits a.txt")
+        await engine.retry_task("t-1")
+        await engine.propose()
+        assert engine.snapshot().proposal.predicted_conflicts == {"t-1": ("a.txt",)}
+    finally:
+        await engine.close()
