@@ -279,11 +279,12 @@ class Engine:
         merger = asyncio.create_task(self._merge_while_running(batch))
         try:
             await self._dispatch_all(batch)
+        except BaseException:
+            merger.cancel()
+            raise
         finally:
             batch.finished.put_nowait(None)
-            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                merger.cancel()
-            await asyncio.gather(merger, return_exceptions=False)
+        await merger
 
     async def _dispatch_all(self, batch: _Batch) -> None:
         pending = list(zip(batch.lanes or range(1, len(batch.tasks) + 1), batch.tasks))
@@ -454,7 +455,8 @@ class Engine:
         early = await asyncio.to_thread(self.parts.merges.merge_state) is None
         while (merge := await batch.finished.get()) is not None:
             if early and merge.state == "pending":
-                early = await self._merge_one(merge, only_if_clean=True) and merge.state == "merged"
+                deferred = not await self._merge_one(merge, only_if_clean=True)
+                early = deferred or merge.state == "merged"  # a person aborted it: stop
 
     async def _merge_finished(self) -> None:
         self._set_state(EngineState.MERGING)
