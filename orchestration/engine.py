@@ -316,11 +316,11 @@ class Engine:
     async def _lane_body(self, lane: int, task: Task, base: str,
                          record: LaneRecord) -> tuple[LaneOutcome, str]:
         reserved = task.declared_files
-        # The worktree and the reservation do not depend on each other: get both at once.
+        # The worktree and the claim on the files do not depend on each other: get both at once.
         assigning = asyncio.create_task(
             asyncio.to_thread(self.parts.pool.assign, lane, task.id, base, keep_existing=True))
         try:
-            refusal = await self._reserve(lane, task, reserved)
+            refusal = await self._claim(lane, task, reserved)
         finally:
             assigned = await assigning
         record.worktree = assigned.path
@@ -333,15 +333,21 @@ class Engine:
                                 assignee=f"lane-{lane}")
         self._emit(ev.LaneStarted(lane, task.id, task.title, record.branch, record.worktree))
         watcher, watching = self._start_watcher(lane, task, Path(record.worktree), base, reserved)
+        agent = asyncio.create_task(
+            self.parts.runner.run(self._agent_request(lane, task, record, reserved), self._emit))
         try:
-            result = await self.parts.runner.run(self._agent_request(lane, task, record, reserved),
-                                                 self._emit)
+            # The agent works while the server confirms the claim; a refusal stops it.
+            refusal = await self._confirm(lane, task)
+            if refusal:
+                return LaneOutcome.FAILED, refusal
+            result = await agent
             if watcher is not None:  # the agent's last edit may not have been seen yet
                 await watcher.refresh()
         finally:
-            if watching is not None:
-                watching.cancel()
-                await asyncio.gather(watching, return_exceptions=True)
+            for running in (agent, watching):
+                if running is not None and not running.done():
+                    running.cancel()
+                    await asyncio.gather(running, return_exceptions=True)
         return result.outcome, result.reason
 
     def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> Any:
@@ -357,8 +363,8 @@ class Engine:
         watcher = self.parts.watcher_factory(lane, task.id, worktree, base, reserved, self._emit)
         return watcher, asyncio.create_task(watcher.run())
 
-    async def _reserve(self, lane: int, task: Task, patterns: tuple[str, ...]) -> str | None:
-        """Reserve the task's files; a reason when someone else holds them, else None.
+    async def _claim(self, lane: int, task: Task, patterns: tuple[str, ...]) -> str | None:
+        """Claim the task's files; a reason when someone else holds them, else None.
 
         A refusal caused only by our own lanes (sequential mode, or a running lane's
         patterns) means "not yet": the lane waits its turn instead of failing.
@@ -367,13 +373,26 @@ class Engine:
         if manager is None:
             return None
         while True:
-            outcome = await manager.reserve(lane, task.id, patterns)
+            outcome = await manager.claim(lane, task.id, patterns)
             if outcome.acquired:
                 return None
             if any(holder.lane is None for holder in outcome.conflicts):
                 return f"files reserved by someone else: {outcome.describe()}"
             self._emit(ev.LaneProgress(lane, task.id, "waiting", outcome.describe()))
             await self._wait_for_wake(timeout=1.0)
+
+    async def _confirm(self, lane: int, task: Task) -> str | None:
+        """The server's answer to the lane's claim: a reason when it knows of another holder.
+        A server that fails meanwhile means sequential mode; the lane, started, runs on."""
+        manager = self.parts.reservations
+        if manager is None or not manager.confirming(lane):
+            return None
+        outcome = await manager.confirm(lane)
+        if outcome is None or outcome.acquired:
+            return None
+        if any(holder.lane is None for holder in outcome.conflicts):
+            return f"files reserved by someone else: {outcome.describe()}"
+        return f"the server sees an overlap with another lane: {outcome.describe()}"
 
     async def _wait_for_wake(self, timeout: float) -> None:
         self._wake.clear()

@@ -1,9 +1,15 @@
 """File reservations for lanes through Agent Mail, with a sequential fallback.
 
-One project key (the main repository's absolute path) and one agent per lane. Before a lane's
-agent starts, `reserve()` takes the task's declared patterns exclusively; any conflict means
-"not acquired", and whatever was granted is given back. The server's overlap check misses
-some wildcard pairs, so the patterns our own lanes hold are also compared locally
+One project key (the main repository's absolute path) and one agent per lane. A lane takes
+its task's declared patterns exclusively in two steps: `claim()` checks them at once against
+our own lanes' patterns and the other agents' reservations in the last ledger read, and
+`confirm()` asks the server, which may know of a newer holder; any conflict means "not
+acquired", and whatever was granted is given back. The engine starts the lane's agent after
+the claim and stops it if the server refuses: the server serializes reservations (a git
+commit each, ~60 ms), so waiting for it would start the last of four lanes ~0.2 s late,
+while an agent in its own worktree touches nobody else's files in the meantime.
+`reserve()` does both steps for callers that wait. The server's overlap check misses some
+wildcard pairs, so the patterns our own lanes hold are also compared locally
 (`patterns.first_overlap`).
 
 Agent Mail unreachable (at start or mid-batch) or refusing us puts the manager in sequential
@@ -233,11 +239,27 @@ class ReservationManager:
     # ------------------------------------------------------------------ reserve / release
 
     async def reserve(self, lane: int, task_id: str, patterns: Iterable[str]) -> ReserveOutcome:
-        """Reserve a task's patterns (exclusive) for `lane` before its agent starts.
+        """Reserve a task's patterns (exclusive) for `lane`, waiting for the server's answer.
 
-        The lane is claimed locally under the lock (so concurrent calls see each other's
-        patterns) and the server round trip runs outside it, so a batch's lanes reserve at
-        once instead of one after another.
+        `claim()` then `confirm()`; a server that fails on the way puts the manager in
+        sequential mode and the lane is answered as a sequential-mode lane.
+        """
+        claimed = await self.claim(lane, task_id, patterns)
+        if not claimed.acquired or not self.confirming(lane):
+            return claimed
+        outcome = await self.confirm(lane)
+        if outcome is not None:
+            return outcome
+        async with self._lock:  # the server failed: we are sequential now
+            self._holds.pop(lane, None)
+            return self._reserve_sequential(lane, task_id, claimed.granted)
+
+    async def claim(self, lane: int, task_id: str, patterns: Iterable[str]) -> ReserveOutcome:
+        """Claim a task's patterns for `lane` from what is known here, without the server.
+
+        Refused when they overlap a pattern one of our lanes holds, or one another agent held
+        at the last ledger read. In parallel mode an acquired claim still awaits `confirm()`
+        (the server may know of a newer holder); `granted` lists the claimed patterns.
         """
         self._check_lane(lane)
         wanted = _clean(patterns)
@@ -250,14 +272,31 @@ class ReservationManager:
                                       reason="overlaps a running lane's patterns")
             if self._mode is not Mode.PARALLEL:
                 return self._reserve_sequential(lane, task_id, wanted)
-            hold = _Hold(task_id, wanted, requesting=bool(wanted))
-            self._holds[lane] = hold
-        outcome = await self._reserve_on_server(lane, hold)
-        if outcome is not None:
-            return outcome
-        async with self._lock:  # the server failed: we are sequential now
-            self._holds.pop(lane, None)
-            return self._reserve_sequential(lane, task_id, wanted)
+            known = self._known_conflicts(wanted)
+            if known:
+                return ReserveOutcome(lane, task_id, False, self._mode, conflicts=known,
+                                      reason="held by another agent")
+            self._holds[lane] = _Hold(task_id, wanted, requesting=bool(wanted), established=not wanted)
+            reason = (f"lane {lane}: {len(wanted)} pattern(s) claimed" if wanted
+                      else "the task declares no files: nothing to reserve")
+            return ReserveOutcome(lane, task_id, True, self._mode, granted=wanted, reason=reason)
+
+    def confirming(self, lane: int) -> bool:
+        """True while the lane's claim waits for the server's answer."""
+        hold = self._holds.get(lane)
+        return hold is not None and hold.requesting
+
+    async def confirm(self, lane: int) -> ReserveOutcome | None:
+        """The server's answer to the lane's claim: acquired, or refused with the holders the
+        server knows (the claim is then given back). None when the server failed: the
+        manager is sequential now and the claim stays, like any running lane's."""
+        hold = self._holds.get(lane)
+        if hold is None:
+            raise ValueError(f"lane {lane} has no claim to confirm")
+        if not hold.requesting:
+            return ReserveOutcome(lane, hold.task_id, True, self._mode, granted=hold.patterns,
+                                  reason=self._mode_reason if self._mode is not Mode.PARALLEL else "")
+        return await self._reserve_on_server(lane, hold)
 
     def _reserve_sequential(self, lane: int, task_id: str,
                             wanted: tuple[str, ...]) -> ReserveOutcome:
@@ -271,10 +310,6 @@ class ReservationManager:
 
     async def _reserve_on_server(self, lane: int, hold: _Hold) -> ReserveOutcome | None:
         """Parallel-mode reservation of a claimed hold; None when the server failed."""
-        if not hold.patterns:
-            hold.established = True
-            return ReserveOutcome(lane, hold.task_id, True, self._mode,
-                                  reason="the task declares no files: nothing to reserve")
         try:
             granted, conflicts = await self._request(lane, hold, hold.patterns)
             if conflicts:
@@ -316,6 +351,18 @@ class ReservationManager:
             for conflict in conflicts if isinstance(conflict, dict)
             for holder in conflict.get("holders") or [] if isinstance(holder, dict)
         )
+
+    def _known_conflicts(self, wanted: tuple[str, ...]) -> tuple[Holder, ...]:
+        """Other agents' exclusive reservations in the last ledger read that overlap `wanted`."""
+        found = []
+        for record in self._ledger:
+            if record.lane is not None or not record.exclusive:
+                continue
+            pair = first_overlap(wanted, (record.path_pattern,))
+            if pair:
+                found.append(Holder(path=pair[0], agent=record.agent, path_pattern=record.path_pattern,
+                                    expires_at=record.expires_at))
+        return tuple(found)
 
     def _local_conflicts(self, lane: int, wanted: tuple[str, ...]) -> tuple[Holder, ...]:
         found = []
@@ -412,8 +459,11 @@ class ReservationManager:
 
     def _publish_soon(self) -> None:
         """Read the ledger in the background: a lane starts without waiting for the
-        reservation table to be redrawn (`published()` waits for it)."""
+        reservation table to be redrawn (`published()` waits for it). While claims await
+        the server, the read waits for the last answer: the server serializes its work."""
         self._publish_again = True
+        if any(hold.requesting for hold in self._holds.values()):
+            return
         if self._publishing is None or self._publishing.done():
             self._publishing = asyncio.create_task(self._publish_in_background())
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.agent_mail import AgentMailClient
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.config import Config
+from orch_tui.orchestration import engine as engine_module
 from orch_tui.orchestration.engine import Engine
 from orch_tui.orchestration.wiring import build_engine
 from tests.agent_mail_server import running_agent_mail
@@ -91,3 +93,42 @@ async def test_lanes_run_in_parallel_with_reservations(tmp_path: Path) -> None:
     order = [type(e).__name__ for e in seen if isinstance(e, (ev.LaneStarted, ev.LaneFinished))]
     assert order[:3] == ["LaneStarted"] * 3, "every lane started before any finished"
     assert set(read_statuses(repo).values()) == {"closed"}
+
+
+@pytest.mark.parametrize("ledger_knows", [True, False], ids=["seen-in-ledger", "reported-by-server"])
+async def test_a_lane_whose_files_another_agent_holds_fails_and_the_others_merge(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_knows: bool) -> None:
+    """Another agent reserved one task's file just before approval. If the engine's ledger
+    shows it, the lane is refused before its agent starts; if only the server knows, the
+    agent starts and is stopped when the server answers. Either way the task is reopened
+    naming the holder, and the rest of the batch merges."""
+    agent_mail_python()
+    monkeypatch.setattr(engine_module, "HEALTH_INTERVAL_SECONDS", 600.0)  # no ledger read of its own
+    tasks = [TaskSpec(f"x-{n}", (f"src/x{n}.txt",), script={"steps": [{"append": f"src/x{n}.txt", "delay": 1.0}]})
+             for n in (1, 2)]
+    repo = make_task_repo(tmp_path / "repo", tasks)
+    with running_agent_mail(tmp_path / "mail") as server:
+        engine, seen = _engine(repo, tmp_path / "lanes", server.url)
+        await engine.start()
+        async with AgentMailClient(server.url) as person:
+            try:
+                await engine.propose()
+                await person.call_tool("register_agent", {"project_key": str(repo), "program": "editor",
+                                                          "model": "x", "name": "person-agent"})
+                await person.call_tool("file_reservation_paths", {
+                    "project_key": str(repo), "agent_name": "personagent", "paths": ["src/x2.txt"],
+                    "ttl_seconds": 600})
+                if ledger_knows:
+                    await engine.parts.reservations.refresh_ledger()
+                await engine.approve()
+                assert await asyncio.wait_for(engine.wait_until_settled(), 60) is EngineState.IDLE
+            finally:
+                await engine.close()
+    finished = {e.task_id: e for e in seen if isinstance(e, ev.LaneFinished)}
+    assert finished["x-1"].outcome is ev.LaneOutcome.SUCCEEDED
+    assert finished["x-2"].outcome is ev.LaneOutcome.FAILED
+    assert "reserved by someone else" in finished["x-2"].reason and "personagent" in finished["x-2"].reason
+    assert read_statuses(repo) == {"x-1": "closed", "x-2": "open"}
+    assert (repo / "src" / "x1.txt").exists() and not (repo / "src" / "x2.txt").exists()
+    started = {e.task_id for e in seen if isinstance(e, ev.LaneStarted)}
+    assert started == ({"x-1"} if ledger_knows else {"x-1", "x-2"})

@@ -133,6 +133,41 @@ async def test_a_conflict_is_not_acquired_names_the_holder_and_gives_back_the_re
     assert manager.can_start_lane(running_count=1)  # parallel mode: other lanes may start
 
 
+async def test_a_claim_is_refused_at_once_when_the_ledger_shows_another_agents_hold(setup):
+    manager = setup.manager()
+    await manager.start()
+    other = await setup.foreign_agent("ledger-agent")
+    await other.call_tool("file_reservation_paths", {
+        "project_key": setup.project, "agent_name": "ledgeragent", "paths": ["src/**"],
+        "ttl_seconds": 600})
+    await manager.refresh_ledger()
+
+    outcome = await manager.claim(1, "T-1", ["src/api/x.py"])
+
+    assert not outcome.acquired
+    assert [(c.agent, c.path_pattern, c.lane) for c in outcome.conflicts] == [
+        ("ledgeragent", "src/**", None)]
+    assert manager.running_lanes() == () and not manager.confirming(1)
+
+
+async def test_a_claim_the_server_refuses_is_given_back_on_confirm(setup):
+    manager = setup.manager()
+    await manager.start()
+    other = await setup.foreign_agent("late-agent")  # reserves after our last ledger read
+    await other.call_tool("file_reservation_paths", {
+        "project_key": setup.project, "agent_name": "lateagent", "paths": ["src/**"],
+        "ttl_seconds": 600})
+
+    claimed = await manager.claim(1, "T-1", ["docs/a.md", "src/api/x.py"])
+    assert claimed.acquired and manager.confirming(1) and manager.running_lanes() == (1,)
+    confirmed = await manager.confirm(1)
+
+    assert confirmed is not None and not confirmed.acquired
+    assert [(c.path, c.agent) for c in confirmed.conflicts] == [("src/api/x.py", "lateagent")]
+    assert manager.running_lanes() == ()
+    assert await held(manager) == {(None, "src/**")}  # docs/a.md was granted, then released
+
+
 @pytest.mark.parametrize(("first", "second", "overlap"), [
     ("src/**", "src/a.py", True),           # the server sees this one too
     ("pkg/*/b.py", "pkg/a/*.py", True),     # the server's known false negative
