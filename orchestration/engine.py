@@ -332,7 +332,8 @@ class Engine:
         await asyncio.to_thread(self.parts.store.update, task.id, status="in_progress",
                                 assignee=f"lane-{lane}")
         self._emit(ev.LaneStarted(lane, task.id, task.title, record.branch, record.worktree))
-        watcher, watching = self._start_watcher(lane, task, Path(record.worktree), base, reserved)
+        watcher, watching = self._start_watcher(lane, task, Path(record.worktree), base, reserved,
+                                                starts_clean=assigned.head == base)
         agent = asyncio.create_task(
             self.parts.runner.run(self._agent_request(lane, task, record, reserved), self._emit))
         try:
@@ -355,12 +356,13 @@ class Engine:
                             base_commit=record.base, reserved=reserved,
                             timeout=self.parts.config.agent_timeout_seconds)
 
-    def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str,
-                       reserved: tuple[str, ...]) -> tuple[Any, asyncio.Task[None] | None]:
+    def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str, reserved: tuple[str, ...],
+                       *, starts_clean: bool) -> tuple[Any, asyncio.Task[None] | None]:
         """The lane's live-diff watcher and the task running it (None, None without one)."""
         if self.parts.watcher_factory is None:
             return None, None
-        watcher = self.parts.watcher_factory(lane, task.id, worktree, base, reserved, self._emit)
+        watcher = self.parts.watcher_factory(lane, task.id, worktree, base, reserved, self._emit,
+                                             starts_clean=starts_clean)
         return watcher, asyncio.create_task(watcher.run())
 
     async def _claim(self, lane: int, task: Task, patterns: tuple[str, ...]) -> str | None:

@@ -126,7 +126,9 @@ class LaneDiffWatcher:
 
     def __init__(self, lane: int, task_id: str, worktree: Path, base_commit: str,
                  reserved: tuple[str, ...], sink: EventSink, debounce_ms: int = 50,
-                 max_bytes: int = MAX_DIFF_BYTES) -> None:
+                 max_bytes: int = MAX_DIFF_BYTES, *, starts_clean: bool = False) -> None:
+        """`starts_clean`: the worktree was just reset to `base_commit`, so the first diff is
+        known to be empty and costs no git call (lanes of a batch start sooner)."""
         self.lane = lane
         self.task_id = task_id
         self.worktree = Path(worktree)
@@ -139,6 +141,7 @@ class LaneDiffWatcher:
         self._alerted: set[str] = set()
         self._ready = asyncio.Event()
         self._scratch: Path | None = None
+        self._starts_clean = starts_clean
 
     async def wait_ready(self) -> None:
         """Returns once the first diff was sent and the watch is in place."""
@@ -159,7 +162,10 @@ class LaneDiffWatcher:
                          step=step, rust_timeout=1000, yield_on_timeout=False)
         first = asyncio.ensure_future(anext(watcher))
         await asyncio.sleep(0)  # let the watcher thread start before the first snapshot
-        await self.refresh()
+        if self._starts_clean:
+            self._publish(DiffSnapshot("", (), False))
+        else:
+            await self.refresh()
         self._ready.set()
         try:
             await first
@@ -181,11 +187,14 @@ class LaneDiffWatcher:
                                                self.max_bytes, index)
         except (RuntimeError, OSError):
             return None  # the worktree is mid-reset or gone; the next change retries
+        self._publish(snapshot)
+        return snapshot
+
+    def _publish(self, snapshot: DiffSnapshot) -> None:
         if snapshot != self._last:
             self._last = snapshot
             self.sink(LaneDiff(self.lane, self.task_id, snapshot.diff, snapshot.files, snapshot.truncated))
             self._check_reservation(snapshot.files)
-        return snapshot
 
     def _check_reservation(self, files: tuple[str, ...]) -> None:
         if not self.reserved:

@@ -44,11 +44,15 @@ def worktree(tmp_path: Path) -> tuple[Path, str]:
     return lane, git(repo, "rev-parse", "HEAD")
 
 
-@pytest.fixture
-async def watching(worktree: tuple[Path, str]) -> AsyncIterator[tuple[Path, Recorder]]:
+@pytest.fixture(params=[False, True], ids=["first-diff-by-git", "known-clean-at-start"])
+async def watching(worktree: tuple[Path, str], request: pytest.FixtureRequest
+                   ) -> AsyncIterator[tuple[Path, Recorder]]:
+    """A watcher on a lane just reset to its base; the engine tells it so (`starts_clean`),
+    which must change nothing a person sees."""
     path, base = worktree
     recorder = Recorder()
-    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50)
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50,
+                              starts_clean=request.param)
     task = asyncio.create_task(watcher.run())
     await asyncio.wait_for(watcher.wait_ready(), 20)
     yield path, recorder
