@@ -11,6 +11,7 @@ import functools
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def run_git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str]
     if check and status != 0:
         raise GitFailed(args, status, err, Path(cwd))
     return GitResult(status, out, err)
+
+
+def run_git_with_input(cwd: Path | str, *args: str, text: str) -> GitResult:
+    """Run `git *args` with `text` on its standard input (`update-ref --stdin`...)."""
+    done = subprocess.run(["git", *args], cwd=str(cwd), input=text, capture_output=True,
+                          text=True, check=False)
+    return GitResult(done.returncode, done.stdout, done.stderr)
 
 
 def run_git_bytes(cwd: Path | str, *args: str) -> tuple[int, bytes, str]:

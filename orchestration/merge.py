@@ -36,7 +36,7 @@ from . import conflicts
 from .config import Config
 from .conflicts import Conflict, ConflictFile
 from .errors import BadInput, OrchError
-from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_git
+from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_git, run_git_with_input
 from .task_refs import archive_ref, task_id_from_branch
 from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor,
                         list_worktrees, main_worktree, operation_in_progress, pool_root, status_entries,
@@ -188,15 +188,18 @@ class MergeQueue:
         return self._target_and_tip()[0]
 
     def _target_and_tip(self) -> tuple[str, str]:
-        """The target branch and its tip commit."""
+        """The target branch and its tip commit (one git call when the target is the branch
+        checked out in the main worktree: `worktree list` names both)."""
         if self.config.target_branch:
             name = self.config.target_branch
         else:
-            result = run_git(self.main, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-            if not result.ok:
+            main = list_worktrees(self.main)[0]
+            if not main.branch:
                 raise OrchError(f"{self.main} is not on a branch (detached HEAD): check out the branch "
                                 "to merge into, or set target_branch in the configuration")
-            name = result.out.strip()
+            name = main.branch.removeprefix("refs/heads/")
+            if main.head and main.head.strip("0"):
+                return name, main.head
         tip = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False)
         if not tip.ok:
             raise BadInput(f"target branch {name!r} does not exist", fix="create it or change target_branch")
@@ -427,11 +430,12 @@ class MergeQueue:
     # ----- moving the target ------------------------------------------------------------------
     def _advance(self, state: MergeState, verification: VerificationResult | None = None) -> MergeOutcome:
         new = state.merged_commit or run_git(self.path, "rev-parse", "HEAD").out.strip()
-        current = self._target_tip(state.target)
-        if current != state.target_commit:
-            return self._target_moved(state, current)
         registered = list_worktrees(self.main)
         checkout = self._checkout_of(state.target, registered)
+        current = next((info.head for info in registered if info.branch == f"refs/heads/{state.target}"),
+                       None) or self._target_tip(state.target)
+        if current != state.target_commit:
+            return self._target_moved(state, current)
         if checkout is not None:
             refusal = self._blocking_changes(checkout, state.target_commit, new)
             if refusal is None:
@@ -499,6 +503,10 @@ class MergeQueue:
         policy = self.config.branch_after_merge
         if state.task_id is None or policy == "keep":
             return "kept"
+        registered = registered or list_worktrees(self.main)
+        quick = self._dispose_unmoved_branch(state, policy, registered)
+        if quick is not None:
+            return quick
         tip = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{state.branch}", check=False)
         if not tip.ok:
             return "already gone"
@@ -510,14 +518,29 @@ class MergeQueue:
             run_git(self.main, "update-ref", "-m", "orch-tui: archive merged task branch",
                     archive_ref(state.task_id), tip_commit)
             done.append(f"archived as {archive_ref(state.task_id)}")
-        holder = next((w.path for w in registered or list_worktrees(self.main)
-                       if w.branch == f"refs/heads/{state.branch}"), None)
+        holder = next((w.path for w in registered if w.branch == f"refs/heads/{state.branch}"), None)
         if holder:
             done.append(f"branch kept: checked out in {holder}")
         else:
             run_git(self.main, "branch", "--quiet", "-D", state.branch)
             done.append("branch deleted")
         return "; ".join(done)
+
+    def _dispose_unmoved_branch(self, state: MergeState, policy: str,
+                                registered: list[WorktreeInfo]) -> str | None:
+        """Archive and delete the branch in one ref transaction, which checks that it still
+        points at the merged commit; None (nothing done) when it moved or is checked out."""
+        branch_ref = f"refs/heads/{state.branch}"
+        if state.task_id is None or any(info.branch == branch_ref for info in registered):
+            return None
+        commands = f"delete {branch_ref} {state.branch_commit}\n"
+        done = ["branch deleted"]
+        if policy == "archive":
+            commands = f"update {archive_ref(state.task_id)} {state.branch_commit}\n" + commands
+            done.insert(0, f"archived as {archive_ref(state.task_id)}")
+        result = run_git_with_input(self.main, "update-ref", "--stdin", "-m",
+                                    "orch-tui: archive merged task branch", text=commands)
+        return "; ".join(done) if result.ok else None
 
     # ----- after a stop: inspect, resolve, continue, abort -----------------------------------------
     def merge_state(self) -> MergeState | None:
