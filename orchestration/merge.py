@@ -437,14 +437,19 @@ class MergeQueue:
         if current != state.target_commit:
             return self._target_moved(state, current)
         if checkout is not None:
-            refusal = self._blocking_changes(checkout, state.target_commit, new)
+            refusal = self._busy(checkout)
             if refusal is None:
-                result = run_git(checkout, "merge", "--quiet", "--ff-only", new, check=False)
+                # git itself refuses to touch local edits, untracked and (with
+                # --no-overwrite-ignore) ignored files; the clearer reason is worked out
+                # only then, which spares two git calls on every clean merge.
+                result = run_git(checkout, "merge", "--quiet", "--ff-only", "--no-overwrite-ignore", new,
+                                 check=False)
                 if not result.ok:
                     if self._target_tip(state.target) != state.target_commit:
                         return self._target_moved(state, self._target_tip(state.target))
-                    refusal = (f"git refused to update {state.target} in {checkout}: "
-                               f"{(result.err or result.out).strip()}")
+                    refusal = self._blocking_changes(checkout, state.target_commit, new) or (
+                        f"git refused to update {state.target} in {checkout}: "
+                        f"{(result.err or result.out).strip()}")
             if refusal is not None:
                 state.stage = "checkout_dirty"
                 self._save(state)
@@ -479,11 +484,13 @@ class MergeQueue:
                     return Path(info.path)
         return None
 
+    @staticmethod
+    def _busy(checkout: Path) -> str | None:
+        busy = operation_in_progress(checkout)
+        return f"{checkout} is in the middle of {busy}; finish or abort it there." if busy else None
+
     def _blocking_changes(self, checkout: Path, old: str, new: str) -> str | None:
         """A clear refusal when `checkout` has local work the update from old to new would touch."""
-        busy = operation_in_progress(checkout)
-        if busy:
-            return f"{checkout} is in the middle of {busy}; finish or abort it there."
         fields = nul_fields(run_git(self.main, "diff", "--name-status", "--no-renames", "-z", old, new).out)
         pairs = list(zip(fields[::2], fields[1::2]))  # (status letter, path)
         changed = {path for _, path in pairs}
