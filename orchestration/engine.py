@@ -354,7 +354,8 @@ class Engine:
     def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> Any:
         return AgentRequest(lane=lane, task=task, worktree=Path(record.worktree),
                             base_commit=record.base, reserved=reserved,
-                            timeout=self.parts.config.agent_timeout_seconds)
+                            timeout=self.parts.config.agent_timeout_seconds,
+                            report_files=self.parts.watcher_factory is None)
 
     def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str, reserved: tuple[str, ...],
                        *, starts_clean: bool) -> tuple[Any, asyncio.Task[None] | None]:

@@ -386,7 +386,11 @@ class ReservationManager:
             except AgentMailError as exc:
                 self._lost(exc)
                 return
-            self._publish_soon()
+            # What the server gave back is known: no read needed (a batch's lanes finish
+            # together, and the server's reads compete with their merges for the CPU).
+            self._publish(_without_agent(self._ledger, self.agent_name(lane)))
+            if self._publishing is not None and not self._publishing.done():
+                self._publish_soon()  # a read begun before the release: read again after it
 
     async def _release_ids(self, lane: int, ids: tuple[Any, ...]) -> None:
         ids = tuple(item for item in ids if item is not None)
@@ -630,6 +634,11 @@ class ReservationManager:
 def _clean(patterns: Iterable[str]) -> tuple[str, ...]:
     """Patterns stripped, without empties or duplicates, in order."""
     return tuple(dict.fromkeys(p.strip() for p in patterns if p and p.strip()))
+
+
+def _without_agent(ledger: tuple[Reservation, ...], agent: str) -> tuple[Reservation, ...]:
+    rest = [record for record in ledger if record.agent != agent]
+    return tuple(replace(record, conflicts=_conflicts_with_others(record, rest)) for record in rest)
 
 
 def _conflicts_with_others(record: Reservation, records: list[Reservation]) -> bool:

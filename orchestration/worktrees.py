@@ -178,10 +178,23 @@ def status_entries(worktree: Path, *, untracked_cache: bool = False) -> list[str
 
     `untracked_cache` (for orch-tui's own worktrees only: it is stored in that worktree's
     index) spares a full directory scan on large trees."""
+    return _status(worktree, untracked_cache, with_branch=False)[0]
+
+
+def status_and_branch(worktree: Path, *, untracked_cache: bool = False) -> tuple[list[str], str | None]:
+    """`status_entries` and the checked-out branch (None when detached), in one git call."""
+    return _status(worktree, untracked_cache, with_branch=True)
+
+
+def _status(worktree: Path, untracked_cache: bool, *, with_branch: bool) -> tuple[list[str], str | None]:
     options = ("-c", "core.untrackedCache=true") if untracked_cache else ()
     out = run_git(worktree, *options, "status", "--porcelain=v1", "-z", "--no-renames",
-                  "--ignore-submodules=dirty").out
+                  "--ignore-submodules=dirty", *(("--branch",) if with_branch else ())).out
     entries, fields, i = [], out.split("\0"), 0
+    branch = None
+    if with_branch and fields and fields[0].startswith("## "):
+        branch = _branch_from_header(fields[0][3:])
+        i = 1
     while i < len(fields):
         item = fields[i]
         if item:
@@ -189,7 +202,15 @@ def status_entries(worktree: Path, *, untracked_cache: bool = False) -> list[str
             if item[0] in "RC":  # a rename carries its source path in the next field
                 i += 1
         i += 1
-    return entries
+    return entries, branch
+
+
+def _branch_from_header(header: str) -> str | None:
+    """`main...origin/main [ahead 1]`, `No commits yet on main`, `HEAD (no branch)`."""
+    if header.startswith("HEAD (no branch)"):
+        return None
+    header = header.removeprefix("No commits yet on ").removeprefix("Initial commit on ")
+    return header.split("...", 1)[0].split(" ", 1)[0] or None
 
 
 def is_ancestor(cwd: Path, older: str, newer: str) -> bool:
@@ -220,10 +241,9 @@ def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[st
     if busy:
         raise LaneNeedsAttention(f"{worktree} is in the middle of {busy}; finish or abort it there "
                                  "(orch-tui never touches it)")
-    entries = status_entries(worktree, untracked_cache=True)
+    entries, branch = status_and_branch(worktree, untracked_cache=True)
     if not entries:
         return None, None
-    branch = _current_branch(worktree)
     if any(entry[:2] in ("DD", "AU", "UD", "UA", "DU", "AA", "UU") for entry in entries):
         raise LaneNeedsAttention(f"{worktree} has files with unresolved conflicts; resolve them there")
     if branch is None:
@@ -232,11 +252,6 @@ def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[st
     run_git(worktree, "add", "--all")
     run_git(worktree, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "-m", message)
     return branch, run_git(worktree, "rev-parse", "HEAD").out.strip()
-
-
-def _current_branch(worktree: Path) -> str | None:
-    result = run_git(worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-    return result.out.strip() if result.ok else None
 
 
 def _stamp() -> str:

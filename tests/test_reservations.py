@@ -208,6 +208,14 @@ async def test_ledger_is_refreshed_from_the_server_and_marks_conflicts(setup):
     assert by_pattern["lib/**"].lane == 1 and by_pattern["lib/**"].conflicts
     assert setup.events[-1] == ReservationsChanged(ledger)
 
+    # A release updates the table from what was given back, without asking the server;
+    # it must still show what the server would say.
+    await manager.release(1)
+    shown = manager.ledger
+    assert [(record.path_pattern, record.conflicts) for record in shown] == [("lib/x.py", False)]
+    assert setup.events[-1] == ReservationsChanged(shown)
+    assert await manager.refresh_ledger() == shown
+
 
 async def test_renewal_extends_expiry_and_retakes_reservations_released_behind_our_back(setup):
     manager = setup.manager(ttl=120, renew_margin_seconds=10_000)

@@ -39,6 +39,8 @@ class AgentRequest:
     base_commit: str
     reserved: tuple[str, ...]
     timeout: float
+    report_files: bool = True
+    """Fill `AgentResult.files_changed` (two git calls); the engine's live diff already knows."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,8 @@ class RunnerBase:
         finally:
             self._running.pop(request.lane, None)
         log.add(f"[orch] {outcome.value}: {reason}")
-        files = await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
+        files = (await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
+                 if request.report_files else ())
         sink(LaneProgress(request.lane, request.task.id, outcome.value, action=reason))
         return AgentResult(outcome, reason, log.tail(), files)
 
