@@ -470,15 +470,48 @@ class Engine:
     async def _merge_while_running(self, batch: _Batch) -> None:
         """Merge each finished lane at once if it merges cleanly, while other lanes work.
 
+        Lanes that finished together are merged as one series (`merge_series_if_clean`).
         A branch predicted to conflict waits for `_merge_finished`, which orders what is
         left once every lane is done; so does everything after a merge a person stopped,
         and everything when a merge from before a restart is still in the queue.
         """
         early = await asyncio.to_thread(self.parts.merges.merge_state) is None
-        while (merge := await batch.finished.get()) is not None:
-            if early and merge.state == "pending":
-                deferred = not await self._merge_one(merge, only_if_clean=True)
-                early = deferred or merge.state == "merged"  # a person aborted it: stop
+        last = False
+        while not last and (merge := await batch.finished.get()) is not None:
+            ready = [merge]
+            while not batch.finished.empty():
+                more = batch.finished.get_nowait()
+                if more is None:
+                    last = True
+                    break
+                ready.append(more)
+            if early:
+                early = await self._merge_early([m for m in ready if m.state == "pending"])
+
+    async def _merge_early(self, ready: list[MergeRecord]) -> bool:
+        """Merge what merges cleanly now; False once a person stopped a merge."""
+        if len(ready) > 1 and not self.parts.config.verify_command:
+            ready = ready[len(await self._merge_series(ready)):]
+        for merge in ready:
+            deferred = not await self._merge_one(merge, only_if_clean=True)
+            if not (deferred or merge.state == "merged"):  # a person aborted it: stop
+                return False
+        return True
+
+    async def _merge_series(self, ready: list[MergeRecord]) -> list[MergeRecord]:
+        """Merge the leading clean run of `ready` with one move of the target; the merged."""
+        for merge in ready:
+            merge.state = "merging"
+            self._emit(ev.MergeStarted(merge.task_id, merge.branch))
+        self._save_journal()
+        outcomes = await asyncio.to_thread(self.parts.merges.merge_series_if_clean,
+                                           [merge.branch for merge in ready])
+        for merge, outcome in zip(ready, outcomes):
+            await self._record_merged(merge, outcome.commit)
+        for merge in ready[len(outcomes):]:
+            merge.state = "pending"
+        self._save_journal()
+        return ready[:len(outcomes)]
 
     async def _merge_finished(self) -> None:
         self._set_state(EngineState.MERGING)
@@ -532,13 +565,16 @@ class Engine:
                     self.parts.store.update, merge.task_id, status="open", assignee="",
                     note=f"orch-tui: merge aborted by a person; work kept on {merge.branch}")
                 return True
-        commit = outcome.commit or await asyncio.to_thread(self._target_commit)
+        await self._record_merged(merge, outcome.commit)
+        return True
+
+    async def _record_merged(self, merge: MergeRecord, commit: str | None) -> None:
+        commit = commit or await asyncio.to_thread(self._target_commit)
         merge.state, merge.commit = "merged", commit
         self._save_journal()
         await asyncio.to_thread(self.parts.store.update, merge.task_id, status="closed",
                                 close_reason=f"merged by orch-tui in {commit[:12]}")
         self._emit(ev.MergeDone(merge.task_id, merge.branch, commit))
-        return True
 
     async def _defer(self, merge: MergeRecord) -> None:
         """A branch that would conflict waits until the other lanes are done and merged."""

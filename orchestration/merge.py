@@ -26,7 +26,7 @@ import json
 import os
 import subprocess
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -332,24 +332,95 @@ class MergeQueue:
                 return None
             return self._merge_in_worktree(state)
 
+    def merge_series_if_clean(self, branches: list[str]) -> list[MergeOutcome]:
+        """Merge `branches` in order, each onto the merge of the ones before it, and move the
+        target once for all of them.
+
+        Every branch still gets its own merge commit, so the target's history is the one
+        merging them one at a time would give; only the intermediate tips are skipped (lanes
+        of a batch finish together, and each move of a checked-out target costs a checkout
+        update). Stops before the first branch that would conflict. Returns the outcomes of
+        the merged branches; empty when nothing changed (merge them one at a time: that is
+        also the answer whenever moving the target needs a person). Only without a verify
+        command, which must check each merge on its own.
+
+        The saved state is the last branch's merge moving the target from its old tip to the
+        series' end, so a crash is finished by `continue_merge`; the earlier branches are
+        then found already merged.
+        """
+        if self.config.verify_command:
+            raise OrchError("a series merge needs each merge verified: merge one at a time")
+        with self._lock:
+            self._refuse_if_waiting()
+            target, old = self._target_and_tip()
+            steps: list[MergeState] = []
+            tip = old
+            for branch in branches:
+                step = self._new_state(branch, target, tip)
+                merged = self._clean_merge_commit(step)
+                if merged is None:
+                    break
+                step.stage, step.merged_commit, tip = "advancing", merged, merged
+                steps.append(step)
+            if not steps:
+                return []
+            if not (self.path / ".git").exists():
+                self._ensure_worktree(old)  # it holds the state file
+            whole = replace(steps[-1], target_commit=old)
+            self._save(whole)
+            last = self._advance(whole)
+            if last.status != "merged":
+                self._clear()  # the target did not move: nothing changed
+                return []
+            registered = list_worktrees(self.main)
+            return [self._series_outcome(step, tip, registered) for step in steps[:-1]] + [last]
+
+    def _series_outcome(self, step: MergeState, end: str, registered: list[WorktreeInfo]) -> MergeOutcome:
+        already = step.merged_commit == step.target_commit
+        return self._outcome(
+            step, "already_merged" if already else "merged",
+            f"{step.branch} is already in {step.target}" if already
+            else f"{step.branch} merged into {step.target} at {step.merged_commit[:12]}",
+            commit=step.merged_commit, branch_disposition=self._dispose_branch(step, end, registered))
+
     def _begin(self, branch: str) -> MergeState | MergeOutcome:
         """The state of a new merge of `branch`, or the outcome when there is nothing to do."""
+        self._refuse_if_waiting()
+        target, old = self._target_and_tip()
+        state = self._new_state(branch, target, old)
+        if state.merge_base == state.branch_commit:
+            return MergeOutcome("already_merged", state.branch, state.task_id, target,
+                                f"{state.branch} is already in {target}", old, old,
+                                branch_disposition=self._dispose_branch(state, old))
+        return state
+
+    def _refuse_if_waiting(self) -> None:
         waiting = self._load()
         if waiting:
             raise OrchError(f"the merge of {waiting.branch} is waiting ({waiting.stage}): "
                             "continue or abort it first")
-        target, old = self._target_and_tip()
+
+    def _new_state(self, branch: str, target: str, target_commit: str) -> MergeState:
         short, tip = self._branch(branch)
         task_id = task_id_from_branch(short)
         label = f"{short} (task {task_id})" if task_id else short
-        state = MergeState("merging", short, task_id, target, old, tip,
+        state = MergeState("merging", short, task_id, target, target_commit, tip,
                            message=f"Merge {label} into {target}\n\nMerged by orch-tui.")
-        state.merge_base = run_git(self.main, "merge-base", old, tip, check=False).out.strip()
-        if state.merge_base == tip:
-            return MergeOutcome("already_merged", short, task_id, target,
-                                f"{short} is already in {target}", old, old,
-                                branch_disposition=self._dispose_branch(state, old))
+        state.merge_base = run_git(self.main, "merge-base", target_commit, tip, check=False).out.strip()
         return state
+
+    def _clean_merge_commit(self, state: MergeState) -> str | None:
+        """The commit merging the branch onto `state.target_commit`, made in the object store
+        (the branch itself for a fast-forward); None when it would conflict."""
+        if state.merge_base == state.branch_commit:
+            return state.target_commit
+        if state.merge_base == state.target_commit:
+            return state.branch_commit
+        clean, tree, _, _ = _merge_tree(self.main, state.target_commit, state.branch_commit)
+        if not clean:
+            return None
+        return run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree, "-p", state.target_commit,
+                       "-p", state.branch_commit, "-m", state.message).out.strip()
 
     def _merge_in_worktree(self, state: MergeState) -> MergeOutcome:
         self._ensure_worktree(state.target_commit)
@@ -362,15 +433,9 @@ class MergeQueue:
         Until the state is saved nothing but an unreferenced object exists, so a crash before
         that point simply merges again; after it, `continue_merge` moves the target.
         """
-        if state.merge_base == state.target_commit:
-            merged = state.branch_commit
-        else:
-            clean, tree, _, _ = _merge_tree(self.main, state.target_commit, state.branch_commit)
-            if not clean:
-                return None
-            merged = run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree,
-                             "-p", state.target_commit, "-p", state.branch_commit,
-                             "-m", state.message).out.strip()
+        merged = self._clean_merge_commit(state)
+        if merged is None:
+            return None
         if not (self.path / ".git").exists():
             self._ensure_worktree(state.target_commit)  # it holds the state file
         state.stage, state.merged_commit = "advancing", merged
@@ -431,40 +496,45 @@ class MergeQueue:
     def _advance(self, state: MergeState, verification: VerificationResult | None = None) -> MergeOutcome:
         new = state.merged_commit or run_git(self.path, "rev-parse", "HEAD").out.strip()
         registered = list_worktrees(self.main)
-        checkout = self._checkout_of(state.target, registered)
         current = next((info.head for info in registered if info.branch == f"refs/heads/{state.target}"),
                        None) or self._target_tip(state.target)
-        if current != state.target_commit:
+        moved_before_a_crash = current == new != state.target_commit
+        if current != state.target_commit and not moved_before_a_crash:
             return self._target_moved(state, current)
-        if checkout is not None:
-            refusal = self._busy(checkout)
-            if refusal is None:
-                # git itself refuses to touch local edits, untracked and (with
-                # --no-overwrite-ignore) ignored files; the clearer reason is worked out
-                # only then, which spares two git calls on every clean merge.
-                result = run_git(checkout, "merge", "--quiet", "--ff-only", "--no-overwrite-ignore", new,
-                                 check=False)
-                if not result.ok:
-                    if self._target_tip(state.target) != state.target_commit:
-                        return self._target_moved(state, self._target_tip(state.target))
-                    refusal = self._blocking_changes(checkout, state.target_commit, new) or (
-                        f"git refused to update {state.target} in {checkout}: "
-                        f"{(result.err or result.out).strip()}")
-            if refusal is not None:
-                state.stage = "checkout_dirty"
-                self._save(state)
-                return self._outcome(state, "checkout_dirty", refusal + " Nothing was changed; the merged commit "
-                                     "waits in the merge worktree: continue the merge once that is done.",
-                                     verification=verification)
-        else:
-            result = run_git(self.main, "update-ref", "-m", f"orch-tui: merge {state.branch}",
-                             f"refs/heads/{state.target}", new, state.target_commit, check=False)
-            if not result.ok:
-                return self._target_moved(state, self._target_tip(state.target))
+        if not moved_before_a_crash:
+            stopped = self._move_target(state, new, self._checkout_of(state.target, registered), verification)
+            if stopped is not None:
+                return stopped
         disposition = self._dispose_branch(state, new, registered)
         self._clear()
         return self._outcome(state, "merged", f"{state.branch} merged into {state.target} at {new[:12]}",
                              commit=new, verification=verification, branch_disposition=disposition)
+
+    def _move_target(self, state: MergeState, new: str, checkout: Path | None,
+                     verification: VerificationResult | None) -> MergeOutcome | None:
+        """Move the target from `state.target_commit` to `new`; the outcome when it did not."""
+        if checkout is None:
+            result = run_git(self.main, "update-ref", "-m", f"orch-tui: merge {state.branch}",
+                             f"refs/heads/{state.target}", new, state.target_commit, check=False)
+            return None if result.ok else self._target_moved(state, self._target_tip(state.target))
+        refusal = self._busy(checkout)
+        if refusal is None:
+            # git itself refuses to touch local edits, untracked and (with
+            # --no-overwrite-ignore) ignored files; the clearer reason is worked out only
+            # then, which spares two git calls on every clean merge.
+            result = run_git(checkout, "merge", "--quiet", "--ff-only", "--no-overwrite-ignore", new,
+                             check=False)
+            if result.ok:
+                return None
+            if self._target_tip(state.target) != state.target_commit:
+                return self._target_moved(state, self._target_tip(state.target))
+            refusal = self._blocking_changes(checkout, state.target_commit, new) or (
+                f"git refused to update {state.target} in {checkout}: {(result.err or result.out).strip()}")
+        state.stage = "checkout_dirty"
+        self._save(state)
+        return self._outcome(state, "checkout_dirty", refusal + " Nothing was changed; the merged commit "
+                             "waits in the merge worktree: continue the merge once that is done.",
+                             verification=verification)
 
     def _target_moved(self, state: MergeState, current: str) -> MergeOutcome:
         self._abort_worktree(current)

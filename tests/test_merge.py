@@ -428,3 +428,94 @@ def test_a_merge_made_without_checkout_is_finished_after_a_crash(project: Path) 
     assert outcome.status == "merged" and git(project, "rev-parse", "main") == waiting.merged_commit
     assert (project / "new.txt").read_text() == "one\n"
     assert restarted.merge_state() is None
+
+
+def test_a_series_of_clean_branches_moves_the_target_once_with_a_merge_commit_each(project: Path) -> None:
+    tips = {name: commit_on(project, f"orch/{name}", {f"{name}.txt": f"{name}\n"}) for name in ("bd-1", "bd-2", "bd-3")}
+    old = git(project, "rev-parse", "main")
+    reflog_before = len(git(project, "reflog", "main").splitlines())
+
+    outcomes = queue_for(project).merge_series_if_clean(["orch/bd-1", "orch/bd-2", "orch/bd-3"])
+
+    assert [(o.status, o.task_id) for o in outcomes] == [("merged", "bd-1"), ("merged", "bd-2"), ("merged", "bd-3")]
+    assert outcomes[-1].commit == git(project, "rev-parse", "main")
+    assert len(git(project, "reflog", "main").splitlines()) == reflog_before + 1  # one move
+    # The history is the one merging them one at a time gives: bd-1 fast-forwards, then a
+    # merge commit each, whose second parent is the task branch.
+    assert outcomes[0].commit == tips["bd-1"]
+    for outcome, name in zip(outcomes[1:], ("bd-2", "bd-3")):
+        assert git(project, "rev-parse", f"{outcome.commit}^2") == tips[name]
+    assert git(project, "rev-parse", f"{outcomes[2].commit}^1") == outcomes[1].commit
+    assert all((project / f"{name}.txt").exists() for name in tips)  # the checkout moved too
+    assert git(project, "branch", "--list", "orch/*") == ""
+    assert all("archived" in (o.branch_disposition or "") for o in outcomes)
+    assert git(project, "rev-parse", f"{tips['bd-1']}^") == old  # nothing of the old tip lost
+
+
+def test_a_series_stops_before_a_conflicting_branch_and_leaves_it_alone(project: Path) -> None:
+    commit_on(project, "orch/bd-1", {"story.txt": edit_line(3, "from bd-1")})
+    commit_on(project, "orch/bd-2", {"story.txt": edit_line(3, "from bd-2")})
+    commit_on(project, "orch/bd-3", {"new.txt": "x\n"})
+    queue = queue_for(project)
+
+    outcomes = queue.merge_series_if_clean(["orch/bd-1", "orch/bd-2", "orch/bd-3"])
+
+    assert [o.task_id for o in outcomes] == ["bd-1"]
+    assert "from bd-1" in (project / "story.txt").read_text()
+    assert git(project, "branch", "--list", "orch/bd-2", "orch/bd-3").split() == ["orch/bd-2", "orch/bd-3"]
+    assert queue.merge_state() is None
+
+
+def test_a_series_the_checkout_refuses_changes_nothing(project: Path) -> None:
+    commit_on(project, "orch/bd-1", {"new.txt": "x\n"})
+    commit_on(project, "orch/bd-2", {"other.txt": "from the task\n"})
+    (project / "other.txt").write_text("the person's unsaved edit\n")
+    queue = queue_for(project)
+    before = git(project, "rev-parse", "main")
+
+    assert queue.merge_series_if_clean(["orch/bd-1", "orch/bd-2"]) == []
+
+    assert git(project, "rev-parse", "main") == before and queue.merge_state() is None
+    assert (project / "other.txt").read_text() == "the person's unsaved edit\n"
+    assert queue.merge("orch/bd-1").ok  # one at a time, the first still merges
+
+
+def test_a_series_interrupted_after_saving_is_finished_by_continue(project: Path, monkeypatch) -> None:
+    commit_on(project, "orch/bd-1", {"one.txt": "1\n"})
+    commit_on(project, "orch/bd-2", {"two.txt": "2\n"})
+    queue = queue_for(project)
+    crashed = RuntimeError("killed before the target moved")
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise crashed
+    monkeypatch.setattr(MergeQueue, "_advance", crash)
+    with pytest.raises(RuntimeError):
+        queue.merge_series_if_clean(["orch/bd-1", "orch/bd-2"])
+    monkeypatch.undo()
+
+    restarted = queue_for(project)
+    assert restarted.merge_state().stage == "advancing"
+    assert restarted.continue_merge().status == "merged"  # moves main past both
+    assert (project / "one.txt").exists() and (project / "two.txt").exists()
+    assert restarted.merge("orch/bd-1").status == "already_merged"
+
+
+def test_a_merge_whose_target_moved_just_before_a_crash_finishes_on_continue(project: Path, monkeypatch) -> None:
+    commit_on(project, "orch/bd-1", {"new.txt": "x\n"})
+    second = commit_on(project, "orch/bd-2", {"two.txt": "2\n"})
+    queue = queue_for(project)
+    assert queue.merge("orch/bd-1").ok
+
+    def crash_instead_of_clearing(self: MergeQueue) -> None:
+        raise RuntimeError("killed after the target moved")
+    monkeypatch.setattr(MergeQueue, "_clear", crash_instead_of_clearing)
+    with pytest.raises(RuntimeError):
+        queue.merge("orch/bd-2")
+    monkeypatch.undo()
+    moved = git(project, "rev-parse", "main")
+    assert git(project, "rev-parse", f"{moved}^2") == second
+
+    outcome = queue_for(project).continue_merge()
+
+    assert outcome.status == "merged" and outcome.commit == moved
+    assert queue_for(project).merge_state() is None
