@@ -12,6 +12,7 @@ runs in threads so the event loop never stalls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -76,6 +77,8 @@ class Engine:
     def __init__(self, parts: EngineParts) -> None:
         self.parts = parts
         self._sinks: list[EventSink] = []
+        self._emitted = asyncio.Event()
+        """Set by every event: `wait_until_settled` looks again at once."""
         self._view = EngineSnapshot(batch_size=parts.config.batch_size)
         self._journal_state = JournalState(batch_size=parts.config.batch_size)
         self._dropped: set[str] = set()
@@ -105,6 +108,7 @@ class Engine:
         apply_event(self._view, event)
         for sink in list(self._sinks):
             sink(event)
+        self._emitted.set()
 
     def _set_state(self, state: EngineState, detail: str = "") -> None:
         self._journal_state.state = state.value
@@ -699,9 +703,13 @@ class Engine:
     async def wait_until_settled(self) -> EngineState:
         """Wait until the engine is idle, paused or waiting for a person."""
         settled = {EngineState.IDLE, EngineState.PAUSED, EngineState.WAITING_FOR_PERSON}
-        while self.state not in settled or self._lanes_running():
-            await asyncio.sleep(0.05)
-        return self.state
+        while True:
+            self._emitted.clear()
+            if self.state in settled and not self._lanes_running():
+                return self.state
+            # Every state change is an event; a lane task ends just after its last one.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._emitted.wait(), 0.05)
 
     def _lanes_running(self) -> bool:
         """A person may be asked about a merge while other lanes still work."""
