@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum, auto
-from functools import singledispatch
 from typing import Callable
 
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState
-from orch_tui.orchestration.events import LaneOutcome, Mode
 from orch_tui.orchestration.snapshot_reducer import apply_event
+
+from .event_text import describe, severity
 
 
 class Region(Enum):
@@ -132,82 +132,13 @@ def _changes_for(event: ev.Event, regions: frozenset[Region]) -> Changes:
 
 
 # ----- log lines: (text, level) for the dashboard's log -----------------------------------
-@singledispatch
 def log_line(event: ev.Event) -> tuple[str, str] | None:
-    """The dashboard's log line for an event, or None (progress and diffs show in the lanes)."""
-    return None
-
-
-@log_line.register
-def _(event: ev.EngineStateChanged) -> tuple[str, str]:
-    return f"engine {event.state}" + (f": {event.detail}" if event.detail else ""), "info"
-
-
-@log_line.register
-def _(event: ev.BatchProposed) -> tuple[str, str]:
-    picked = [getattr(choice, "task_id", "?") for choice in getattr(event.proposal, "picked", ())]
-    return f"batch proposed: {', '.join(picked) or 'nothing ready'}", "info"
-
-
-@log_line.register
-def _(event: ev.BatchApproved) -> tuple[str, str]:
-    return f"batch approved: {', '.join(event.task_ids)}", "info"
-
-
-@log_line.register
-def _(event: ev.BatchRejected) -> tuple[str, str]:
-    return "batch rejected" + (f": {event.reason}" if event.reason else ""), "warning"
-
-
-@log_line.register
-def _(event: ev.ModeChanged) -> tuple[str, str]:
-    return f"{event.mode} mode: {event.reason}", "warning" if event.mode == Mode.SEQUENTIAL else "info"
-
-
-@log_line.register
-def _(event: ev.LaneStarted) -> tuple[str, str]:
-    return f"lane {event.lane}: {event.task_id} started on {event.branch}", "info"
-
-
-@log_line.register
-def _(event: ev.LaneAlert) -> tuple[str, str]:
-    return f"lane {event.lane} ALERT: {event.message}", "alert"
-
-
-@log_line.register
-def _(event: ev.LaneFinished) -> tuple[str, str]:
-    text = f"lane {event.lane}: {event.task_id} {event.outcome}" + (f": {event.reason}" if event.reason else "")
-    return text, "info" if event.outcome == LaneOutcome.SUCCEEDED else "error"
-
-
-@log_line.register
-def _(event: ev.MergeStarted) -> tuple[str, str]:
-    return f"merging {event.task_id} ({event.branch})", "info"
-
-
-@log_line.register
-def _(event: ev.MergeConflict) -> tuple[str, str]:
-    return f"merge conflict in {event.task_id}: {', '.join(event.files)}", "error"
-
-
-@log_line.register
-def _(event: ev.MergeCheckFailed) -> tuple[str, str]:
-    return f"check failed for {event.task_id}: {event.output}", "error"
-
-
-@log_line.register
-def _(event: ev.MergeDone) -> tuple[str, str]:
-    return f"merged {event.task_id} at {event.commit[:10]}", "info"
-
-
-@log_line.register
-def _(event: ev.ErrorRaised) -> tuple[str, str]:
-    return event.message + (f": {event.detail}" if event.detail else ""), "error"
-
-
-@log_line.register
-def _(event: ev.LogLine) -> tuple[str, str]:
-    return event.text, event.level
+    """The dashboard's log line for an event: the same words `orch-tui run` prints, or None
+    (agent progress shows in its lane, diffs and reservations in their panels)."""
+    if isinstance(event, ev.LaneProgress):
+        return None
+    text = describe(event)
+    return None if text is None else (text, severity(event))
 
 
 def copy_snapshot(snapshot: EngineSnapshot) -> EngineSnapshot:

@@ -10,7 +10,8 @@ from textual.widgets import RichLog
 
 from .safe_text import one_line
 
-LEVEL_STYLES = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red", "alert": "bold red"}
+LEVEL_STYLES = {"debug": "dim", "info": "", "good": "green", "warning": "yellow", "error": "bold red",
+                "alert": "bold red"}
 MAX_LOG_LINES = 2000
 
 

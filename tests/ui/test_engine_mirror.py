@@ -76,12 +76,12 @@ def test_conflict_and_graph_events() -> None:
 def test_log_lines_and_the_banner_error() -> None:
     mirror = _mirror()
     failed = mirror.apply(ev.MergeCheckFailed("t-1", "orch/t-1", "pytest: 2 failed"))
-    assert failed.log == [("check failed for t-1: pytest: 2 failed", "error")]
+    assert failed.log == [("merge of orch/t-1 stopped: pytest: 2 failed", "error")]
     assert mirror.error == "check failed after merging t-1"
     mirror.apply(ev.EngineStateChanged("waiting_for_person"))
     assert mirror.error
     moved = mirror.apply(ev.EngineStateChanged("merging"))
-    assert mirror.error == "" and moved.log == [("engine merging", "info")]
+    assert mirror.error == "" and moved.log == [("engine: merging", "info")]
     assert mirror.apply(ev.LaneProgress(1, "t", "busy", "x")).log == []
     assert mirror.apply(ev.LogLine("hello", "warning")).log == [("hello", "warning")]
 
