@@ -44,6 +44,7 @@ REGIONS: dict[type[ev.Event], frozenset[Region]] = {
     ev.BatchApproved: frozenset({Region.PROPOSAL, Region.BANNER, Region.ALL_LANES, Region.ALL_LANE_DIFFS,
                                  Region.MERGES, Region.CONFLICT}),
     ev.BatchRejected: frozenset({Region.PROPOSAL, Region.BANNER}),
+    ev.BatchSizeChanged: frozenset({Region.BANNER, Region.ALL_LANES}),
     ev.ModeChanged: frozenset({Region.BANNER}),
     ev.LaneStarted: frozenset({Region.LANE, Region.LANE_DIFF, Region.BANNER}),
     ev.LaneProgress: frozenset({Region.LANE}),

@@ -35,6 +35,11 @@ def _(event: ev.BatchRejected) -> str:
 
 
 @describe.register
+def _(event: ev.BatchSizeChanged) -> str:
+    return f"batch size is now {event.size}"
+
+
+@describe.register
 def _(event: ev.LaneStarted) -> str:
     return f"lane {event.lane}: {event.task_id} started on {event.branch} ({event.title})"
 

@@ -226,9 +226,8 @@ class Engine:
 
     async def set_batch_size(self, size: int) -> None:
         check_batch_size(size, origin="batch size")
-        self._view.batch_size = size
         self._journal_state.batch_size = size
-        self._log(f"batch size is now {size}")
+        self._emit(ev.BatchSizeChanged(size))
         if self.state is EngineState.PROPOSED:
             await self.propose()
 

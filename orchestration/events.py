@@ -57,6 +57,12 @@ class BatchRejected(Event):
 
 
 @dataclass(frozen=True)
+class BatchSizeChanged(Event):
+    size: int
+    """The most lanes the next batches use."""
+
+
+@dataclass(frozen=True)
 class LaneStarted(Event):
     lane: int
     task_id: str

@@ -54,6 +54,11 @@ def _(event: ev.BatchProposed, view: EngineSnapshot, clock: Clock) -> None:
 
 
 @_apply.register
+def _(event: ev.BatchSizeChanged, view: EngineSnapshot, clock: Clock) -> None:
+    view.batch_size = event.size
+
+
+@_apply.register
 def _(event: ev.BatchApproved, view: EngineSnapshot, clock: Clock) -> None:
     view.proposal = None
     view.merges = []

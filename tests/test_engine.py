@@ -66,6 +66,8 @@ async def test_nothing_runs_before_approval(tmp_path: Path) -> None:
         assert read_statuses(repo)["t-1"] == "open"
         await engine.reject("not now")
         assert engine.state is EngineState.IDLE
+        await engine.set_batch_size(3)  # idle: front ends learn it from the event
+        assert seen[-1] == ev.BatchSizeChanged(3) and engine.snapshot().batch_size == 3
     finally:
         await engine.close()
 

@@ -191,7 +191,7 @@ class ScenarioEngine:
 
     async def set_batch_size(self, size: int) -> None:
         self.calls.append(("set_batch_size", size))
-        self.view.batch_size = size
+        self.emit(ev.BatchSizeChanged(size))
         if self.view.proposal is not None:
             self.propose_now()
 

@@ -73,6 +73,13 @@ def test_conflict_and_graph_events() -> None:
     assert reloaded.graph and not reloaded.banner and mirror.snapshot.graph is graph
 
 
+def test_a_new_batch_size_while_idle_resizes_the_lanes() -> None:
+    mirror = _mirror()
+    changed = mirror.apply(ev.BatchSizeChanged(6))
+    assert mirror.lane_count == 6 and set(range(1, 7)) <= changed.lanes
+    assert changed.log == [("batch size is now 6", "info")]
+
+
 def test_log_lines_and_the_banner_error() -> None:
     mirror = _mirror()
     failed = mirror.apply(ev.MergeCheckFailed("t-1", "orch/t-1", "pytest: 2 failed"))
