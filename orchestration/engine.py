@@ -156,18 +156,9 @@ class Engine:
         mode = await manager.start()
         if (mode, manager.mode_reason) != (self._view.mode, self._view.mode_reason):
             self._emit(ev.ModeChanged(mode, manager.mode_reason))
-        self._background.append(asyncio.create_task(self._watch_reservations(manager)))
-
-    async def _watch_reservations(self, manager: Any) -> None:
-        while True:
-            await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
-            try:
-                await manager.check_health()
-                if manager.mode is Mode.PARALLEL:
-                    await manager.renew_due()
-                    await manager.refresh_ledger()
-            except Exception as error:  # Agent Mail trouble never stops the engine
-                self._log(f"Agent Mail: {error}", "warning")
+        # Agent Mail trouble never stops the engine: the monitor says so in the log.
+        self._background.append(asyncio.create_task(manager.run_monitor(
+            HEALTH_INTERVAL_SECONDS, on_error=lambda error: self._log(f"Agent Mail: {error}", "warning"))))
 
     def forward(self, event: Event) -> None:
         """Entry for events from parts that emit on their own (the reservation manager)."""

@@ -19,9 +19,10 @@ lanes' reservations are re-established (adopting what the server still holds) an
 mode resumes. Each switch is a `ModeChanged` event; each ledger change a
 `ReservationsChanged` event.
 
-The engine calls `renew_due()` and `check_health()` periodically (`run_monitor()` does both):
-renewal keeps running lanes' reservations from expiring, and re-registering the lane agent
-keeps it visibly active, because the servers release inactive agents' reservations early.
+The engine runs `run_monitor()`, which calls `check_health()`, `renew_due()` and
+`refresh_ledger()` periodically: renewal keeps running lanes' reservations from expiring,
+re-registering the lane agent keeps it visibly active (the servers release inactive agents'
+reservations early), and the ledger read shows `claim()` other agents' new reservations.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from .agent_mail import AgentMailClient, AgentMailError, AgentMailToolError
@@ -546,12 +547,22 @@ class ReservationManager:
                 await self._try_connect()
             return self._mode
 
-    async def run_monitor(self, interval_seconds: float = 2.0) -> None:
-        """Probe health and renew on a fixed interval until cancelled (an engine task)."""
+    async def run_monitor(self, interval_seconds: float = 2.0,
+                          on_error: Callable[[Exception], None] | None = None) -> None:
+        """Every `interval_seconds` until cancelled (an engine task): probe health, renew, and
+        read the ledger, which `claim()` checks other agents' reservations against. An error
+        goes to `on_error` (when given) and the watch goes on."""
         while True:
-            await self.check_health()
-            await self.renew_due()
             await asyncio.sleep(interval_seconds)
+            try:
+                await self.check_health()
+                if self._mode is Mode.PARALLEL:
+                    await self.renew_due()
+                    await self.refresh_ledger()
+            except Exception as error:
+                if on_error is None:
+                    raise
+                on_error(error)
 
     def _lost(self, error: AgentMailError) -> None:
         self._switch(Mode.SEQUENTIAL, f"Agent Mail failed: {error}")
