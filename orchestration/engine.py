@@ -346,10 +346,14 @@ class Engine:
         return result.outcome, result.reason
 
     def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> Any:
+        manager = self.parts.reservations
+        parallel = manager is not None and manager.mode is Mode.PARALLEL
         return AgentRequest(lane=lane, task=task, worktree=Path(record.worktree),
                             base_commit=record.base, reserved=reserved,
                             timeout=self.parts.config.agent_timeout_seconds,
-                            report_files=self.parts.watcher_factory is None)
+                            report_files=self.parts.watcher_factory is None,
+                            mail_agent=manager.agent_name(lane) if parallel else "",
+                            mail_project=manager.project_key if parallel else "")
 
     def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str, reserved: tuple[str, ...],
                        *, starts_clean: bool) -> tuple[Any, asyncio.Task[None] | None]:

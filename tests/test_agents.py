@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 import sys
 from pathlib import Path
@@ -230,6 +232,15 @@ def test_prompt_names_task_worktree_reservation_and_boundaries(tmp_path: Path) -
                      "- src/auth/**", "Stay inside your worktree", "Change only files matching",
                      "commit your changes"):
         assert expected in prompt
+    assert "Agent Mail" not in prompt  # down: the coder is told no agent name
+
+
+def test_prompt_names_the_lanes_agent_mail_identity(tmp_path: Path) -> None:
+    """The orch-coding skill has the coder reserve extra files under its lane's agent: a
+    name of its own would conflict with the lane's reservation."""
+    request = replace(request_for(tmp_path, "abc", Task("bd-22", "X", description="Files: a.py")),
+                      mail_agent="lane2", mail_project="/work/repo")
+    assert "held by agent lane2 in project /work/repo" in build_prompt(request)
 
 
 def test_factory_picks_the_configured_runner() -> None:

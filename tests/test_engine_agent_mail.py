@@ -80,6 +80,9 @@ async def test_lanes_run_in_parallel_with_reservations(tmp_path: Path) -> None:
     repo = make_task_repo(tmp_path / "repo", tasks)
     with running_agent_mail(tmp_path / "mail") as server:
         engine, seen = _engine(repo, tmp_path / "lanes", server.url)
+        requests = []
+        run = engine.parts.runner.run
+        engine.parts.runner.run = lambda request, sink: requests.append(request) or run(request, sink)
         await engine.start()
         try:
             await engine.propose()
@@ -88,6 +91,10 @@ async def test_lanes_run_in_parallel_with_reservations(tmp_path: Path) -> None:
             await _until(lambda: not engine.snapshot().reservations, timeout=10)
         finally:
             await engine.close()
+    manager = engine.parts.reservations
+    # Each coder is told the Agent Mail agent its lane's files are held by (orch-coding skill).
+    assert {(r.lane, r.mail_agent, r.mail_project) for r in requests} == {
+        (lane, manager.agent_name(lane), str(repo)) for lane in (1, 2, 3)}
     ledgers = [{r.path_pattern for r in e.reservations} for e in seen if isinstance(e, ev.ReservationsChanged)]
     assert {"src/p1/**", "src/p2/**", "src/p3/**"} in ledgers, "all three lanes held their files at once"
     order = [type(e).__name__ for e in seen if isinstance(e, (ev.LaneStarted, ev.LaneFinished))]

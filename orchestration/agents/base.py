@@ -41,6 +41,9 @@ class AgentRequest:
     timeout: float
     report_files: bool = True
     """Fill `AgentResult.files_changed` (two git calls); the engine's live diff already knows."""
+    mail_agent: str = ""
+    """The lane's Agent Mail agent, which holds the reservations (empty: Agent Mail is down)."""
+    mail_project: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ def build_prompt(request: AgentRequest) -> str:
         f"Your git worktree: {request.worktree}",
         "Files reserved for you (gitignore-style patterns, relative to the worktree):",
         reserved,
+        *([f"Agent Mail: they are held by agent {request.mail_agent} in project {request.mail_project};"
+           " reserve any extra file under that name."] if request.mail_agent else []),
         "",
         "## Boundaries",
         "- Stay inside your worktree; do not read or write files anywhere else.",
