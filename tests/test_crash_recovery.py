@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git
+from tests.agent_mail_server import running_agent_mail
+from tests.helpers import agent_mail_python, git
 from tests.task_repos import TaskSpec, make_task_repo, read_statuses
 
 pytestmark = pytest.mark.slow
@@ -28,10 +29,13 @@ def _tasks() -> list[TaskSpec]:
     return tasks
 
 
-def _run(repo: Path, lanes: Path) -> subprocess.Popen[str]:
+NO_AGENT_MAIL = "http://127.0.0.1:9/mcp/"
+
+
+def _run(repo: Path, lanes: Path, agent_mail: str = NO_AGENT_MAIL) -> subprocess.Popen[str]:
     env = {**os.environ, "NO_COLOR": "1"}
     (repo / ".orch-tui.toml").write_text(f'agent = "scripted"\nworktree_dir = "{lanes}"\n'
-                                         'agent_mail_url = "http://127.0.0.1:9/mcp/"\n')
+                                         f'agent_mail_url = "{agent_mail}"\n')
     return subprocess.Popen([*ORCH, "run", "--repo", str(repo), "--yes"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
 
@@ -53,10 +57,10 @@ def _kill_when(process: subprocess.Popen[str], marker: str, deadline: float = 60
     return lines
 
 
-def _finish(repo: Path, lanes: Path, attempts: int = 4) -> str:
+def _finish(repo: Path, lanes: Path, attempts: int = 4, agent_mail: str = NO_AGENT_MAIL) -> str:
     output = ""
     for _ in range(attempts):
-        process = _run(repo, lanes)
+        process = _run(repo, lanes, agent_mail)
         out, _ = process.communicate(timeout=180)
         output += out
         if process.returncode == 0 and "Nothing is ready" in out:
@@ -84,7 +88,27 @@ def test_killed_orchestrator_resumes_and_loses_nothing(tmp_path: Path, marker: s
     assert marker in killed_output, f"never reached {marker!r}:\n{killed_output}"
     assert "<<<<<<<" not in (repo / "README.md").read_text()
     _finish(repo, lanes)
+    _assert_all_merged(repo, lanes)
 
+
+@pytest.mark.agent_mail
+@pytest.mark.parametrize("marker", ["started on orch/c-4", "merging orch/c-2"])
+def test_killed_in_parallel_mode_while_lanes_start_or_merge_together(tmp_path: Path, marker: str) -> None:
+    """With the real Agent Mail server the lanes run at once, start on a claim the server
+    confirms later, and finish together, so they merge as one series: killed there, the
+    restart adopts or releases the lanes' reservations and completes the run."""
+    agent_mail_python()
+    repo = make_task_repo(tmp_path / "repo", _tasks())
+    lanes = tmp_path / "lanes"
+    with running_agent_mail(tmp_path / "mail") as server:
+        killed_output = "".join(_kill_when(_run(repo, lanes, server.url), marker))
+        assert marker in killed_output, f"never reached {marker!r}:\n{killed_output}"
+        assert "mode: parallel" in killed_output
+        _finish(repo, lanes, agent_mail=server.url)
+    _assert_all_merged(repo, lanes)
+
+
+def _assert_all_merged(repo: Path, lanes: Path) -> None:
     assert set(read_statuses(repo).values()) == {"closed"}
     for n in range(1, 7):
         text = (repo / "src" / f"f{n}.txt").read_text()
