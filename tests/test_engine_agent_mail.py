@@ -4,7 +4,6 @@ stopped mid-batch sends the engine to sequential mode and its return brings para
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
