@@ -20,6 +20,7 @@ STATUS_STYLES = {
     "idle": "dim", "busy": "bold yellow", "running": "bold yellow", "starting": "yellow",
     "retry": "bold magenta", "succeeded": "bold green", "failed": "bold red",
     "timed_out": "bold red", "aborted": "bold red", "done": "bold green",
+    "stalled": "bold black on yellow", "waiting": "magenta",
 }
 
 

@@ -15,5 +15,12 @@ def run(args: argparse.Namespace) -> int:
                               agent_mail_url=getattr(args, "agent_mail", None),
                               batch_size=getattr(args, "batch_size", None))
     engine = build_engine(repo, config)
-    OrchApp(engine, manage_engine=True).run()
+    app = OrchApp(engine, manage_engine=True)
+    app.run()
+    if app.stopped_by is not None:
+        interrupted = engine.interrupted_lanes()
+        resumes = f"{len(interrupted)} interrupted lane(s) resume" if interrupted else "it goes on"
+        print(f"orch-tui: stopped by {app.stopped_by.name}: agents stopped, journal saved. "
+              f"Open `orch-tui` (or run `orch-tui run`) and {resumes}.")
+        return 128 + app.stopped_by.value
     return 0

@@ -46,6 +46,8 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.timeouts.append(label)
         if view.alerts:
             facts.alerts.append(label)
+        if view.status == "stalled" and view.outcome is None:
+            facts.stalled.append(label)
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
     elif snap.state == EngineState.PROPOSED and snap.proposal is not None:
