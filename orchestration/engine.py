@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from . import events as ev
-from .agents.base import AgentRequest
+from .agents.base import AgentRequest, AgentResult
 from .batch import BatchProposal, propose_batch
 from .beads import BeadsStore
 from .commands import EngineSnapshot, EngineState, HunkChoice, LaneView
@@ -463,11 +463,11 @@ class Engine:
         watcher = self._start_watcher(lane, task, Path(record.worktree), base, reserved,
                                       starts_clean=assigned.head == base)
         activity = _LaneActivity(lane, task.id, self._emit)
-        agent = asyncio.ensure_future(run_step(RUN_AGENT, self.parts.runner.run(
-            self._agent_request(lane, task, record, reserved), activity.sink)))
+        request = self._agent_request(lane, task, record, reserved)
+        agent = asyncio.ensure_future(self._run_agent(request, activity.sink))
         helpers = [self._watch_for_stall(activity)]
         if watcher is not None:
-            helpers.append(self._watch_diff(lane, watcher.run()))
+            helpers.append(self._watch_diff(lane, watcher.run))
         watching = [asyncio.ensure_future(helper) for helper in helpers]
         try:
             # The agent works while the server confirms the claim; a refusal stops it.
@@ -476,7 +476,7 @@ class Engine:
                 return LaneOutcome.FAILED, refusal
             result = await agent
             if watcher is not None:  # the agent's last edit may not have been seen yet
-                await self._watch_diff(lane, watcher.refresh())
+                await self._watch_diff(lane, watcher.refresh)
         finally:
             for running in (agent, *watching):
                 error = await _stop(running)
@@ -484,10 +484,15 @@ class Engine:
                     self._log(f"lane {lane}: while stopping: {describe_cause(error)}", "warning")
         return result.outcome, result.reason
 
-    async def _watch_diff(self, lane: int, work: Awaitable[None]) -> None:
+    async def _run_agent(self, request: AgentRequest, sink: EventSink) -> AgentResult:
+        # The runner's coroutine is made here, when the task starts, so a lane stopped before
+        # that leaves no coroutine unawaited.
+        return await run_step(RUN_AGENT, self.parts.runner.run(request, sink))
+
+    async def _watch_diff(self, lane: int, work: Callable[[], Awaitable[None]]) -> None:
         """The live diff is a view: when it fails the lane goes on without it, and says so."""
         try:
-            await work
+            await work()
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - reported right here, with the step
@@ -805,6 +810,7 @@ class Engine:
         if isinstance(outcome, StepFailed):
             merge.state = "check-failed"
             self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch, str(outcome)))
+            summary = outcome.step.name + " failed"
         elif outcome.status == "conflict":
             merge.state = "conflict"
             self._emit(ev.MergeConflict(merge.task_id, merge.branch,
@@ -816,7 +822,9 @@ class Engine:
             self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch,
                                            f"{outcome.message}\n{detail}".strip()))
         self._resume_state = self.state
-        self._set_state(EngineState.WAITING_FOR_PERSON, f"{merge.task_id}: {outcome.message}")
+        if not isinstance(outcome, StepFailed):
+            summary = outcome.message
+        self._set_state(EngineState.WAITING_FOR_PERSON, f"{merge.task_id}: {summary}")
         self._person_done.clear()
         self._resolution = None
         self._waiting_on_error = isinstance(outcome, StepFailed)
