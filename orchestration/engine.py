@@ -12,7 +12,6 @@ runs in threads so the event loop never stalls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from .steps import (ASSIGN_WORKTREE, CLAIM_FILES, CLOSE_TASK, COMMIT_LEFTOVERS, 
                     RUN_AGENT, START_AGENT, Step, StepFailed, describe_cause, run_step)
 from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
+from .waiting import wait_at_most
 from .worktrees import branch_tip
 
 HEALTH_INTERVAL_SECONDS = 2.0
@@ -430,6 +430,8 @@ class Engine:
         self._save_journal()
         try:
             outcome, reason = await self._lane_body(lane, task, batch.base, record)
+            if self._stopping:  # the runner turned the shutdown's cancellation into a result
+                raise asyncio.CancelledError
         except asyncio.CancelledError:
             if self._stopping:  # shutting down: the journal keeps the lane running for the next start
                 raise
@@ -566,10 +568,7 @@ class Engine:
 
     async def _wait_for_wake(self, timeout: float) -> None:
         self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await wait_at_most(self._wake.wait(), timeout)
 
     async def _finish_lane(self, lane: int, task: Task, record: LaneRecord,
                            outcome: LaneOutcome, reason: str, batch: _Batch) -> None:
@@ -921,8 +920,7 @@ class Engine:
             if self.state in settled and not self._lanes_running():
                 return self.state
             # Every state change is an event; a lane task ends just after its last one.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._emitted.wait(), 0.05)
+            await wait_at_most(self._emitted.wait(), 0.05)
 
     def _lanes_running(self) -> bool:
         """A person may be asked about a merge while other lanes still work."""

@@ -81,6 +81,9 @@ class LaneProgress(Event):
     action: str = ""
     tokens: int | None = None
     cost: float | None = None
+    heartbeat: bool = False
+    """A sign of life that says nothing new (a model step began or ended): the lane shows it,
+    a log skips it, the stall watch counts it."""
 
 
 @dataclass(frozen=True)
