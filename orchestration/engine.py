@@ -52,7 +52,7 @@ class EngineParts:
     """An agent runner (orchestration/agents/)."""
     journal: Journal
     reservations: Any | None = None
-    """ReservationManager (orchestration/reservations.py); None means sequential mode."""
+    """A ReservationBackend (orchestration/reservation_backend.py); None means sequential mode."""
     watcher_factory: Callable[..., Any] | None = None
     """Builds a live-diff watcher for a lane (orchestration/live_diff.py)."""
     lock: Any | None = None
@@ -156,9 +156,9 @@ class Engine:
         mode = await manager.start()
         if (mode, manager.mode_reason) != (self._view.mode, self._view.mode_reason):
             self._emit(ev.ModeChanged(mode, manager.mode_reason))
-        # Agent Mail trouble never stops the engine: the monitor says so in the log.
+        # Reservation trouble never stops the engine: the monitor says so in the log.
         self._background.append(asyncio.create_task(manager.run_monitor(
-            HEALTH_INTERVAL_SECONDS, on_error=lambda error: self._log(f"Agent Mail: {error}", "warning"))))
+            HEALTH_INTERVAL_SECONDS, on_error=lambda error: self._log(f"reservations: {error}", "warning"))))
 
     def forward(self, event: Event) -> None:
         """Entry for events from parts that emit on their own (the reservation manager)."""
