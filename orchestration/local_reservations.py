@@ -218,7 +218,7 @@ class LocalReservations:
 
     @property
     def mode_reason(self) -> str:
-        return f"{LOCAL_MODE_REASON} ({self.note})" if self.note else LOCAL_MODE_REASON
+        return f"{LOCAL_MODE_REASON}; {self.note}" if self.note else LOCAL_MODE_REASON
 
     @property
     def ledger(self) -> tuple[Reservation, ...]:

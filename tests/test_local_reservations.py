@@ -133,7 +133,7 @@ async def test_auto_without_agent_mail_uses_the_local_ledger(repo: Path) -> None
     assert isinstance(backend, AutoReservations)
     assert await backend.start() is Mode.LOCAL
     assert backend.chosen is backend.local
-    assert backend.mode_reason == f"{LOCAL_MODE_REASON} (no Agent Mail at {url.removesuffix('/mcp/')})"
+    assert backend.mode_reason == f"{LOCAL_MODE_REASON}; no Agent Mail at {url.removesuffix('/mcp/')}"
     assert [e.mode for e in events if isinstance(e, ModeChanged)] == [Mode.LOCAL]
     assert backend.can_start_lane(3)
     assert (await backend.claim(1, "T-1", ["a/**"])).acquired

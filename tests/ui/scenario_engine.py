@@ -292,8 +292,8 @@ class ScenarioEngine:
         self.emit(ev.ModeChanged(Mode.SEQUENTIAL, "Agent Mail at 127.0.0.1:8765 does not answer"))
 
     def local_mode(self) -> None:
-        self.emit(ev.ModeChanged(Mode.LOCAL, "local reservations: other agents cannot see them "
-                                             "(no Agent Mail at http://127.0.0.1:8765)"))
+        self.emit(ev.ModeChanged(Mode.LOCAL, "local reservations: other agents cannot see them; "
+                                             "no Agent Mail at http://127.0.0.1:8765"))
 
     def alert(self, lane: int = 2) -> None:
         view = self.view.lanes[lane - 1]
