@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +141,45 @@ async def test_auto_without_agent_mail_uses_the_local_ledger(repo: Path) -> None
     assert (await backend.claim(1, "T-1", ["a/**"])).acquired
     assert (await backend.claim(2, "T-2", ["b/**"])).acquired
     await backend.aclose()
+
+
+class _AliveButBroken(BaseHTTPRequestHandler):
+    """Answers the liveness probe, refuses every MCP call (a server with the wrong token)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._answer(200, b'{"status": "alive"}')
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._answer(401, b'{"detail": "Unauthorized"}')
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_auto_with_agent_mail_answering_but_refusing_uses_the_local_ledger(repo: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AliveButBroken)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    events: list[Any] = []
+    try:
+        backend = make_reservations(repo, Config(agent_mail_url=f"http://127.0.0.1:{server.server_port}/mcp/"),
+                                    events.append)
+        assert isinstance(backend, AutoReservations)
+        assert await backend.start() is Mode.LOCAL
+        assert "answers but is unusable" in backend.mode_reason
+        assert [e.mode for e in events if isinstance(e, ModeChanged)][-1] is Mode.LOCAL
+        assert (await backend.claim(1, "T-1", ["a/**"])).acquired
+        await backend.aclose()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 async def test_configured_local_never_asks_agent_mail(repo: Path) -> None:

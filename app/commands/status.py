@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from dataclasses import replace
 from typing import Any
 
 from orch_tui.orchestration.instance_lock import InstanceLock
@@ -47,13 +46,11 @@ async def _reservations(repo: Any, config: Any) -> dict[str, Any]:
 
 
 async def _agent_mail_reservations(repo: Any, config: Any) -> dict[str, Any]:
-    from orch_tui.orchestration.agent_mail import AgentMailClient, AgentMailError
-    from orch_tui.orchestration.reservations import ReservationManager
-    from orch_tui.orchestration.wiring import make_reservations
+    from orch_tui.orchestration.agent_mail import AgentMailError
+    from orch_tui.orchestration.wiring import make_agent_mail_reservations
 
-    manager = make_reservations(repo, replace(config, reservations="agent-mail"), timeout=2.0)
-    assert isinstance(manager, ReservationManager)
-    client: AgentMailClient = manager.client
+    manager = make_agent_mail_reservations(repo, config, timeout=2.0)
+    client = manager.client
     try:
         if not await client.liveness():
             return {"reachable": False}
