@@ -17,6 +17,7 @@ MIN_BATCH_SIZE = 2
 MAX_BATCH_SIZE = 6
 AGENT_KINDS = ("opencode", "scripted", "command")
 BRANCH_POLICIES = ("archive", "delete", "keep")
+RESERVATION_BACKENDS = ("auto", "agent-mail", "local")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Config:
     agent_mail_token_env: str = "AGENT_MAIL_TOKEN"
     """Name of the environment variable holding the bearer token (the token never sits in a file)."""
     reservation_ttl_seconds: int = 3600
+    reservations: str = "auto"
+    """auto (Agent Mail when it answers at start, else the local ledger), agent-mail or local."""
     source: str = field(default="defaults", compare=False)
 
 
@@ -92,6 +95,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "agent_mail_url": _text,
     "agent_mail_token_env": _text,
     "reservation_ttl_seconds": _positive_number,
+    "reservations": _one_of(RESERVATION_BACKENDS),
 }
 
 

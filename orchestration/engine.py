@@ -60,7 +60,7 @@ class EngineParts:
     """An agent runner (orchestration/agents/)."""
     journal: Journal
     reservations: Any | None = None
-    """ReservationManager (orchestration/reservations.py); None means sequential mode."""
+    """A ReservationBackend (orchestration/reservation_backend.py); None means sequential mode."""
     watcher_factory: Callable[..., Any] | None = None
     """Builds a live-diff watcher for a lane (orchestration/live_diff.py)."""
     lock: Any | None = None
@@ -228,13 +228,13 @@ class Engine:
         mode = await manager.start()
         if (mode, manager.mode_reason) != (self._view.mode, self._view.mode_reason):
             self._emit(ev.ModeChanged(mode, manager.mode_reason))
-        # Agent Mail trouble never stops the engine: the monitor says so in the log.
-        self._supervise("the Agent Mail monitor",
+        # Reservation trouble never stops the engine: the monitor says so in the log.
+        self._supervise("the reservation monitor",
                         manager.run_monitor(HEALTH_INTERVAL_SECONDS, on_error=self._monitor_error),
                         on_death=self._monitor_died)
 
     def _monitor_error(self, error: Exception) -> None:
-        text = f"Agent Mail: {describe_cause(error)}"
+        text = f"reservations: {describe_cause(error)}"
         if text != self._last_monitor_error:  # said once, not every probe
             self._last_monitor_error = text
             self._log(text, "warning")
@@ -242,7 +242,7 @@ class Engine:
     def _monitor_died(self) -> None:
         # Without the monitor nothing renews reservations or reads other agents' ones.
         self._monitor_failed = True
-        self._emit(ev.ModeChanged(Mode.SEQUENTIAL, "the Agent Mail monitor stopped; restart orch-tui"))
+        self._emit(ev.ModeChanged(Mode.SEQUENTIAL, "the reservation monitor stopped; restart orch-tui"))
 
     def _supervise(self, name: str, work: Awaitable[None], on_death: Callable[[], None] | None = None) -> None:
         """Run `work` in the background; if it dies, a person hears of it and the state says so."""
@@ -403,7 +403,7 @@ class Engine:
     def _why_not_started(self, batch: _Batch) -> str:
         running = tuple(lane for lane, task in batch.lane_tasks.items() if not task.done())
         manager = self.parts.reservations
-        reason = ("the Agent Mail monitor stopped" if self._monitor_failed else
+        reason = ("the reservation monitor stopped" if self._monitor_failed else
                   manager.mode_reason if manager is not None else "Agent Mail is not configured")
         return f"sequential mode ({reason}): starts when lane(s) {', '.join(map(str, running))} finish"
 

@@ -16,7 +16,11 @@ from .model import Reservation
 
 class Mode(StrEnum):
     PARALLEL = "parallel"
+    """Lanes run at once; their reservations live in Agent Mail, where other agents see them."""
     SEQUENTIAL = "sequential"
+    """Agent Mail in use stopped answering: one lane at a time until it is back."""
+    LOCAL = "local"
+    """Lanes run at once; their reservations live in orch-tui's own ledger (no Agent Mail)."""
 
 
 class LaneOutcome(StrEnum):

@@ -44,6 +44,13 @@ def sequential() -> ScenarioEngine:
     return engine
 
 
+def local() -> ScenarioEngine:
+    engine = ScenarioEngine()
+    engine.local_mode()
+    engine.run_lanes(other_agent=False)
+    return engine
+
+
 def alert() -> ScenarioEngine:
     engine = mid_batch()
     engine.alert(lane=2)
@@ -94,6 +101,7 @@ SCENES = (
     Scene("abort_lane", mid_batch, press=("k",), description="k asks before it stops the agent of a lane"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
+    Scene("dashboard_local", local, description="no Agent Mail: four lanes on the local reservation ledger"),
 )
 SIZES = {"small": (100, 30), "large": (160, 48)}
 """100x30 is the smallest supported size; 160x48 shows how a large terminal is used."""
