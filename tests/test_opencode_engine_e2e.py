@@ -101,7 +101,7 @@ def test_run_with_opencode_on_a_fresh_machine_without_agent_mail(tmp_path: Path,
     env = fresh_machine_env(tmp_path / "home", model)
     result = run_cli(repo, env, "--agent-mail", f"http://127.0.0.1:{free_port()}/mcp/")
     assert_two_merged_and_one_reopened(repo, result)
-    assert "sequential" in result.stdout
+    assert "mode: local" in result.stdout  # no Agent Mail: parallel lanes on the local ledger
 
 
 @pytest.mark.agent_mail
@@ -133,7 +133,7 @@ async def test_the_dashboard_takes_an_opencode_lane_from_approval_to_merged(
     engine = build_engine(repo, config, runner_env=env)
     app = OrchApp(engine, manage_engine=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: "SEQUENTIAL MODE" in screen_text(app).splitlines()[0], "the engine", 60)
+        await wait_for(pilot, lambda: "local reservations" in screen_text(app).splitlines()[0], "the engine", 60)
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval gate", 60)
         assert [choice.task_id for choice in app.screen.proposal.picked] == ["t-1", "t-2"]

@@ -92,7 +92,7 @@ async def test_a_stop_signal_closes_the_dashboard_and_stops_its_agents(tmp_path:
     app = OrchApp(engine, manage_engine=True)
     lane = Path(os.path.realpath(tmp_path / "lanes" / "lane-1"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: "SEQUENTIAL MODE" in screen_text(app).splitlines()[0], "the engine", 30)
+        await wait_for(pilot, lambda: "local reservations" in screen_text(app).splitlines()[0], "the engine", 30)
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval gate", 30)
         await pilot.press("a")
