@@ -353,7 +353,7 @@ class Engine:
     # ----- running lanes ------------------------------------------------------------------
     def _can_start_lane(self, running: int) -> bool:
         manager = self.parts.reservations
-        if manager is None:
+        if manager is None or self._monitor_failed:  # nothing keeps lanes apart: one at a time
             return running == 0
         return manager.can_start_lane(running)
 

@@ -484,3 +484,51 @@ async def test_giving_back_reservations_that_fails_or_hangs_is_said_and_the_lane
         assert [e.outcome for e in _finished(seen, FAULTY)] == [ev.LaneOutcome.SUCCEEDED]
     finally:
         await engine.close()
+
+
+# ----- the engine's background tasks ----------------------------------------------------------
+async def test_a_reservation_monitor_that_dies_is_reported_and_lanes_go_one_at_a_time(tmp_path: Path) -> None:
+    from orch_tui.orchestration.wiring import build_engine
+    repo = make_task_repo(tmp_path / "repo", _tasks())
+    engine = build_engine(repo, Config(agent="scripted", worktree_dir=str(tmp_path / "lanes"), reservations="local"))
+    seen: list[ev.Event] = []
+    engine.subscribe(seen.append)
+
+    async def dying_monitor(*_: Any, **__: Any) -> None:
+        raise InjectedFault("injected fault")
+    engine.parts.reservations.run_monitor = dying_monitor
+    await engine.start()
+    try:
+        await asyncio.sleep(0.1)
+        errors = [e.message for e in seen if isinstance(e, ev.ErrorRaised)]
+        assert any("reservation monitor stopped" in message and "injected fault" in message for message in errors)
+        assert engine.snapshot().mode is ev.Mode.SEQUENTIAL
+        assert await _one_batch(engine) is EngineState.IDLE  # the batch still runs, one lane at a time
+        assert set(read_statuses(repo).values()) == {"closed"}
+        waiting = [e for e in seen if isinstance(e, ev.LaneProgress) and e.status == "waiting"]
+        assert waiting and all("reservation monitor stopped" in e.action for e in waiting)
+    finally:
+        await engine.close()
+
+
+async def test_a_merger_that_dies_stops_the_batch_for_a_person_and_the_next_start_goes_on(tmp_path: Path) -> None:
+    repo = make_task_repo(tmp_path / "repo", _tasks())
+    engine, seen = _build(repo, tmp_path / "lanes")
+
+    async def dying_merger(batch: Any) -> None:
+        raise InjectedFault("injected fault")
+    engine._merge_while_running = dying_merger  # type: ignore[method-assign]
+    await engine.start()
+    try:
+        assert await _one_batch(engine) is EngineState.WAITING_FOR_PERSON
+        errors = [e.message for e in seen if isinstance(e, ev.ErrorRaised)]
+        assert any(message.startswith("batch stopped: InjectedFault: injected fault") for message in errors)
+    finally:
+        await engine.close()
+    again, _ = _build(repo, tmp_path / "lanes")  # a restart resumes the batch from the journal
+    await again.start()
+    try:
+        assert await asyncio.wait_for(again.wait_until_settled(), SETTLE_SECONDS) is EngineState.IDLE
+        assert set(read_statuses(repo).values()) == {"closed"}
+    finally:
+        await again.close()
