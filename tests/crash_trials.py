@@ -240,8 +240,8 @@ def run_trials(root: Path, seed: int, kill_points: int, kills_per_repo: int, max
     landed = 0
     while landed < kill_points:
         trial_seed = rng.randrange(1, 2**31)
-        result = run_trial(root / f"trial-{len(results) + 1}", trial_seed, kills_per_repo, max_delay,
-                           agent_mail_url)
+        result = run_trial(root / f"trial-{len(results) + 1}", trial_seed,
+                           min(kills_per_repo, kill_points - landed), max_delay, agent_mail_url)
         results.append(result)
         landed += result.trial.kills
         print(f"trial {len(results)}: seed {trial_seed}, {result.trial.kills} kill(s), "
