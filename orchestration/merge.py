@@ -18,6 +18,11 @@ A conflict or a failing verification stops the queue: the state is written to
 `orch-tui-merge.json` in the merge worktree's git directory, so after a restart
 `merge_state()` reports it and the person (or the engine) can resolve, continue or abort.
 "Ours" is the target branch, "theirs" is the task branch.
+
+The writes of one merge, in order: merge commit (unreferenced), state file (`advancing`),
+checkout-update record, target moved, record removed, branch archived and deleted in one
+ref transaction, state file removed; the engine then journals the merge and closes the
+task in Beads. recovery.py says what the next start does after a crash between any two.
 """
 
 from __future__ import annotations
