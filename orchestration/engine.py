@@ -28,7 +28,7 @@ from .events import Event, EventSink, LaneOutcome, Mode
 from .journal import Journal, JournalState, LaneRecord, MergeRecord
 from .merge import MergeOutcome
 from .model import Task, TaskGraph
-from .recovery import live_tasks, resume_plan, settle_orphans
+from .recovery import live_tasks, repair_at_start, resume_plan, settle_orphans
 from .snapshot_reducer import apply_event
 from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
@@ -128,7 +128,7 @@ class Engine:
             self.parts.lock.acquire()
         self._view.lanes = [LaneView(lane) for lane in range(1, self.parts.config.batch_size + 1)]
         await self._reload_graph()
-        for line in await asyncio.to_thread(self.parts.merges.recover):  # before git is used
+        for line in await asyncio.to_thread(repair_at_start, self.parts):  # before git is used
             self._log(line, "warning")
         problems = await asyncio.to_thread(self.parts.pool.recover)
         for problem in problems:

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .beads_jsonl import directory_lock
 from .git_exec import run_git
 from .journal import JournalState, LaneRecord, MergeRecord
 from .model import TaskGraph
@@ -61,6 +62,29 @@ from .worktrees import branch_tip, merged_by
 
 _FINISHED = "committed"
 _OUR_ASSIGNEE = re.compile(r"lane-\d+")
+
+
+def repair_at_start(parts: Any) -> list[str]:
+    """What a killed orchestrator left in git and in files, put right before anything else
+    runs git: the merge queue's (locks, the person's checkout) and the tracker's."""
+    return [*parts.merges.recover(), *remove_interrupted_tracker_writes(parts.repo)]
+
+
+def remove_interrupted_tracker_writes(repo: Path) -> list[str]:
+    """A kill while the tracker was being rewritten leaves the temporary copy beside it in
+    `.beads/` (the tracker itself is whole: it is replaced by a rename). Removed under the
+    tracker's lock, which every writer of ours takes."""
+    beads = repo / ".beads"
+    if not beads.is_dir():
+        return []
+    with directory_lock(beads):
+        leftovers = [path for path in beads.glob(".*.jsonl.*.tmp") if path.is_file()]
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+    if not leftovers:
+        return []
+    return [f"removed {', '.join(path.name for path in leftovers)} from {beads}: a half-written copy of the "
+            "tracker, left by the killed orchestrator (the tracker itself is whole)"]
 
 
 @dataclass

@@ -212,7 +212,9 @@ def status_and_branch(worktree: Path, *, untracked_cache: bool = False) -> tuple
 
 
 def _status(worktree: Path, untracked_cache: bool, *, with_branch: bool) -> tuple[list[str], str | None]:
-    options = ("-c", "core.untrackedCache=true") if untracked_cache else ()
+    # Without the untracked cache this may be the person's checkout: no index refresh
+    # there, so a kill during this status never leaves an index.lock behind in it.
+    options = ("-c", "core.untrackedCache=true") if untracked_cache else ("--no-optional-locks",)
     out = run_git(worktree, *options, "status", "--porcelain=v1", "-z", "--no-renames",
                   "--ignore-submodules=dirty", *(("--branch",) if with_branch else ())).out
     entries, fields, i = [], out.split("\0"), 0

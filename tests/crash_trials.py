@@ -4,8 +4,8 @@ One trial is one generated repository (12-16 scripted tasks in dependency layers
 CLI runs as a subprocess in its own process group, in a HOME with no git configuration; it
 is killed (the whole group, as a crash or a closed terminal would) after a random delay,
 several times in a row, and then one run must finish the work. Afterwards every task is
-closed with its work on the target branch, the person's checkout is clean (the tracker file
-aside, which the orchestrator writes there), no worktree entry is left over or prunable,
+closed with its work on the target branch, the person's checkout is clean (but for the
+tracker's changes, which the orchestrator writes there), no worktree entry is left over or prunable,
 and `git fsck` is clean.
 
 Everything random comes from one seed, printed with every failure: set ORCH_CRASH_SEED to
@@ -185,7 +185,7 @@ def check_invariants(trial: Trial, final_code: int, final_output: str) -> list[s
             problems.append(f"{task.id}'s work is not on main ({task.files[0]})")
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo,
                             capture_output=True, text=True, check=True).stdout
-    dirty = [line for line in status.splitlines() if not line[3:].startswith(".beads/")]
+    dirty = [line for line in status.splitlines() if line != " M .beads/issues.jsonl"]
     if dirty:
         problems.append(f"the person's checkout is not clean: {dirty}")
     worktrees = git(repo, "worktree", "list", "--porcelain")

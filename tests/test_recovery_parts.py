@@ -10,6 +10,7 @@ import pytest
 
 from orch_tui.orchestration.checkout_update import (CheckoutNeedsPerson, recorded_update,
                                                     repair_interrupted_update)
+from orch_tui.orchestration.recovery import remove_interrupted_tracker_writes
 from orch_tui.orchestration.stale_locks import remove_stale_locks
 from orch_tui.orchestration.worktrees import merged_by, worktree_git_dir
 from tests.helpers import git
@@ -118,3 +119,13 @@ def test_stale_locks_in_our_own_worktree_are_removed(repo: Path, tmp_path: Path)
     removed, running = remove_stale_locks(lane, admin)
     assert sorted(path.name for path in removed) == ["HEAD.lock", "index.lock"] and running == []
     git(lane, "switch", "-q", "-c", "now-possible")
+
+
+def test_a_half_written_copy_of_the_tracker_is_removed(repo: Path) -> None:
+    beads = repo / ".beads"
+    beads.mkdir()
+    (beads / "issues.jsonl").write_text("{}\n")
+    (beads / ".issues.jsonl.k2j4h1.tmp").write_text('{"id": "half')  # killed mid-write
+    [message] = remove_interrupted_tracker_writes(repo)
+    assert ".issues.jsonl.k2j4h1.tmp" in message
+    assert [path.name for path in beads.iterdir()] == ["issues.jsonl"]
