@@ -95,6 +95,9 @@ def repair_interrupted_update(repo: Path) -> list[str]:
     if tip == record.new:
         messages.append(f"the update of {record.branch} in {checkout} to {record.new[:12]} had finished "
                         "before the previous orchestrator stopped")
+    elif _checked_out(checkout) != f"refs/heads/{record.branch}":
+        messages.append(f"{checkout} no longer has {record.branch} checked out since orch-tui's interrupted "
+                        "update of it; that checkout is left as it is")
     elif tip == record.old:
         restored = _put_back(checkout, record)
         if restored:
@@ -106,6 +109,11 @@ def repair_interrupted_update(repo: Path) -> list[str]:
                         f"update of {checkout}; that checkout is left as it is")
     _record_path(repo).unlink(missing_ok=True)
     return messages
+
+
+def _checked_out(checkout: Path) -> str:
+    """The full name of the branch checked out in `checkout` ("" when detached)."""
+    return run_git(checkout, "symbolic-ref", "--quiet", "HEAD", check=False).out.strip()
 
 
 def _release_locks(repo: Path, record: CheckoutUpdate) -> list[str]:

@@ -129,3 +129,13 @@ def test_a_half_written_copy_of_the_tracker_is_removed(repo: Path) -> None:
     [message] = remove_interrupted_tracker_writes(repo)
     assert ".issues.jsonl.k2j4h1.tmp" in message
     assert [path.name for path in beads.iterdir()] == ["issues.jsonl"]
+
+
+def test_a_checkout_switched_to_another_branch_since_is_left_alone(repo: Path) -> None:
+    _interrupted_update(repo)
+    (repo / "src" / "new.txt").unlink()
+    git(repo, "switch", "-q", "-c", "elsewhere")
+    (repo / "src" / "new.txt").write_text("new\n")  # the same bytes, on the person's own branch
+    [message] = repair_interrupted_update(repo)
+    assert "no longer has main checked out" in message
+    assert (repo / "src" / "new.txt").exists()
