@@ -12,7 +12,8 @@ Running a task (engine `_run_lane`, `_lane_body`, `_finish_lane`)
   2. git: lane worktree on `orch/<id>` at the base; Agent Mail: the task's files claimed
   3. journal: lane record `running` (worktree path)
   4. Beads: `in_progress`, assignee `lane-<n>`
-  5. git: leftovers committed on `orch/<id>` (the agent's edits), lane detached
+  5. git: leftovers committed on `orch/<id>` (the agent's edits), lane detached, the
+     agent's edits to `.beads/` dropped by one more commit
   6. journal: lane `committed` with a pending merge record (failure: Beads `open` first)
   7. Agent Mail: the claim released
   Killed before 6: the lane reruns on its own branch (`resume_plan`; pool.recover has
@@ -30,6 +31,9 @@ Merging a task (engine `_merge_one`/`_merge_series`, merge.py)
   6. journal: merge `merged` with its commit
   7. Beads: `closed`, "merged by orch-tui in <commit>"
   8. journal: batch finished (cleared) once every merge of the batch is done
+  (A merge that needs the merge worktree, for a conflict or `verify_command`, saves the
+  state file `merging` first and then lets git merge there.)
+  Killed before the state file: only an unreferenced object exists; the merge is redone.
   Killed in 3: MergeQueue.recover undoes a half-updated checkout (checkout_update.py).
   Killed before 5: the queue's state file makes `continue_merge` finish the move.
   Killed between 4 and 6: the branch is gone, so `settle_merges` finds the work in the
@@ -40,7 +44,9 @@ Merging a task (engine `_merge_one`/`_merge_series`, merge.py)
   `settle_orphans`. Nothing is left `in_progress` without a lane working on it.
 
 Locks git leaves when killed are removed in orch-tui's own worktrees and refs, never in
-the person's checkout on a guess (stale_locks.py, checkout_update.py).
+the person's checkout on a guess (stale_locks.py, checkout_update.py). Beads and the
+journal are replaced by a rename, so a kill leaves the old file or the new one, and at most
+a temporary copy, which `remove_interrupted_tracker_writes` deletes.
 """
 
 from __future__ import annotations
