@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -82,7 +83,8 @@ def _only_for(task_id: str, original: Callable[..., Any], fault: Callable[..., A
               pick: Callable[..., bool] | None = None) -> Callable[..., Any]:
     """`original`, except for calls `pick` chooses (default: calls naming `task_id`)."""
     def chosen(*args: Any, **kwargs: Any) -> bool:
-        return pick(*args, **kwargs) if pick else any(task_id in str(arg) for arg in (*args, *kwargs.values()))
+        named = re.compile(rf"(?<![\w-]){re.escape(task_id)}(?![\w-])")  # not inside "pytest-212"
+        return pick(*args, **kwargs) if pick else any(named.search(str(arg)) for arg in (*args, *kwargs.values()))
 
     def patched(*args: Any, **kwargs: Any) -> Any:
         return fault(*args, **kwargs) if chosen(*args, **kwargs) else original(*args, **kwargs)
