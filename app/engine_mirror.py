@@ -60,6 +60,8 @@ REGIONS: dict[type[ev.Event], frozenset[Region]] = {
     ev.MergeDone: frozenset({Region.MERGES, Region.BANNER, Region.CONFLICT}),
     ev.GraphReloaded: frozenset({Region.GRAPH}),
     ev.ErrorRaised: frozenset({Region.BANNER}),
+    ev.LaneNeedsInput: frozenset({Region.LANE, Region.BANNER}),
+    ev.LaneInputAnswered: frozenset({Region.LANE, Region.BANNER}),
 }
 """What each event makes stale; an event missing here (LogLine) only adds its log line."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from .events import EventSink, Mode
+from .events import EventSink, InputAnswer, InputRequest, Mode
 from .model import Reservation, TaskGraph
 
 
@@ -43,6 +43,8 @@ class LaneView:
     diff_files: tuple[str, ...] = ()
     alerts: tuple[str, ...] = ()
     outcome: str | None = None
+    inputs: tuple[InputRequest, ...] = ()
+    """What the lane's agent waits for a person to answer, oldest first."""
 
 
 @dataclass
@@ -90,3 +92,5 @@ class EngineCommands(Protocol):
     async def continue_merge(self) -> None: ...
     async def abort_merge(self) -> None: ...
     async def pause(self) -> None: ...
+    async def answer_input(self, lane: int, request_id: str, answer: InputAnswer,
+                           by: str = "a person") -> None: ...

@@ -17,6 +17,8 @@ MIN_BATCH_SIZE = 2
 MAX_BATCH_SIZE = 6
 AGENT_KINDS = ("opencode", "scripted", "command")
 BRANCH_POLICIES = ("archive", "delete", "keep")
+AGENT_PERMISSION_POLICIES = ("reject", "allow")
+INPUT_ALERTS = ("notify", "bell", "off")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,12 @@ class Config:
     agent_mail_token_env: str = "AGENT_MAIL_TOKEN"
     """Name of the environment variable holding the bearer token (the token never sits in a file)."""
     reservation_ttl_seconds: int = 3600
+    agent_permissions: str = "reject"
+    """What headless `orch-tui run` answers when an agent asks with nobody at a terminal:
+    reject, or allow (once). Questions are dismissed either way."""
+    input_alert: str = "notify"
+    """When a lane starts waiting for a person: notify (terminal bell and an OSC 9 desktop
+    notification where the terminal supports it), bell (the bell only), or off."""
     source: str = field(default="defaults", compare=False)
 
 
@@ -89,6 +97,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "agent_mail_url": _text,
     "agent_mail_token_env": _text,
     "reservation_ttl_seconds": _positive_number,
+    "agent_permissions": _one_of(AGENT_PERMISSION_POLICIES),
+    "input_alert": _one_of(INPUT_ALERTS),
 }
 
 

@@ -442,6 +442,15 @@ class Engine:
             raise OrchError(f"lane {lane} is not running")
         task.cancel()
 
+    async def answer_input(self, lane: int, request_id: str, answer: ev.InputAnswer,
+                           by: str = "a person") -> None:
+        """Answer what the agent of `lane` asked (a permission or a question)."""
+        batch = self._batch
+        task = batch.lane_tasks.get(lane) if batch else None
+        if task is None or task.done():
+            raise OrchError(f"lane {lane} is not running: nothing to answer")
+        await self.parts.runner.answer(lane, request_id, answer, by)
+
     def _hold_back(self, task_id: str, what: str) -> None:
         """Without this, a task that fails at once would be proposed (and fail) forever."""
         self._held_back[task_id] = f"{what}: not proposed again until retried"

@@ -23,7 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..events import EventSink, LaneOutcome, LaneProgress
+from ..errors import OrchError
+from ..events import EventSink, InputAnswer, LaneOutcome, LaneProgress
 from ..git_exec import nul_fields, run_git
 from ..model import Task
 
@@ -146,6 +147,14 @@ class RunnerBase:
         task = self._running.get(lane)
         if task is not None and not task.done():
             task.cancel()
+
+    can_answer = False
+    """Whether the agent can ask a person (and so be answered); only OpenCode's server can."""
+
+    async def answer(self, lane: int, request_id: str, answer: InputAnswer, by: str = "a person") -> None:
+        """Answer what the agent in `lane` asked; OrchError when it cannot be answered."""
+        raise OrchError(f"lane {lane}: the {type(self).__name__} agent never asks, so there is "
+                        "nothing to answer")
 
     async def run(self, request: AgentRequest, sink: EventSink) -> AgentResult:
         current = asyncio.current_task()

@@ -9,6 +9,15 @@ failed), `file.edited`, and tokens and cost from `step-finish` parts. The lane i
 its session goes idle after having been busy. Timeout or abort: `POST
 /session/{id}/abort` (OpenCode itself would retry a dead model server for a long time).
 `close()` stops the server's whole process group.
+
+Agents that ask (opencode 1.18.33, checked against `GET /doc`): `permission.asked` and
+`question.asked` events put the lane in needs-input (see opencode_events.py for their
+shapes); `answer()` replies with `POST /permission/{requestID}/reply {"reply": "once" |
+"always" | "reject"}`, `POST /question/{requestID}/reply {"answers": [[label or text], ...]}`
+(one list a question) or `POST /question/{requestID}/reject`; each returns `true`. The
+older `POST /session/{id}/permissions/{permissionID} {"response": ...}` still exists; the
+`/api/...` v2 routes exist too but list nothing this build asks. `GET /permission` and
+`GET /question` list what is waiting.
 """
 
 from __future__ import annotations
@@ -26,9 +35,9 @@ from typing import Any, Mapping
 import httpx
 
 from ..errors import OrchError
-from ..events import EventSink, LaneOutcome
+from ..events import EventSink, InputAnswer, InputKind, LaneOutcome, Reply
 from .base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
-from .opencode_events import OpenCodeVerdict
+from .opencode_events import OpenCodeVerdict, permission_request, question_request
 from .process import GroupProcess, child_env
 
 OPENCODE_ENV_DEFAULTS = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_SHARE": "1"}
@@ -48,7 +57,16 @@ def split_model(model: str | None) -> dict[str, str] | None:
     return {"providerID": provider, "modelID": model_id}
 
 
+class _Ask:
+    """A request an agent waits on: which lane, session and verdict it belongs to."""
+
+    def __init__(self, lane: int, session_id: str, params: dict[str, str], verdict: OpenCodeVerdict) -> None:
+        self.lane, self.session_id, self.params, self.verdict = lane, session_id, params, verdict
+
+
 class OpenCodeServerRunner(RunnerBase):
+    can_answer = True
+
     def __init__(self, binary: str = "opencode", model: str | None = None,
                  env: Mapping[str, str] | None = None, agent: str | None = None,
                  startup_timeout: float = 90.0) -> None:
@@ -66,6 +84,7 @@ class OpenCodeServerRunner(RunnerBase):
         self._connected = asyncio.Event()
         self._sessions: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._directories: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._asks: dict[str, _Ask] = {}
         self._cwd: Path | None = None
         self._start_lock = asyncio.Lock()
 
@@ -209,7 +228,7 @@ class OpenCodeServerRunner(RunnerBase):
             problem = await self._prompt(session_id, params, build_prompt(request))
             if problem:
                 return LaneOutcome.FAILED, problem
-            problem = await self._follow(queue, verdict)
+            problem = await self._follow(queue, verdict, _Ask(request.lane, session_id, params, verdict))
             if problem:
                 return LaneOutcome.FAILED, problem
         except asyncio.CancelledError:
@@ -218,6 +237,8 @@ class OpenCodeServerRunner(RunnerBase):
         finally:
             self._sessions.pop(session_id, None)
             self._directories.pop(str(request.worktree), None)
+            for request_id in list(verdict.pending):
+                self._asks.pop(request_id, None)
         files = await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
         return verdict.judge(files)
 
@@ -235,9 +256,11 @@ class OpenCodeServerRunner(RunnerBase):
             return f"opencode server refused the prompt: {error}"
         return None
 
-    async def _follow(self, queue: asyncio.Queue[dict[str, Any]], verdict: OpenCodeVerdict) -> str | None:
+    async def _follow(self, queue: asyncio.Queue[dict[str, Any]], verdict: OpenCodeVerdict,
+                      session: _Ask) -> str | None:
         """Feed the session's events to the verdict until it goes idle after being busy."""
         busy = False
+        worktree = Path(session.params["directory"])
         while True:
             payload = await queue.get()
             kind = payload.get("type")
@@ -261,6 +284,41 @@ class OpenCodeServerRunner(RunnerBase):
                 verdict.on_error(properties.get("error"))
             elif kind == "file.edited":
                 verdict.on_file_edited(str(properties.get("file", "")))
+            elif kind in ("permission.asked", "question.asked"):
+                request = (permission_request(properties, worktree) if kind == "permission.asked"
+                           else question_request(properties))
+                self._asks[request.id] = session
+                verdict.on_input_asked(request)
+            elif kind in ("permission.replied", "question.replied", "question.rejected"):
+                self._asks.pop(str(properties.get("requestID", "")), None)
+                verdict.on_server_answer(kind, properties)
+
+    async def answer(self, lane: int, request_id: str, answer: InputAnswer, by: str = "a person") -> None:
+        ask = self._asks.get(request_id)
+        request = ask.verdict.pending.get(request_id) if ask else None
+        if ask is None or request is None or ask.lane != lane:
+            raise OrchError(f"lane {lane}: its agent is not waiting on request {request_id} "
+                            "(already answered, or the lane ended)")
+        assert self._client is not None
+        if request.kind is InputKind.PERMISSION:
+            if answer.reply is Reply.ANSWER:
+                raise OrchError(f"lane {lane}: a permission takes once, always or reject, not a typed answer")
+            path, body = f"/permission/{request_id}/reply", {"reply": answer.reply.value}
+        elif answer.reply is Reply.REJECT:
+            path, body = f"/question/{request_id}/reject", None
+        else:
+            if len(answer.answers) != len(request.questions):
+                raise OrchError(f"lane {lane}: the agent asked {len(request.questions)} question(s); "
+                                f"{len(answer.answers)} answer(s) given")
+            path, body = f"/question/{request_id}/reply", {"answers": [[text] for text in answer.answers]}
+        try:
+            response = await self._client.post(path, params=ask.params, json=body)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise OrchError(f"lane {lane}: OpenCode refused the answer to {request_id} ({error}); "
+                            "the agent still waits: answer again or abort the lane") from None
+        self._asks.pop(request_id, None)
+        ask.verdict.on_input_answered(request_id, answer.reply, answer.describe(), by)
 
     async def _abort_session(self, session_id: str, params: dict[str, str], log: LaneLog) -> None:
         if self._client is None:

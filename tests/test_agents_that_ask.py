@@ -1,0 +1,217 @@
+"""Agents that ask: the real `opencode serve` under `"permission": {"bash": "ask"}` and the
+question tool, driven through the whole engine (real git, the Beads file, merges) and
+through headless `orch-tui run`.
+
+One `opencode serve` is shared by the engine tests of this module (its close() is kept for
+the end), and one isolated HOME by every test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.agents.base import RunnerBase
+from orch_tui.orchestration.agents.opencode_server import OpenCodeServerRunner
+from orch_tui.orchestration.beads import open_store
+from orch_tui.orchestration.commands import EngineState
+from orch_tui.orchestration.config import Config
+from orch_tui.orchestration.engine import Engine, EngineParts
+from orch_tui.orchestration.errors import OrchError
+from orch_tui.orchestration.events import InputAnswer, InputKind, LaneOutcome, Reply
+from orch_tui.orchestration.journal import Journal
+from orch_tui.orchestration.merge import MergeQueue
+from orch_tui.orchestration.worktrees import WorktreePool
+from tests.fake_model_server import FakeModelServer
+from tests.helpers import opencode_binary
+from tests.opencode_server import opencode_env
+from tests.task_repos import TaskSpec, log_subjects, make_task_repo, read_statuses
+
+pytestmark = [pytest.mark.slow, pytest.mark.opencode, pytest.mark.asyncio(loop_scope="module")]
+
+ASKING = {"edit": "allow", "bash": "ask", "webfetch": "deny", "question": "allow"}
+
+
+class SharedServerRunner(OpenCodeServerRunner):
+    """An engine's close() stops its lanes but leaves the module's server running."""
+
+    async def close(self) -> None:
+        await RunnerBase.close(self)
+
+    async def shut_down(self) -> None:
+        await OpenCodeServerRunner.close(self)
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[FakeModelServer]:
+    with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("opencode-home")
+
+
+def runner_env(home: Path, model: FakeModelServer) -> dict[str, str]:
+    return opencode_env(home, config=model.opencode_config(permission=ASKING))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def server(model: FakeModelServer, home: Path) -> AsyncIterator[SharedServerRunner]:
+    runner = SharedServerRunner(str(opencode_binary()), "fake/scripted", env=runner_env(home, model))
+    await runner.start()
+    yield runner
+    await runner.shut_down()
+
+
+def build(repo: Path, lanes: Path, runner: OpenCodeServerRunner, **changes: object) -> tuple[Engine, list[ev.Event]]:
+    config = replace(Config(agent="opencode", worktree_dir=str(lanes), batch_size=2), **changes)
+    parts = EngineParts(repo=repo, config=config, store=open_store(repo, prefer="jsonl"),
+                        pool=WorktreePool(repo, config.batch_size, lanes), merges=MergeQueue(repo, config),
+                        runner=runner, journal=Journal(repo))
+    engine = Engine(parts)
+    seen: list[ev.Event] = []
+    engine.subscribe(seen.append)
+    return engine, seen
+
+
+async def next_event(seen: list[ev.Event], kind: type[ev.Event], timeout: float = 60.0) -> ev.Event:
+    """The first event of `kind` (waiting for it as events arrive; `timeout` only bounds a hang)."""
+    async def found() -> ev.Event:
+        while True:
+            for event in seen:
+                if isinstance(event, kind):
+                    return event
+            await asyncio.sleep(0.05)
+    return await asyncio.wait_for(found(), timeout)
+
+
+def bash_task(repo_root: Path, lanes: Path, model: FakeModelServer, task_id: str = "t-1") -> Path:
+    repo = make_task_repo(repo_root, [TaskSpec(task_id, ("out.txt",), title="Write [red]out[/red]")])
+    lane = Path(os.path.realpath(lanes)) / "lane-1"
+    model.script(str(lane), [model.tool("bash", command="echo '[bold]hi[/bold]' > out.txt",
+                                        description="write out.txt"),
+                             model.text("Wrote out.txt.")])
+    return repo
+
+
+async def start_batch(engine: Engine) -> None:
+    await engine.start()
+    await engine.propose()
+    await engine.approve()
+
+
+async def test_a_permission_puts_the_lane_in_needs_input_and_once_lets_it_merge(
+        server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
+    lanes = tmp_path / "lanes"
+    repo = bash_task(tmp_path / "repo", lanes, model)
+    engine, seen = build(repo, lanes, server)
+    try:
+        await start_batch(engine)
+        asked = await next_event(seen, ev.LaneNeedsInput)
+        assert isinstance(asked, ev.LaneNeedsInput)
+        request = asked.request
+        assert (asked.lane, request.kind, request.tool) == (1, InputKind.PERMISSION, "bash")
+        assert request.text == "run: echo '[bold]hi[/bold]' > out.txt"
+        assert request.options == ("once", "always", "reject")
+        view = engine.snapshot().lanes[0]
+        assert view.status == "needs-input" and view.inputs == (request,)
+        with pytest.raises(OrchError, match="not waiting on request nope"):
+            await engine.answer_input(1, "nope", InputAnswer(Reply.ONCE))
+
+        await engine.answer_input(1, request.id, InputAnswer(Reply.ONCE))
+        assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
+        answered = [event for event in seen if isinstance(event, ev.LaneInputAnswered)]
+        assert [(event.request_id, event.answer, event.by) for event in answered] == [
+            (request.id, "allowed once", "a person")]
+        finished = [event for event in seen if isinstance(event, ev.LaneFinished)]
+        assert [event.outcome for event in finished] == [LaneOutcome.SUCCEEDED]
+        assert any(isinstance(event, ev.MergeDone) for event in seen)
+        assert read_statuses(repo)["t-1"] == "closed"
+        assert (repo / "out.txt").read_text() == "[bold]hi[/bold]\n"  # merged into main's checkout
+        assert engine.snapshot().lanes[0].inputs == ()
+    finally:
+        await engine.close()
+
+
+async def test_reject_ends_the_lane_with_that_reason(
+        server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
+    lanes = tmp_path / "lanes"
+    repo = bash_task(tmp_path / "repo", lanes, model)
+    engine, seen = build(repo, lanes, server)
+    try:
+        await start_batch(engine)
+        asked = await next_event(seen, ev.LaneNeedsInput)
+        assert isinstance(asked, ev.LaneNeedsInput)
+        await engine.answer_input(1, asked.request.id, InputAnswer(Reply.REJECT))
+        assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
+        [finished] = [event for event in seen if isinstance(event, ev.LaneFinished)]
+        assert finished.outcome is LaneOutcome.FAILED
+        assert finished.reason == "permission rejected by a person: run: echo '[bold]hi[/bold]' > out.txt"
+        assert read_statuses(repo)["t-1"] == "open"
+        assert not any(isinstance(event, ev.MergeDone) for event in seen)
+    finally:
+        await engine.close()
+
+
+async def test_a_question_is_answered_with_an_option(
+        server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
+    lanes = tmp_path / "lanes"
+    repo = make_task_repo(tmp_path / "repo", [TaskSpec("t-q", ("colour.txt",))])
+    lane = Path(os.path.realpath(lanes)) / "lane-1"
+    question = {"question": "Which colour? [bold]x[/bold]", "header": "Colour",
+                "options": [{"label": "Red", "description": "warm"}, {"label": "Blue", "description": "cool"}]}
+    model.script(str(lane), [model.tool("question", questions=[question]),
+                             model.tool("write", filePath=f"{lane}/colour.txt", content="blue\n"),
+                             model.text("Wrote the colour.")])
+    engine, seen = build(repo, lanes, server)
+    try:
+        await start_batch(engine)
+        asked = await next_event(seen, ev.LaneNeedsInput)
+        assert isinstance(asked, ev.LaneNeedsInput)
+        request = asked.request
+        assert (request.kind, request.text, request.options) == (
+            InputKind.QUESTION, "Which colour? [bold]x[/bold]", ("Red", "Blue"))
+        assert request.questions[0].descriptions == ("warm", "cool") and request.typed_allowed
+        await engine.answer_input(1, request.id, InputAnswer(Reply.ANSWER, ("Blue",)))
+        assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
+        [finished] = [event for event in seen if isinstance(event, ev.LaneFinished)]
+        assert finished.outcome is LaneOutcome.SUCCEEDED, finished.reason
+        tool_results = [message.get("content") for body in model.requests for message in body.get("messages", [])
+                        if message.get("role") == "tool"]
+        assert any('"Which colour? [bold]x[/bold]"="Blue"' in str(content) for content in tool_results)
+    finally:
+        await engine.close()
+
+
+async def test_headless_run_applies_the_policy_without_waiting(
+        model: FakeModelServer, home: Path, tmp_path: Path) -> None:
+    lanes = tmp_path / "lanes"
+    repo = bash_task(tmp_path / "repo", lanes, model)
+    (repo / ".orch-tui.toml").write_text(
+        f'agent = "opencode"\nopencode_binary = "{opencode_binary()}"\nopencode_model = "fake/scripted"\n'
+        f'worktree_dir = "{lanes}"\nbatch_size = 2\nagent_mail_url = "http://127.0.0.1:9/mcp/"\n')
+    env = opencode_env(home, config=model.opencode_config(permission=ASKING))
+    env.pop("PWD", None)
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "orch_tui.app", "run", "--yes", "--max-batches", "1",
+                             "--repo", str(repo)], env=env, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=240)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "lane 1: t-1 NEEDS INPUT (permission bash): run: echo '[bold]hi[/bold]' > out.txt [once / always / reject]" in output
+    assert "lane 1: t-1 rejected by the headless policy (agent_permissions = reject)" in output
+    assert ("lane 1: t-1 failed: permission rejected by the headless policy (agent_permissions = reject): "
+            "run: echo '[bold]hi[/bold]' > out.txt") in output
+    assert read_statuses(repo)["t-1"] == "open"
+    assert "t-1" not in " ".join(log_subjects(repo))
