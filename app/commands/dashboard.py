@@ -15,5 +15,5 @@ def run(args: argparse.Namespace) -> int:
                               agent_mail_url=getattr(args, "agent_mail", None),
                               batch_size=getattr(args, "batch_size", None))
     engine = build_engine(repo, config)
-    OrchApp(engine, manage_engine=True).run()
+    OrchApp(engine, manage_engine=True, input_alert=config.input_alert).run()
     return 0

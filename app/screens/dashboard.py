@@ -24,6 +24,7 @@ from orch_tui.widgets.safe_text import one_line
 from orch_tui.widgets.task_graph import TaskGraphView
 
 from .confirm import ConfirmScreen
+from .input_request import InputRequestScreen, waiting_requests
 
 if TYPE_CHECKING:
     from ..app import OrchApp
@@ -46,6 +47,8 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.timeouts.append(label)
         if view.alerts:
             facts.alerts.append(label)
+        if view.inputs and view.outcome is None:
+            facts.needs_input += 1
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
     elif snap.state == EngineState.PROPOSED and snap.proposal is not None:
@@ -66,6 +69,8 @@ class DashboardScreen(Screen[None]):
         Binding("k", "abort_lane", "Abort",
                 tooltip="Stop the agent of the focused lane (or of the selected task); asks first, "
                         "its work stays on its branch"),
+        Binding("n", "answer", "Answer",
+                tooltip="Answer the agents waiting for you (permissions, questions) in turn"),
         Binding("R", "retry", "Retry",
                 tooltip="Propose the failed task of the focused lane (or the selected one) first "
                         "in the next batch"),
@@ -135,6 +140,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(MergeQueueTable).show_merges(snap.merges)
         if changes.banner:
             self.query_one(StatusBanner).show_facts(banner_facts(mirror))
+            self.refresh_bindings()  # `n` comes and goes with the lanes that wait
         if changes.graph:
             self.query_one(TaskGraphView).show_graph(snap.graph)
         for text, level in changes.log:
@@ -177,6 +183,18 @@ class DashboardScreen(Screen[None]):
             self.notify("No merge conflict is waiting.")
         else:
             self.orch.show_conflict()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`n` shows in the footer (and works) only while an agent waits for an answer."""
+        if action == "answer":
+            return bool(waiting_requests(self.orch.mirror.snapshot))
+        return True
+
+    def action_answer(self) -> None:
+        if not waiting_requests(self.orch.mirror.snapshot):
+            self.notify("No agent is waiting for an answer.")
+        elif not any(isinstance(screen, InputRequestScreen) for screen in self.app.screen_stack):
+            self.app.push_screen(InputRequestScreen())
 
     def action_filter(self) -> None:
         self.query_one(TaskGraphView).action_focus_filter()

@@ -248,6 +248,14 @@ class ScenarioEngine:
     async def pause(self) -> None:
         self.calls.append(("pause",))
 
+    async def answer_input(self, lane: int, request_id: str, answer: ev.InputAnswer, by: str = "a person") -> None:
+        """Like the engine: the runner replies and the lane stops waiting."""
+        self.calls.append(("answer_input", lane, request_id, answer))
+        view = self.view.lanes[lane - 1] if 0 < lane <= len(self.view.lanes) else None
+        if view is None or all(request.id != request_id for request in view.inputs):
+            raise OrchError(f"lane {lane}: its agent is not waiting on request {request_id}")
+        self.emit(ev.LaneInputAnswered(lane, view.task_id or "", request_id, answer.describe(), by))
+
     # ----- helpers that set a scene ---------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
         apply_event(self.view, event, clock=self.clock)  # the engine's own reducer
@@ -298,6 +306,25 @@ class ScenarioEngine:
     def fail(self, lane: int, outcome: LaneOutcome = LaneOutcome.FAILED, reason: str = "agent exited 1") -> None:
         view = self.view.lanes[lane - 1]
         self.emit(ev.LaneFinished(lane, view.task_id or "", outcome, reason))
+
+    def ask_permission(self, lane: int = 2, waited: float = 72.0) -> ev.InputRequest:
+        view = self.view.lanes[lane - 1]
+        request = ev.InputRequest(
+            f"per_{lane}", ev.InputKind.PERMISSION, "bash",
+            "run: rm -rf build/ && echo '[red]done[/red]' \x1b[31m", asked_at=self.now - waited,
+            detail="'always' allows from now on: rm *")
+        self.emit(ev.LaneNeedsInput(lane, view.task_id or "", request))
+        return request
+
+    def ask_question(self, lane: int = 3, waited: float = 15.0) -> ev.InputRequest:
+        view = self.view.lanes[lane - 1]
+        question = ev.InputQuestion("Keep the old [bold]config[/bold] format as a fallback?", "Fallback",
+                                    ("Keep it", "Drop it"), ("readers of old files keep working",
+                                                             "simpler code, one format"))
+        request = ev.InputRequest(f"que_{lane}", ev.InputKind.QUESTION, "question", question.text,
+                                  questions=(question,), asked_at=self.now - waited)
+        self.emit(ev.LaneNeedsInput(lane, view.task_id or "", request))
+        return request
 
     def queue_merges(self) -> None:
         for order, view in enumerate(self.view.lanes, start=1):

@@ -60,6 +60,13 @@ def conflict() -> ScenarioEngine:
     return engine
 
 
+def needs_input() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.ask_permission(lane=2)
+    engine.ask_question(lane=3)
+    return engine
+
+
 SCENES = (
     Scene("dashboard_idle", idle, description="the dashboard before any batch"),
     Scene("dashboard_mid_batch", mid_batch, description="four lanes at work with live diffs"),
@@ -69,6 +76,11 @@ SCENES = (
     Scene("conflict", conflict, description="a merge conflict: 2 files, 3 hunks"),
     Scene("help", idle, press=("question_mark",), description="help over the dashboard"),
     Scene("abort_lane", mid_batch, press=("k",), description="k asks before it stops the agent of a lane"),
+    Scene("dashboard_needs_input", needs_input,
+          description="two agents wait for a person: a bash permission and a question"),
+    Scene("input_request", needs_input, press=("n",), description="n: the oldest request, answered in place"),
+    Scene("input_request_question", needs_input, press=("n", "o"),
+          description="after allowing the permission, the next waiting lane's question"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
 )
