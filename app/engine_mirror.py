@@ -96,8 +96,10 @@ class EngineMirror:
     def apply(self, event: ev.Event) -> Changes:
         regions = REGIONS.get(type(event), frozenset())
         lanes_before = {view.lane for view in self.snapshot.lanes}
+        spent_before = _spent(self.snapshot)
         apply_event(self.snapshot, event, clock=self.clock)
         changes = _changes_for(event, regions)
+        changes.banner = changes.banner or _spent(self.snapshot) != spent_before  # the batch's usage
         if Region.ALL_LANES in regions:
             # Lanes that are gone are redrawn empty too, so their panels can be removed.
             every = lanes_before | {view.lane for view in self.snapshot.lanes} | set(range(1, self.lane_count + 1))
@@ -117,6 +119,10 @@ class EngineMirror:
             self.error = f"check failed after merging {event.task_id}"
         elif isinstance(event, ev.EngineStateChanged) and event.state != EngineState.WAITING_FOR_PERSON:
             self.error = ""
+
+
+def _spent(snapshot: EngineSnapshot) -> tuple[int, float]:
+    return sum(view.tokens for view in snapshot.lanes), sum(view.cost for view in snapshot.lanes)
 
 
 def _changes_for(event: ev.Event, regions: frozenset[Region]) -> Changes:

@@ -45,6 +45,9 @@ class LaneView:
     outcome: str | None = None
     inputs: tuple[InputRequest, ...] = ()
     """What the lane's agent waits for a person to answer, oldest first."""
+    tokens: int = 0
+    cost: float = 0.0
+    """What the lane's agent spent so far (OpenCode says; other agents leave 0)."""
 
 
 @dataclass

@@ -32,6 +32,7 @@ from .recovery import resume_plan
 from .snapshot_reducer import apply_event
 from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
+from .usage import batch_usage_line
 from .worktrees import branch_tip
 
 HEALTH_INTERVAL_SECONDS = 2.0
@@ -105,10 +106,19 @@ class Engine:
         return self._view.state
 
     def _emit(self, event: Event) -> None:
+        if isinstance(event, ev.LaneProgress) and (event.tokens is not None or event.cost is not None):
+            self._note_usage(event)
         apply_event(self._view, event)
         for sink in list(self._sinks):
             sink(event)
         self._emitted.set()
+
+    def _note_usage(self, event: ev.LaneProgress) -> None:
+        """Tokens and cost go into the lane's journal record (saved with its next change)."""
+        record = self._journal_state.lane(event.lane)
+        if record is not None and record.task_id == event.task_id:
+            record.tokens = event.tokens or record.tokens
+            record.cost = event.cost or record.cost
 
     def _set_state(self, state: EngineState, detail: str = "") -> None:
         self._journal_state.state = state.value
@@ -353,7 +363,9 @@ class Engine:
                             timeout=self.parts.config.agent_timeout_seconds,
                             report_files=self.parts.watcher_factory is None,
                             mail_agent=manager.agent_name(lane) if parallel else "",
-                            mail_project=manager.project_key if parallel else "")
+                            mail_project=manager.project_key if parallel else "",
+                            max_tokens=self.parts.config.max_tokens_per_task,
+                            max_cost=self.parts.config.max_cost_per_task)
 
     def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str, reserved: tuple[str, ...],
                        *, starts_clean: bool) -> tuple[Any, asyncio.Task[None] | None]:
@@ -668,6 +680,9 @@ class Engine:
         self._person_answered()
 
     async def _finish_batch(self) -> None:
+        usage = batch_usage_line(self._journal_state.lanes)
+        if usage:
+            self._log(usage)
         self._journal_state.batches_done += 1
         self._journal_state.batch = []
         self._journal_state.lanes = []

@@ -79,6 +79,7 @@ def _(event: ev.LaneStarted, view: EngineSnapshot, clock: Clock) -> None:
     lane.task_id, lane.title, lane.status = event.task_id, event.title, "starting"
     lane.started_at, lane.action, lane.diff, lane.diff_files = clock(), "", "", ()
     lane.alerts, lane.outcome, lane.inputs = (), None, ()
+    lane.tokens, lane.cost = 0, 0.0
 
 
 @_apply.register
@@ -86,6 +87,10 @@ def _(event: ev.LaneProgress, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     # A tool part arriving while the agent waits (its own "running" update) keeps it waiting.
     lane.status = NEEDS_INPUT if lane.inputs and event.status == "busy" else event.status
+    if event.tokens is not None:
+        lane.tokens = event.tokens
+    if event.cost is not None:
+        lane.cost = event.cost
     if event.action:
         lane.action = event.action
 

@@ -32,7 +32,7 @@ from orch_tui.orchestration.journal import Journal
 from orch_tui.orchestration.merge import MergeQueue
 from orch_tui.orchestration.worktrees import WorktreePool
 from tests.fake_model_server import FakeModelServer
-from tests.helpers import opencode_binary
+from tests.helpers import git, opencode_binary
 from tests.opencode_server import opencode_env
 from tests.task_repos import TaskSpec, log_subjects, make_task_repo, read_statuses
 
@@ -62,8 +62,18 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("opencode-home")
 
 
+PRICE = {"input": 1000.0, "output": 2000.0}
+"""Per million tokens: each scripted step (100 in, 20 out) costs $0.14."""
+
+
+def asking_config(model: FakeModelServer) -> dict[str, object]:
+    config = model.opencode_config(permission=ASKING)
+    config["provider"]["fake"]["models"]["scripted"]["cost"] = PRICE  # type: ignore[index]
+    return config
+
+
 def runner_env(home: Path, model: FakeModelServer) -> dict[str, str]:
-    return opencode_env(home, config=model.opencode_config(permission=ASKING))
+    return opencode_env(home, config=asking_config(model))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -139,7 +149,12 @@ async def test_a_permission_puts_the_lane_in_needs_input_and_once_lets_it_merge(
         assert any(isinstance(event, ev.MergeDone) for event in seen)
         assert read_statuses(repo)["t-1"] == "closed"
         assert (repo / "out.txt").read_text() == "[bold]hi[/bold]\n"  # merged into main's checkout
-        assert engine.snapshot().lanes[0].inputs == ()
+        lane = engine.snapshot().lanes[0]
+        assert lane.inputs == ()
+        # Tokens and cost from the model server's usage: two steps of 120 tokens at $0.14.
+        assert (lane.tokens, round(lane.cost, 6)) == (240, 0.28)
+        summary = [event.text for event in seen if isinstance(event, ev.LogLine) and event.text.startswith("batch used")]
+        assert summary == ["batch used 240 tok · $0.28 (lane 1 240 tok · $0.28)"]
     finally:
         await engine.close()
 
@@ -160,6 +175,28 @@ async def test_reject_ends_the_lane_with_that_reason(
         assert finished.reason == "permission rejected by a person: run: echo '[bold]hi[/bold]' > out.txt"
         assert read_statuses(repo)["t-1"] == "open"
         assert not any(isinstance(event, ev.MergeDone) for event in seen)
+    finally:
+        await engine.close()
+
+
+async def test_a_lane_over_its_token_budget_is_stopped_and_its_work_kept(
+        server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
+    lanes = tmp_path / "lanes"
+    repo = make_task_repo(tmp_path / "repo", [TaskSpec("t-b", ("big.txt",))])
+    lane = Path(os.path.realpath(lanes)) / "lane-1"
+    model.script(str(lane), [model.tool("write", filePath=f"{lane}/big.txt", content="big\n"),
+                             model.tool("write", filePath=f"{lane}/bigger.txt", content="bigger\n"),
+                             model.text("Done.")])
+    engine, seen = build(repo, lanes, server, max_tokens_per_task=100)
+    try:
+        await start_batch(engine)
+        assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
+        [finished] = [event for event in seen if isinstance(event, ev.LaneFinished)]
+        assert finished.outcome is LaneOutcome.ABORTED
+        assert finished.reason == ("stopped over its token budget: 120 tokens > max_tokens_per_task 100; "
+                                   "its work is kept on its branch")
+        assert git(repo, "show", "orch/t-b:big.txt") == "big"
+        assert read_statuses(repo)["t-b"] == "open"
     finally:
         await engine.close()
 
@@ -201,7 +238,7 @@ async def test_headless_run_applies_the_policy_without_waiting(
     (repo / ".orch-tui.toml").write_text(
         f'agent = "opencode"\nopencode_binary = "{opencode_binary()}"\nopencode_model = "fake/scripted"\n'
         f'worktree_dir = "{lanes}"\nbatch_size = 2\nagent_mail_url = "http://127.0.0.1:9/mcp/"\n')
-    env = opencode_env(home, config=model.opencode_config(permission=ASKING))
+    env = opencode_env(home, config=asking_config(model))
     env.pop("PWD", None)
     result = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "orch_tui.app", "run", "--yes", "--max-batches", "1",

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from orch_tui.orchestration.commands import LaneView
 from orch_tui.orchestration.events import InputRequest
+from orch_tui.orchestration.usage import usage_text
 
 from .diff_view import DiffView
 from .safe_text import one_line
@@ -152,9 +153,12 @@ class LanePanel(Vertical):
         return text
 
     def _elapsed_text(self) -> str:
+        """The bottom border: tokens and cost so far, and how long the agent has worked."""
         if self.view.started_at is None or not self.view.task_id:
             return ""
-        return format_elapsed(self.clock() - self.view.started_at)
+        usage = usage_text(self.view.tokens, self.view.cost)
+        elapsed = format_elapsed(self.clock() - self.view.started_at)
+        return f"{usage} · {elapsed}" if usage else elapsed
 
     def _tick(self) -> None:
         elapsed = self._elapsed_text()

@@ -24,6 +24,8 @@ class BannerFacts:
     error: str = ""
     needs_input: int = 0
     """Lanes whose agent waits for a person's answer."""
+    usage: str = ""
+    """Tokens and cost of the batch so far."""
 
 
 class StatusBanner(Static):
@@ -52,6 +54,8 @@ class StatusBanner(Static):
                 line.append(" " + one_line(facts.mode_reason, 80))
         else:
             line.append("  parallel", "dim")
+        if facts.usage:
+            line.append(f"  {facts.usage}", "magenta")
         for label, items in (("FAILED", facts.failures), ("TIMED OUT", facts.timeouts),
                              ("ALERT", facts.alerts)):
             if items:

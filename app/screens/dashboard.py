@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from orch_tui.orchestration.commands import EngineState, LaneView
+from orch_tui.orchestration.usage import usage_text
 from orch_tui.widgets.event_log import EventLog
 from orch_tui.widgets.lane import LanePanel
 from orch_tui.widgets.lane_grid import LaneGrid
@@ -49,6 +50,7 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.alerts.append(label)
         if view.inputs and view.outcome is None:
             facts.needs_input += 1
+    facts.usage = usage_text(sum(view.tokens for view in snap.lanes), sum(view.cost for view in snap.lanes))
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
     elif snap.state == EngineState.PROPOSED and snap.proposal is not None:

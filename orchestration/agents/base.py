@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import OrchError
-from ..events import EventSink, InputAnswer, LaneOutcome, LaneProgress
+from ..events import Event, EventSink, InputAnswer, LaneOutcome, LaneProgress
 from ..git_exec import nul_fields, run_git
+from ..usage import Budget
 from ..model import Task
 
 LOG_LINES = 400
@@ -45,6 +46,9 @@ class AgentRequest:
     mail_agent: str = ""
     """The lane's Agent Mail agent, which holds the reservations (empty: Agent Mail is down)."""
     mail_project: str = ""
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    """Budgets: the agent is stopped (ABORTED, saying which) once it spends more."""
 
 
 @dataclass(frozen=True)
@@ -162,15 +166,26 @@ class RunnerBase:
         self._running[request.lane] = current
         log = LaneLog()
         sink(LaneProgress(request.lane, request.task.id, "starting"))
+        over_budget: list[str] = []
+        budget = Budget(request.max_tokens, request.max_cost)
+
+        def watched(event: Event) -> None:
+            sink(event)
+            if isinstance(event, LaneProgress) and not over_budget:
+                why = budget.exceeded(event.tokens or 0, event.cost or 0.0)
+                if why:  # stopped like an abort: the agent ends, its work is committed
+                    over_budget.append(why)
+                    current.cancel()
+
         try:
             async with asyncio.timeout(request.timeout):
-                outcome, reason = await self._execute(request, sink, log)
+                outcome, reason = await self._execute(request, watched, log)
         except TimeoutError:
             outcome = LaneOutcome.TIMED_OUT
             reason = f"no result within {request.timeout:g} s; the agent was stopped"
         except asyncio.CancelledError:
             current.uncancel()
-            outcome, reason = LaneOutcome.ABORTED, "aborted; the agent was stopped"
+            outcome, reason = LaneOutcome.ABORTED, over_budget[0] if over_budget else "aborted; the agent was stopped"
         finally:
             self._running.pop(request.lane, None)
         log.add(f"[orch] {outcome.value}: {reason}")

@@ -307,6 +307,10 @@ class ScenarioEngine:
         view = self.view.lanes[lane - 1]
         self.emit(ev.LaneFinished(lane, view.task_id or "", outcome, reason))
 
+    def spend(self, lane: int, tokens: int, cost: float) -> None:
+        view = self.view.lanes[lane - 1]
+        self.emit(ev.LaneProgress(lane, view.task_id or "", "busy", tokens=tokens, cost=cost))
+
     def ask_permission(self, lane: int = 2, waited: float = 72.0) -> ev.InputRequest:
         view = self.view.lanes[lane - 1]
         request = ev.InputRequest(

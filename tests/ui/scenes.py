@@ -62,7 +62,15 @@ def conflict() -> ScenarioEngine:
 
 def needs_input() -> ScenarioEngine:
     engine = mid_batch()
+    engine.spend(lane=1, tokens=18_400, cost=0.42)
+    engine.spend(lane=4, tokens=2_310, cost=0.05)
     engine.ask_permission(lane=2)
+    engine.ask_question(lane=3)
+    return engine
+
+
+def question_waits() -> ScenarioEngine:
+    engine = mid_batch()
     engine.ask_question(lane=3)
     return engine
 
@@ -79,8 +87,8 @@ SCENES = (
     Scene("dashboard_needs_input", needs_input,
           description="two agents wait for a person: a bash permission and a question"),
     Scene("input_request", needs_input, press=("n",), description="n: the oldest request, answered in place"),
-    Scene("input_request_question", needs_input, press=("n", "o"),
-          description="after allowing the permission, the next waiting lane's question"),
+    Scene("input_request_question", question_waits, press=("n",),
+          description="a question with options, answered by number or typed"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
 )
