@@ -32,6 +32,7 @@ from .screens.conflict import ConflictScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 from .screens.input_request import InputRequestScreen
+from .screens.lane_detail import LaneDetailScreen
 
 THEMES = ("textual-dark", "textual-light")
 
@@ -97,6 +98,10 @@ class OrchApp(App[None]):
                     screen.requests_changed()
         if isinstance(message.event, LaneNeedsInput):
             self.call_for_attention(message.event)
+        if changes.lanes or changes.diff_lanes:
+            for screen in self.screen_stack:
+                if isinstance(screen, LaneDetailScreen) and screen.lane in changes.lanes | changes.diff_lanes:
+                    screen.lane_changed()
 
     def call_for_attention(self, event: LaneNeedsInput) -> None:
         """A lane started waiting for a person: the bell, and a desktop notification."""

@@ -463,6 +463,26 @@ class Engine:
             raise OrchError(f"lane {lane} is not running: nothing to answer")
         await self.parts.runner.answer(lane, request_id, answer, by)
 
+    def follow_up_refusal(self, lane: int) -> str | None:
+        """Why a follow-up message cannot reach lane `lane`'s agent now (None: it can)."""
+        batch = self._batch
+        task = batch.lane_tasks.get(lane) if batch else None
+        if task is None or task.done():
+            return f"lane {lane} is not running"
+        return self.parts.runner.follow_up_refusal(lane)
+
+    async def follow_up(self, lane: int, text: str) -> None:
+        """Send the running agent of `lane` another message (the person's follow-up)."""
+        refusal = self.follow_up_refusal(lane)
+        if refusal:
+            raise OrchError(f"cannot send lane {lane} a follow-up: {refusal}")
+        await self.parts.runner.follow_up(lane, text)
+        self._log(f"lane {lane}: follow-up sent to its agent")
+
+    async def lane_transcript(self, lane: int) -> tuple[Any, ...]:
+        """What the agent of `lane` said and did (orchestration/transcript.py entries)."""
+        return await self.parts.runner.transcript(lane)
+
     def _hold_back(self, task_id: str, what: str) -> None:
         """Without this, a task that fails at once would be proposed (and fail) forever."""
         self._held_back[task_id] = f"{what}: not proposed again until retried"

@@ -29,6 +29,7 @@ from orch_tui.orchestration.engine import Engine, EngineParts
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import InputAnswer, InputKind, LaneOutcome, Reply
 from orch_tui.orchestration.journal import Journal
+from orch_tui.orchestration.live_diff import LaneDiffWatcher
 from orch_tui.orchestration.merge import MergeQueue
 from orch_tui.orchestration.worktrees import WorktreePool
 from tests.fake_model_server import FakeModelServer
@@ -84,11 +85,13 @@ async def server(model: FakeModelServer, home: Path) -> AsyncIterator[SharedServ
     await runner.shut_down()
 
 
-def build(repo: Path, lanes: Path, runner: OpenCodeServerRunner, **changes: object) -> tuple[Engine, list[ev.Event]]:
+def build(repo: Path, lanes: Path, runner: OpenCodeServerRunner, *, live_diff: bool = False,
+          **changes: object) -> tuple[Engine, list[ev.Event]]:
     config = replace(Config(agent="opencode", worktree_dir=str(lanes), batch_size=2), **changes)
     parts = EngineParts(repo=repo, config=config, store=open_store(repo, prefer="jsonl"),
                         pool=WorktreePool(repo, config.batch_size, lanes), merges=MergeQueue(repo, config),
-                        runner=runner, journal=Journal(repo))
+                        runner=runner, journal=Journal(repo),
+                        watcher_factory=LaneDiffWatcher if live_diff else None)
     engine = Engine(parts)
     seen: list[ev.Event] = []
     engine.subscribe(seen.append)
@@ -197,6 +200,38 @@ async def test_a_lane_over_its_token_budget_is_stopped_and_its_work_kept(
                                    "its work is kept on its branch")
         assert git(repo, "show", "orch/t-b:big.txt") == "big"
         assert read_statuses(repo)["t-b"] == "open"
+    finally:
+        await engine.close()
+
+
+async def test_a_follow_up_reaches_the_model_and_its_edit_lands_in_the_lane(
+        server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
+    lanes = tmp_path / "lanes"
+    repo = bash_task(tmp_path / "repo", lanes, model)
+    lane = Path(os.path.realpath(lanes)) / "lane-1"
+    model.script_follow_up(str(lane), "FOLLOW-UP", [
+        model.tool("write", filePath=f"{lane}/extra.txt", content="asked later\n"), model.text("Added extra.txt.")])
+    engine, seen = build(repo, lanes, server, live_diff=True)
+    try:
+        await start_batch(engine)
+        asked = await next_event(seen, ev.LaneNeedsInput)  # the lane is certainly running now
+        assert isinstance(asked, ev.LaneNeedsInput)
+        assert engine.follow_up_refusal(1) is None and engine.follow_up_refusal(2) == "lane 2 is not running"
+        await engine.follow_up(1, "FOLLOW-UP: also write extra.txt")
+        await engine.answer_input(1, asked.request.id, InputAnswer(Reply.ONCE))
+        assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
+        users = [message.get("content") for body in model.requests for message in body.get("messages", [])
+                 if message.get("role") == "user"]
+        assert any("FOLLOW-UP: also write extra.txt" in str(content) for content in users)  # the model saw it
+        diffs = [event for event in seen if isinstance(event, ev.LaneDiff)]
+        assert "extra.txt" in diffs[-1].files and "+asked later" in diffs[-1].diff
+        assert (repo / "extra.txt").read_text() == "asked later\n"  # merged with the lane
+        transcript = await engine.lane_transcript(1)
+        assert [entry.text for entry in transcript if entry.kind == "user"][-1] == "FOLLOW-UP: also write extra.txt"
+        assert ("tool", "bash echo '[bold]hi[/bold]' > out.txt", "completed") in [
+            (entry.kind, entry.title, entry.state) for entry in transcript]
+        assert ("tool", "write extra.txt", "completed") in [(entry.kind, entry.title, entry.state) for entry in transcript]
+        assert engine.follow_up_refusal(1) == "lane 1 is not running"
     finally:
         await engine.close()
 

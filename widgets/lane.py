@@ -16,6 +16,7 @@ from orch_tui.orchestration.events import InputRequest
 from orch_tui.orchestration.usage import usage_text
 
 from .diff_view import DiffView
+from .file_diffs import compact_diff
 from .safe_text import one_line
 
 STATUS_STYLES = {
@@ -116,7 +117,7 @@ class LanePanel(Vertical):
             self.query_one(".lane-alert", Static).update(alerts)
         diff = self.query_one(DiffView)
         if diff_changed:
-            diff.show_diff(view.diff, truncated)
+            diff.show_diff(compact_diff(view.diff), truncated)
         diff.set_placeholder("waiting for a task" if not view.task_id else "no changes yet")
 
     def _status_line(self) -> Text:

@@ -26,6 +26,7 @@ from orch_tui.widgets.task_graph import TaskGraphView
 
 from .confirm import ConfirmScreen
 from .input_request import InputRequestScreen, waiting_requests
+from .lane_detail import LaneDetailScreen
 
 if TYPE_CHECKING:
     from ..app import OrchApp
@@ -73,6 +74,8 @@ class DashboardScreen(Screen[None]):
                         "its work stays on its branch"),
         Binding("n", "answer", "Answer",
                 tooltip="Answer the agents waiting for you (permissions, questions) in turn"),
+        Binding("enter", "lane_detail", "Lane", show=False,
+                tooltip="Open the focused lane (or the selected task's): whole diff, transcript, follow-up"),
         Binding("R", "retry", "Retry",
                 tooltip="Propose the failed task of the focused lane (or the selected one) first "
                         "in the next batch"),
@@ -197,6 +200,18 @@ class DashboardScreen(Screen[None]):
             self.notify("No agent is waiting for an answer.")
         elif not any(isinstance(screen, InputRequestScreen) for screen in self.app.screen_stack):
             self.app.push_screen(InputRequestScreen())
+
+    def action_lane_detail(self) -> None:
+        lane = self._focused_lane()
+        if lane is None:
+            selected = self.query_one(TaskGraphView).selected_task_id()
+            lane = next((view.lane for view in self.orch.mirror.snapshot.lanes
+                         if selected and view.task_id == selected), None)
+        if lane is None:
+            self.notify("Focus a lane first (tab to its diff), or select a task that has a lane.",
+                        severity="warning")
+            return
+        self.app.push_screen(LaneDetailScreen(lane))
 
     def action_filter(self) -> None:
         self.query_one(TaskGraphView).action_focus_filter()

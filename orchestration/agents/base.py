@@ -26,6 +26,7 @@ from pathlib import Path
 from ..errors import OrchError
 from ..events import Event, EventSink, InputAnswer, LaneOutcome, LaneProgress
 from ..git_exec import nul_fields, run_git
+from ..transcript import TranscriptEntry, from_output_lines
 from ..usage import Budget
 from ..model import Task
 
@@ -134,6 +135,8 @@ class RunnerBase:
 
     def __init__(self) -> None:
         self._running: dict[int, asyncio.Task[object]] = {}
+        self._logs: dict[int, LaneLog] = {}
+        """The last run's log of each lane (the transcript of agents without a session)."""
 
     async def start(self) -> None:
         """Nothing to start for this runner."""
@@ -155,6 +158,20 @@ class RunnerBase:
     can_answer = False
     """Whether the agent can ask a person (and so be answered); only OpenCode's server can."""
 
+    def follow_up_refusal(self, lane: int) -> str | None:
+        """Why `follow_up` cannot reach the agent of `lane` now; None when it can."""
+        return (f"the {type(self).__name__} agent runs one prompt and exits: a follow-up needs an "
+                "agent that keeps its session (OpenCode in server mode)")
+
+    async def follow_up(self, lane: int, text: str) -> None:
+        """Send the running agent of `lane` another message; OrchError when it cannot take one."""
+        raise OrchError(f"lane {lane}: {self.follow_up_refusal(lane)}")
+
+    async def transcript(self, lane: int) -> tuple[TranscriptEntry, ...]:
+        """What the agent of `lane` (running or last run) said and did."""
+        log = self._logs.get(lane)
+        return from_output_lines(log.tail()) if log is not None else ()
+
     async def answer(self, lane: int, request_id: str, answer: InputAnswer, by: str = "a person") -> None:
         """Answer what the agent in `lane` asked; OrchError when it cannot be answered."""
         raise OrchError(f"lane {lane}: the {type(self).__name__} agent never asks, so there is "
@@ -165,6 +182,7 @@ class RunnerBase:
         assert current is not None, "run() must be awaited inside an asyncio task"
         self._running[request.lane] = current
         log = LaneLog()
+        self._logs[request.lane] = log
         sink(LaneProgress(request.lane, request.task.id, "starting"))
         over_budget: list[str] = []
         budget = Budget(request.max_tokens, request.max_cost)

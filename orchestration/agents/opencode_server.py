@@ -36,6 +36,7 @@ import httpx
 
 from ..errors import OrchError
 from ..events import EventSink, InputAnswer, InputKind, LaneOutcome, Reply
+from ..transcript import TranscriptEntry, from_opencode_messages
 from .base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
 from .opencode_events import OpenCodeVerdict, permission_request, question_request
 from .process import GroupProcess, child_env
@@ -85,6 +86,8 @@ class OpenCodeServerRunner(RunnerBase):
         self._sessions: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._directories: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self._asks: dict[str, _Ask] = {}
+        self._lane_sessions: dict[int, tuple[str, dict[str, str]]] = {}
+        """Each lane's last session (kept after it ends, for its transcript)."""
         self._cwd: Path | None = None
         self._start_lock = asyncio.Lock()
 
@@ -220,6 +223,7 @@ class OpenCodeServerRunner(RunnerBase):
         except (httpx.HTTPError, KeyError, ValueError) as error:
             return LaneOutcome.FAILED, f"opencode server refused a new session: {error}"
         log.add(f"session {session_id} in {request.worktree}")
+        self._lane_sessions[request.lane] = (session_id, params)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._sessions[session_id] = queue
         self._directories[str(request.worktree)] = queue
@@ -319,6 +323,38 @@ class OpenCodeServerRunner(RunnerBase):
                             "the agent still waits: answer again or abort the lane") from None
         self._asks.pop(request_id, None)
         ask.verdict.on_input_answered(request_id, answer.reply, answer.describe(), by)
+
+    def follow_up_refusal(self, lane: int) -> str | None:
+        session = self._lane_sessions.get(lane)
+        if session is None or session[0] not in self._sessions:
+            return f"lane {lane}'s agent is not running: a follow-up goes to a running session"
+        return None
+
+    async def follow_up(self, lane: int, text: str) -> None:
+        """A new prompt in the lane's session: OpenCode queues it after the current step."""
+        refusal = self.follow_up_refusal(lane)
+        if refusal:
+            raise OrchError(refusal)
+        session_id, params = self._lane_sessions[lane]
+        problem = await self._prompt(session_id, params, text)
+        if problem:
+            raise OrchError(f"lane {lane}: {problem}")
+        if lane in self._logs:
+            self._logs[lane].add(f"follow-up sent: {text}")
+
+    async def transcript(self, lane: int) -> tuple[TranscriptEntry, ...]:
+        session = self._lane_sessions.get(lane)
+        if session is None or self._client is None:
+            return await super().transcript(lane)
+        session_id, params = session
+        try:
+            response = await self._client.get(f"/session/{session_id}/message", params=params)
+            response.raise_for_status()
+            messages = response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            return (TranscriptEntry("error", f"could not read session {session_id} from OpenCode: {error}"),
+                    *await super().transcript(lane))
+        return from_opencode_messages(messages if isinstance(messages, list) else [], Path(params["directory"]))
 
     async def _abort_session(self, session_id: str, params: dict[str, str], log: LaneLog) -> None:
         if self._client is None:

@@ -25,6 +25,7 @@ from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink, LaneOutcome, Mode
 from orch_tui.orchestration.model import Dependency, Reservation, Task, TaskGraph
 from orch_tui.orchestration.snapshot_reducer import apply_event
+from orch_tui.orchestration.transcript import TranscriptEntry
 
 FROZEN_NOW = datetime(2026, 5, 4, 9, 30, 0, tzinfo=timezone.utc).timestamp()
 HOSTILE_TITLE = "[red]not red[/red] \x1b[31mstill plain\x1b[0m " + "long " * 60
@@ -149,6 +150,9 @@ class ScenarioEngine:
         self.dropped: set[str] = set()
         self.pinned: list[str] = []
         self.view = EngineSnapshot(batch_size=batch_size, graph=graph if graph is not None else small_graph())
+        self.transcripts: dict[int, list[TranscriptEntry]] = {}
+        self.follow_up_refused: str | None = None
+        """What follow_up_refusal says for a running lane (None: the agent takes follow-ups)."""
 
     # ----- EngineCommands -----------------------------------------------------------------
     def clock(self) -> float:
@@ -306,6 +310,22 @@ class ScenarioEngine:
     def fail(self, lane: int, outcome: LaneOutcome = LaneOutcome.FAILED, reason: str = "agent exited 1") -> None:
         view = self.view.lanes[lane - 1]
         self.emit(ev.LaneFinished(lane, view.task_id or "", outcome, reason))
+
+    def follow_up_refusal(self, lane: int) -> str | None:
+        view = self.view.lanes[lane - 1] if 0 < lane <= len(self.view.lanes) else None
+        if view is None or not view.task_id or view.outcome is not None:
+            return f"lane {lane} is not running"
+        return self.follow_up_refused
+
+    async def follow_up(self, lane: int, text: str) -> None:
+        self.calls.append(("follow_up", lane, text))
+        refusal = self.follow_up_refusal(lane)
+        if refusal:
+            raise OrchError(f"cannot send lane {lane} a follow-up: {refusal}")
+        self.transcripts.setdefault(lane, []).append(TranscriptEntry("user", text))
+
+    async def lane_transcript(self, lane: int) -> tuple[TranscriptEntry, ...]:
+        return tuple(self.transcripts.get(lane, ()))
 
     def spend(self, lane: int, tokens: int, cost: float) -> None:
         view = self.view.lanes[lane - 1]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from orch_tui.orchestration.events import LaneOutcome
+from orch_tui.orchestration.transcript import TranscriptEntry
 from tests.ui.scenario_engine import ScenarioEngine
 
 
@@ -69,6 +70,21 @@ def needs_input() -> ScenarioEngine:
     return engine
 
 
+def lane_detail() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.spend(lane=1, tokens=18_400, cost=0.42)
+    engine.transcripts[1] = [
+        TranscriptEntry("user", "You are the coder agent for task orch-c1: Config loader accepts TOML\n..."),
+        TranscriptEntry("assistant", "I will add a health endpoint and check it with the tests."),
+        TranscriptEntry("tool", "", "write src/api/health.py", "completed"),
+        TranscriptEntry("tool", "FAILED tests/test_health.py::test_ok - [red]AssertionError[/red] \x1b[31m",
+                        "bash pytest -q tests/test_health.py", "completed"),
+        TranscriptEntry("tool", "Could not find oldString in the file.", "edit src/api/health.py", "error"),
+        TranscriptEntry("error", "model request failed: 429 Too Many Requests"),
+    ]
+    return engine
+
+
 def question_waits() -> ScenarioEngine:
     engine = mid_batch()
     engine.ask_question(lane=3)
@@ -89,6 +105,10 @@ SCENES = (
     Scene("input_request", needs_input, press=("n",), description="n: the oldest request, answered in place"),
     Scene("input_request_question", question_waits, press=("n",),
           description="a question with options, answered by number or typed"),
+    Scene("lane_detail", lane_detail, press=("tab", "tab", "enter"),
+          description="Enter on a lane: its whole diff, file by file"),
+    Scene("lane_detail_transcript", lane_detail, press=("tab", "tab", "enter", "t"),
+          description="the lane's transcript: messages, tool calls and errors"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
 )
