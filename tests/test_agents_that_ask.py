@@ -43,7 +43,14 @@ ASKING = {"edit": "allow", "bash": "ask", "webfetch": "deny", "question": "allow
 
 
 class SharedServerRunner(OpenCodeServerRunner):
-    """An engine's close() stops its lanes but leaves the module's server running."""
+    """An engine's close() stops its lanes but leaves the module's server running.
+    `deaf` drops every event of the stream (a stream that went quiet)."""
+
+    deaf = False
+
+    def _dispatch(self, data: str) -> None:
+        if not self.deaf or '"server.connected"' in data:
+            super()._dispatch(data)
 
     async def close(self) -> None:
         await RunnerBase.close(self)
@@ -233,6 +240,30 @@ async def test_a_follow_up_reaches_the_model_and_its_edit_lands_in_the_lane(
         assert ("tool", "write extra.txt", "completed") in [(entry.kind, entry.title, entry.state) for entry in transcript]
         assert engine.follow_up_refusal(1) == "lane 1 is not running"
     finally:
+        await engine.close()
+
+
+async def test_a_silent_event_stream_strands_no_lane(
+        server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
+    """No event reaches the runner: asking the server still shows the permission, and the
+    finished session (with its tokens) once it is answered."""
+    lanes = tmp_path / "lanes"
+    repo = bash_task(tmp_path / "repo", lanes, model)
+    engine, seen = build(repo, lanes, server)
+    server.deaf, server.reconcile_seconds = True, 0.5
+    try:
+        await start_batch(engine)
+        asked = await next_event(seen, ev.LaneNeedsInput)
+        assert isinstance(asked, ev.LaneNeedsInput) and asked.request.text == "run: echo '[bold]hi[/bold]' > out.txt"
+        await engine.answer_input(1, asked.request.id, InputAnswer(Reply.ONCE))
+        assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
+        [finished] = [event for event in seen if isinstance(event, ev.LaneFinished)]
+        assert finished.outcome is LaneOutcome.SUCCEEDED, finished.reason
+        assert (repo / "out.txt").read_text() == "[bold]hi[/bold]\n"
+        assert engine.snapshot().lanes[0].tokens == 240  # each step counted once
+        assert any(isinstance(event, ev.LaneProgress) and "reconciled" in event.action for event in seen)
+    finally:
+        server.deaf, server.reconcile_seconds = False, 15.0
         await engine.close()
 
 

@@ -108,6 +108,7 @@ class OpenCodeVerdict:
     """The model ended its turn (a final step) rather than being cut off."""
     _tool_errors: dict[tuple[str, str], str] = field(default_factory=dict)
     _tools_seen: set[str] = field(default_factory=set)
+    _steps_seen: set[str] = field(default_factory=set)
     pending: dict[str, InputRequest] = field(default_factory=dict)
     """Requests the agent waits on, by id."""
     rejections: list[str] = field(default_factory=list)
@@ -124,6 +125,10 @@ class OpenCodeVerdict:
         if kind == "tool":
             self._on_tool(part)
         elif kind == "step-finish":
+            step = str(part.get("id") or "")
+            if step and step in self._steps_seen:  # seen again when reconciling: counted once
+                return
+            self._steps_seen.add(step)
             tokens = part.get("tokens") or {}
             self.tokens += int(tokens.get("total") or (tokens.get("input", 0) + tokens.get("output", 0)) or 0)
             self.cost += float(part.get("cost") or 0.0)

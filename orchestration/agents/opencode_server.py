@@ -18,6 +18,11 @@ shapes); `answer()` replies with `POST /permission/{requestID}/reply {"reply": "
 older `POST /session/{id}/permissions/{permissionID} {"response": ...}` still exists; the
 `/api/...` v2 routes exist too but list nothing this build asks. `GET /permission` and
 `GET /question` list what is waiting.
+
+A lost event stream never strands a lane: when the stream reconnects, or a session has
+been silent for `reconcile_seconds`, the runner asks the server (`GET /session/status`,
+the waiting permissions and questions, and the session's messages once it is idle), so a
+lane that finished or started waiting meanwhile is seen; parts seen twice count once.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ OPENCODE_ENV_DEFAULTS = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_S
 """Set for every OpenCode child (overridable); tests add their own isolation on top."""
 _LISTENING = re.compile(r"listening on (http://[^\s]+)")
 _SERVER_EXITED = {"type": "orch.server-exited", "properties": {}}
+_RECONCILE = {"type": "orch.reconcile", "properties": {}}
+"""Put in every session's queue when the event stream reconnects: events may have been lost."""
+RECONCILE_SECONDS = 15.0
+"""A session that sent nothing for this long is asked about (the stream may have gone quiet)."""
 SERVER_USER = "opencode"
 
 
@@ -70,8 +79,9 @@ class OpenCodeServerRunner(RunnerBase):
 
     def __init__(self, binary: str = "opencode", model: str | None = None,
                  env: Mapping[str, str] | None = None, agent: str | None = None,
-                 startup_timeout: float = 90.0) -> None:
+                 startup_timeout: float = 90.0, reconcile_seconds: float = RECONCILE_SECONDS) -> None:
         super().__init__()
+        self.reconcile_seconds = reconcile_seconds
         self.binary = binary
         self.model = split_model(model)
         self.env = dict(env or {})
@@ -157,7 +167,12 @@ class OpenCodeServerRunner(RunnerBase):
     async def _listen(self) -> None:
         """Follow the global event stream, reconnecting while the server lives."""
         assert self._client is not None and self._process is not None
+        connections = 0
         while self._process.returncode is None:
+            if connections:  # a reconnect: what happened meanwhile is asked of the server
+                for queue in list(self._sessions.values()):
+                    queue.put_nowait(_RECONCILE)
+            connections += 1
             try:
                 async with self._client.stream("GET", "/global/event",
                                                timeout=httpx.Timeout(10.0, read=None)) as response:
@@ -266,11 +281,20 @@ class OpenCodeServerRunner(RunnerBase):
         busy = False
         worktree = Path(session.params["directory"])
         while True:
-            payload = await queue.get()
+            try:  # (not wait_for: on 3.11 it can swallow a cancellation, e.g. a budget stop)
+                async with asyncio.timeout(self.reconcile_seconds):
+                    payload = await queue.get()
+            except TimeoutError:
+                payload = _RECONCILE  # quiet for a while: ask rather than trust the stream
             kind = payload.get("type")
             properties = payload.get("properties") or {}
             if kind == _SERVER_EXITED["type"]:
                 return "the opencode server exited"
+            if kind == _RECONCILE["type"]:
+                if await self._reconcile(session, verdict, worktree):
+                    verdict.progress("idle")
+                    return None
+                continue
             if kind == "message.part.updated":
                 busy = True
                 verdict.on_part(properties.get("part") or {})
@@ -296,6 +320,54 @@ class OpenCodeServerRunner(RunnerBase):
             elif kind in ("permission.replied", "question.replied", "question.rejected"):
                 self._asks.pop(str(properties.get("requestID", "")), None)
                 verdict.on_server_answer(kind, properties)
+
+    async def _reconcile(self, session: _Ask, verdict: OpenCodeVerdict, worktree: Path) -> bool:
+        """Ask the server what the event stream may not have said: requests waiting for a
+        person (`GET /permission`, `GET /question`) and whether the session is done
+        (`GET /session/status`, then its messages). True when the session finished."""
+        assert self._client is not None
+        try:
+            statuses = await self._get_json("/session/status", session.params)
+            for route, kind, parse in (("/permission", InputKind.PERMISSION, lambda r: permission_request(r, worktree)),
+                                       ("/question", InputKind.QUESTION, question_request)):
+                listed = [item for item in await self._get_json(route, session.params) or []
+                          if isinstance(item, dict) and item.get("sessionID") == session.session_id]
+                for item in listed:
+                    if str(item.get("id", "")) not in verdict.pending:
+                        request = parse(item)
+                        self._asks[request.id] = session
+                        verdict.on_input_asked(request)
+                waiting = {str(item.get("id", "")) for item in listed}
+                for request_id, request in list(verdict.pending.items()):
+                    if request.kind is kind and request_id not in waiting:
+                        self._asks.pop(request_id, None)
+                        verdict.on_input_answered(request_id, Reply.ANSWER, "no longer waits (seen when reconciling)",
+                                                  "someone else")
+            status = (statuses or {}).get(session.session_id) if isinstance(statuses, dict) else None
+            if status and status.get("type") != "idle":
+                return False
+            messages = await self._get_json(f"/session/{session.session_id}/message", session.params) or []
+        except (httpx.HTTPError, ValueError) as error:
+            verdict.progress("busy", f"could not reconcile with the opencode server: {error}"[:200])
+            return False
+        replies = [message for message in messages if isinstance(message, dict)
+                   and (message.get("info") or {}).get("role") == "assistant"]
+        if not replies or not ((replies[-1].get("info") or {}).get("time") or {}).get("completed"):
+            return False  # not started yet, or still writing its reply
+        for message in replies:  # what the stream did not deliver (parts are idempotent)
+            for part in message.get("parts") or []:
+                if isinstance(part, dict):
+                    verdict.on_part(part)
+            if (message.get("info") or {}).get("error"):
+                verdict.on_error(message["info"]["error"])
+        verdict.progress("busy", "finished while the event stream was silent (reconciled)")
+        return True
+
+    async def _get_json(self, path: str, params: dict[str, str]) -> Any:
+        assert self._client is not None
+        response = await self._client.get(path, params=params, timeout=10.0)
+        response.raise_for_status()
+        return response.json()
 
     async def answer(self, lane: int, request_id: str, answer: InputAnswer, by: str = "a person") -> None:
         ask = self._asks.get(request_id)
