@@ -19,6 +19,11 @@ from typing import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 
+from orch_tui.app.app import OrchApp
+from orch_tui.app.screens.approval import ApprovalScreen
+from orch_tui.app.screens.dashboard import DashboardScreen
+from orch_tui.app.screens.input_request import InputRequestScreen
+from orch_tui.app.screens.lane_detail import LaneDetailScreen
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.agents.base import RunnerBase
 from orch_tui.orchestration.agents.opencode_server import OpenCodeServerRunner
@@ -35,7 +40,10 @@ from orch_tui.orchestration.worktrees import WorktreePool
 from tests.fake_model_server import FakeModelServer
 from tests.helpers import git, opencode_binary
 from tests.opencode_server import opencode_env
+from orch_tui.widgets.diff_view import DiffView
+from orch_tui.widgets.lane import LanePanel
 from tests.task_repos import TaskSpec, log_subjects, make_task_repo, read_statuses
+from tests.ui.ui_helpers import screen_text, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.opencode, pytest.mark.asyncio(loop_scope="module")]
 
@@ -318,3 +326,44 @@ async def test_headless_run_applies_the_policy_without_waiting(
             "run: echo '[bold]hi[/bold]' > out.txt") in output
     assert read_statuses(repo)["t-1"] == "open"
     assert "t-1" not in " ".join(log_subjects(repo))
+
+
+async def test_the_dashboard_answers_a_real_agent_and_sends_it_a_follow_up(
+        server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
+    """The keys a person presses, over the real engine and the real OpenCode: approve, the
+    lane waits (yellow, banner), Enter opens it, f sends a follow-up, n then o answers, and
+    the lane merges with the follow-up's edit."""
+    lanes = tmp_path / "lanes"
+    repo = bash_task(tmp_path / "repo", lanes, model)
+    lane = Path(os.path.realpath(lanes)) / "lane-1"
+    model.script_follow_up(str(lane), "FOLLOW-UP", [
+        model.tool("write", filePath=f"{lane}/extra.txt", content="from the dashboard\n"), model.text("Done.")])
+    engine, _ = build(repo, lanes, server, live_diff=True)
+    app = OrchApp(engine, manage_engine=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.mirror.snapshot.graph is not None, "the engine to start", 60)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval gate", 60)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "1 lane needs you: press n" in screen_text(app), "the lane to ask", 60)
+        assert "run: echo '[bold]hi[/bold]' > out.txt" in screen_text(app)
+
+        app.screen.query_one(LanePanel).query_one(DiffView).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaneDetailScreen), "the lane detail", 10)
+        await pilot.press("f", *"FOLLOW-UP: also write extra.txt", "enter")
+        await app.commands_done()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard", 10)
+
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, InputRequestScreen), "the request dialog", 10)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: engine.state is EngineState.IDLE and any(
+            merge.state == "merged" for merge in app.mirror.snapshot.merges), "the lane to merge", 90)
+        assert "need you" not in screen_text(app)
+        await pilot.press("q")
+    assert (repo / "out.txt").read_text() == "[bold]hi[/bold]\n"
+    assert (repo / "extra.txt").read_text() == "from the dashboard\n"
+    assert any("FOLLOW-UP: also write extra.txt" in str(message.get("content"))
+               for body in model.requests for message in body.get("messages", []) if message.get("role") == "user")

@@ -90,3 +90,56 @@ def test_a_waiting_lane_needs_input_until_answered() -> None:
     apply_event(view, ev.LaneInputAnswered(1, "bd-1", "que_1", "answered 'Blue'", "a person"))
     assert view.lanes[0].status == "busy" and view.lanes[0].inputs == ()
     assert view.lanes[0].action == "answered 'Blue' by a person"
+
+
+class RecordingEngine:
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, str, InputAnswer, str]] = []
+
+    async def answer_input(self, lane: int, request_id: str, answer: InputAnswer, by: str = "a person") -> None:
+        self.answers.append((lane, request_id, answer, by))
+
+
+async def test_run_on_a_terminal_asks_until_it_gets_an_answer() -> None:
+    import asyncio
+    import io
+
+    from rich.console import Console
+
+    from orch_tui.app.commands.run import InputAnswerer
+
+    typed = iter(["yes please", "a", "2"])
+    output = io.StringIO()
+    console = Console(file=output, markup=False, highlight=False, width=200)
+    console.input = lambda prompt="", **kwargs: (console.print(prompt), next(typed))[1]  # type: ignore[method-assign]
+    engine = RecordingEngine()
+    answerer = InputAnswerer(engine, console, "reject", interactive=True)  # type: ignore[arg-type]
+    answerer(ev.LaneNeedsInput(3, "bd-3", permission_request(BASH_ASKED, WORKTREE)))
+    answerer(ev.LaneNeedsInput(4, "bd-4", question_request(QUESTION_ASKED)))
+    while len(engine.answers) < 2:
+        await asyncio.sleep(0.01)
+    assert engine.answers == [(3, "per_1", InputAnswer(Reply.ALWAYS), "a person"),
+                              (4, "que_1", InputAnswer(Reply.ANSWER, ("Blue",)), "a person")]
+    printed = output.getvalue()
+    assert "lane 3 asks (once/always/reject):" in printed
+    assert "not an answer; type one of: once/always/reject" in printed
+    assert "lane 4 asks (1) Red 2) Blue or type an answer; reject to dismiss):" in printed
+
+
+async def test_run_without_a_terminal_applies_the_policy_at_once() -> None:
+    import asyncio
+    import io
+
+    from rich.console import Console
+
+    from orch_tui.app.commands.run import InputAnswerer
+
+    engine = RecordingEngine()
+    answerer = InputAnswerer(engine, Console(file=io.StringIO()), "allow", interactive=False)  # type: ignore[arg-type]
+    answerer(ev.LaneNeedsInput(1, "bd-1", permission_request(BASH_ASKED, WORKTREE)))
+    answerer(ev.LaneNeedsInput(2, "bd-2", question_request(QUESTION_ASKED)))
+    while len(engine.answers) < 2:
+        await asyncio.sleep(0.01)
+    label = "the headless policy (agent_permissions = allow)"
+    assert sorted(engine.answers) == [(1, "per_1", InputAnswer(Reply.ONCE), label),
+                                      (2, "que_1", InputAnswer(Reply.REJECT), label)]
