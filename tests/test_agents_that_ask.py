@@ -37,11 +37,11 @@ from orch_tui.orchestration.journal import Journal
 from orch_tui.orchestration.live_diff import LaneDiffWatcher
 from orch_tui.orchestration.merge import MergeQueue
 from orch_tui.orchestration.worktrees import WorktreePool
+from orch_tui.widgets.diff_view import DiffView
+from orch_tui.widgets.lane import LanePanel
 from tests.fake_model_server import FakeModelServer
 from tests.helpers import git, opencode_binary
 from tests.opencode_server import opencode_env
-from orch_tui.widgets.diff_view import DiffView
-from orch_tui.widgets.lane import LanePanel
 from tests.task_repos import TaskSpec, log_subjects, make_task_repo, read_statuses
 from tests.ui.ui_helpers import screen_text, wait_for
 
