@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
 import threading
 import time
 from functools import partial
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -21,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
+from orch_tui.orchestration.doctor import Check, Status
 from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered, LaneNeedsInput
 
 from .attention import osc9, osc9_supported
@@ -35,6 +37,7 @@ from .screens.input_request import InputRequestScreen
 from .screens.lane_detail import LaneDetailScreen
 
 THEMES = ("textual-dark", "textual-light")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class OrchApp(App[None]):
@@ -48,7 +51,9 @@ class OrchApp(App[None]):
 
     def __init__(self, engine: EngineCommands, *, clock: Callable[[], float] = time.time,
                  theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None,
-                 manage_engine: bool = False, input_alert: str = "notify") -> None:
+                 manage_engine: bool = False,
+                 startup_checks: Callable[[], Awaitable[Sequence[Check]]] | None = None,
+                 input_alert: str = "notify") -> None:
         super().__init__()
         self.input_alert = input_alert
         """notify (bell + OSC 9 where supported), bell or off: when a lane starts waiting."""
@@ -59,9 +64,13 @@ class OrchApp(App[None]):
         self.theme = theme
         self.run_editor = editor
         """Runs `$EDITOR` argv while the app is suspended; tests pass their own."""
+        self.startup_checks = startup_checks
+        """`orch-tui doctor`'s rows, run once at start: the failing ones are shown."""
         self.mirror = EngineMirror(copy_snapshot(engine.snapshot()), clock)
         self._commands: asyncio.Queue[tuple[str, tuple[Any, ...]]] | None = None
         self._app_thread = threading.get_ident()
+        self.stopped_by: signal.Signals | None = None
+        """The signal (SIGINT, SIGTERM, SIGHUP) that made the app stop the engine and leave."""
 
     # ----- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -75,7 +84,41 @@ class OrchApp(App[None]):
         self.show_overlays()
         if self.manage_engine:
             self.send("start")  # first in the queue: every later command waits for it
+            self._catch_stop_signals()
         self.call_after_refresh(_freeze_startup_objects)
+        if self.startup_checks is not None:
+            self._show_failing_checks()
+
+    @work(exclusive=True, group="doctor", exit_on_error=False)
+    async def _show_failing_checks(self) -> None:
+        """Once at start: each failing `doctor` row in the log and as a notification."""
+        assert self.startup_checks is not None
+        try:
+            rows = await self.startup_checks()
+        except Exception as error:  # the checks guard themselves; say so if one did not
+            rows = [Check("doctor", Status.FAIL, f"the checks stopped: {error}", "run orch-tui doctor")]
+        for row in rows:
+            if row.status is Status.FAIL:
+                text = f"doctor: {row.name}: {row.detail}" + (f" (fix: {row.fix})" if row.fix else "")
+                self.dashboard.log_line(text, "error")
+                self.notify(text, title="orch-tui doctor", severity="error", timeout=12)
+
+    def _catch_stop_signals(self) -> None:
+        """A stop signal leaves as `q` does: agents stopped, journal saved (never killed mid-write)."""
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._stop_signal, signum)
+
+    def _stop_signal(self, signum: signal.Signals) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = signum
+            self.run_worker(self.action_quit(), group="stop-signal")
+
+    def on_unmount(self) -> None:
+        if self.manage_engine:
+            loop = asyncio.get_running_loop()
+            for signum in STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
 
     def _event_sink(self, event: Event) -> None:
         """Called by the engine, on this loop or from another thread."""
@@ -187,7 +230,9 @@ class OrchApp(App[None]):
                 try:
                     await closing()
                 except Exception as error:  # leaving must never hang on a broken engine
-                    self.log.error(f"engine close failed: {error}")
+                    self.exit(return_code=1, message=f"orch-tui: stopping the engine failed: {error!r}; "
+                              "agents may still run in the lane worktrees (`orch-tui status`)")
+                    return
         self.exit()
 
     def action_help(self) -> None:

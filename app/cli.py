@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -90,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     openspec = commands.add_parser("import-openspec", help="OpenSpec change tasks -> Beads tasks")
     _add_repo(openspec)
     openspec.add_argument("change_id", metavar="CHANGE-ID")
+
+    doctor = commands.add_parser(
+        "doctor", help="check what orch-tui depends on: ok / warn / fail, each with the fix",
+        epilog="exit codes: 0 every row ok, 1 warnings only, 2 any failure",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_repo(doctor)
+    doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    doctor.add_argument("--no-serve", action="store_true", help="do not try starting `opencode serve`")
+    doctor.add_argument("--agent", choices=("opencode", "scripted", "command"), default=argparse.SUPPRESS,
+                        help="check this agent runner instead of the configured one")
+    doctor.add_argument("--agent-mail", metavar="URL", default=argparse.SUPPRESS,
+                        help="check this Agent Mail endpoint instead of the configured one")
     return parser
 
 
@@ -105,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("orch-tui: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a fault of ours: said in one line, the traceback only on request
+        if os.environ.get("ORCH_TUI_DEBUG"):
+            raise
+        print(f"orch-tui: unexpected error in `{args.command or 'orch-tui'}`: {type(error).__name__}: {error} "
+              "(a bug: please report it; ORCH_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import singledispatch
 
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.snapshot_reducer import stall_text
 
 
 @singledispatch
@@ -46,6 +47,8 @@ def _(event: ev.LaneStarted) -> str:
 
 @describe.register
 def _(event: ev.LaneProgress) -> str | None:
+    if event.heartbeat:
+        return None
     return f"lane {event.lane}: {event.status}" + (f": {event.action}" if event.action else "")
 
 
@@ -70,6 +73,11 @@ def _(event: ev.LaneDiff) -> None:
 @describe.register
 def _(event: ev.LaneAlert) -> str:
     return f"lane {event.lane}: ALERT {event.message}"
+
+
+@describe.register
+def _(event: ev.LaneStalled) -> str:
+    return f"lane {event.lane}: {event.task_id} STALLED: {stall_text(event)}"
 
 
 @describe.register
@@ -145,6 +153,8 @@ def severity(event: ev.Event) -> str:
         return "good" if event.outcome is ev.LaneOutcome.SUCCEEDED else "error"
     if isinstance(event, ev.MergeDone):
         return "good"
+    if isinstance(event, ev.LaneStalled):
+        return "warning"
     if isinstance(event, ev.ModeChanged):
         return "warning" if event.mode is ev.Mode.SEQUENTIAL else "good"
     if isinstance(event, ev.LogLine):

@@ -58,6 +58,8 @@ class MergeView:
     """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, merged."""
     predicted_conflicts: tuple[str, ...] = ()
     commit: str | None = None
+    output: str = ""
+    """Why the merge stopped for a person (a failed check's output, a failed step), else empty."""
 
 
 @dataclass

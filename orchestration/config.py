@@ -17,6 +17,7 @@ MIN_BATCH_SIZE = 2
 MAX_BATCH_SIZE = 6
 AGENT_KINDS = ("opencode", "scripted", "command")
 BRANCH_POLICIES = ("archive", "delete", "keep")
+RESERVATION_BACKENDS = ("auto", "agent-mail", "local")
 AGENT_PERMISSION_POLICIES = ("reject", "allow")
 INPUT_ALERTS = ("notify", "bell", "off")
 
@@ -34,6 +35,8 @@ class Config:
     """argv run in the merge worktree before the target moves; empty means no check."""
     agent: str = "opencode"
     agent_timeout_seconds: float = 1800.0
+    agent_stall_seconds: float = 120.0
+    """A lane whose agent sends no event for this long is shown as stalled (it keeps running)."""
     agent_command: tuple[str, ...] = ()
     """argv template for the command agent: {worktree} {task_id} {prompt_file} are filled in."""
     opencode_binary: str = "opencode"
@@ -42,6 +45,8 @@ class Config:
     agent_mail_token_env: str = "AGENT_MAIL_TOKEN"
     """Name of the environment variable holding the bearer token (the token never sits in a file)."""
     reservation_ttl_seconds: int = 3600
+    reservations: str = "auto"
+    """auto (Agent Mail when it answers at start, else the local ledger), agent-mail or local."""
     agent_permissions: str = "reject"
     """What headless `orch-tui run` answers when an agent asks with nobody at a terminal:
     reject, or allow (once). Questions are dismissed either way."""
@@ -100,12 +105,14 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "verify_command": _argv,
     "agent": _one_of(AGENT_KINDS),
     "agent_timeout_seconds": _positive_number,
+    "agent_stall_seconds": _positive_number,
     "agent_command": _argv,
     "opencode_binary": _text,
     "opencode_model": _optional_text,
     "agent_mail_url": _text,
     "agent_mail_token_env": _text,
     "reservation_ttl_seconds": _positive_number,
+    "reservations": _one_of(RESERVATION_BACKENDS),
     "agent_permissions": _one_of(AGENT_PERMISSION_POLICIES),
     "input_alert": _one_of(INPUT_ALERTS),
     "max_tokens_per_task": _positive_whole_number,

@@ -36,7 +36,7 @@ from . import conflicts
 from .config import Config
 from .conflicts import Conflict, ConflictFile
 from .errors import BadInput, OrchError
-from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_git, run_git_with_input
+from .git_exec import ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_commit_git, run_git, run_git_with_input
 from .task_refs import archive_ref, task_id_from_branch
 from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor,
                         list_worktrees, main_worktree, operation_in_progress, pool_root, status_entries,
@@ -46,8 +46,8 @@ STATE_FILE = "orch-tui-merge.json"
 MERGE_TREE_MIN_VERSION = (2, 38)
 VERIFY_OUTPUT_LIMIT = 8000
 # Identity for the throwaway commits that simulate a merge order (never on any branch).
-_SIMULATION_ENV = {"GIT_AUTHOR_NAME": "orch-tui", "GIT_AUTHOR_EMAIL": "orch-tui@localhost",
-                   "GIT_COMMITTER_NAME": "orch-tui", "GIT_COMMITTER_EMAIL": "orch-tui@localhost"}
+_SIMULATION_ENV = {"GIT_AUTHOR_NAME": ORCH_NAME, "GIT_AUTHOR_EMAIL": ORCH_EMAIL,
+                   "GIT_COMMITTER_NAME": ORCH_NAME, "GIT_COMMITTER_EMAIL": ORCH_EMAIL}
 
 
 class MergeTreeUnavailable(OrchError):
@@ -247,7 +247,7 @@ class MergeQueue:
             if not clean:
                 deferred.append(prediction.branch)
                 continue
-            tip = run_git(self.main, "commit-tree", tree, "-p", tip, "-p", prediction.branch_commit,
+            tip = run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree, "-p", tip, "-p", prediction.branch_commit,
                           "-m", "orch-tui simulated merge", env=_SIMULATION_ENV).out.strip()
             order.append(prediction.branch)
         return order + deferred + [p.branch for p in predictions if not p.clean]
@@ -255,9 +255,25 @@ class MergeQueue:
     def _branch(self, branch: str) -> tuple[str, str]:
         short = branch.removeprefix("refs/heads/")
         result = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{short}^{{commit}}", check=False)
-        if not result.ok:
+        if result.ok:
+            return short, result.out.strip()
+        archived = self._merged_archive(short)
+        if archived is None:
             raise OrchError(f"branch {short!r} does not exist")
-        return short, result.out.strip()
+        return short, archived
+
+    def _merged_archive(self, short: str) -> str | None:
+        """The archived tip of a task branch already merged into the target, else None: a
+        series merge disposes of every branch before the engine has journaled them all, so
+        after a crash there the journal may still list a gone branch as pending."""
+        task_id = task_id_from_branch(short)
+        if task_id is None:
+            return None
+        archived = run_git(self.main, "rev-parse", "--verify", "--quiet",
+                           f"{archive_ref(task_id)}^{{commit}}", check=False)
+        if not archived.ok or not is_ancestor(self.main, archived.out.strip(), self._target_and_tip()[1]):
+            return None
+        return archived.out.strip()
 
     # ----- the merge worktree -------------------------------------------------------------
     def _ensure_worktree(self, commit: str) -> None:
@@ -419,7 +435,7 @@ class MergeQueue:
         clean, tree, _, _ = _merge_tree(self.main, state.target_commit, state.branch_commit)
         if not clean:
             return None
-        return run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree, "-p", state.target_commit,
+        return run_commit_git(self.main, "commit-tree", tree, "-p", state.target_commit,
                        "-p", state.branch_commit, "-m", state.message).out.strip()
 
     def _merge_in_worktree(self, state: MergeState) -> MergeOutcome:
@@ -446,7 +462,7 @@ class MergeQueue:
         if is_ancestor(self.main, state.target_commit, state.branch_commit):
             run_git(self.path, "merge", "--quiet", "--ff-only", state.branch_commit)
         else:
-            result = run_git(self.path, *SAFE_COMMIT_OPTIONS, "merge", "--no-ff", "--no-verify", "--no-edit",
+            result = run_commit_git(self.path, "merge", "--no-ff", "--no-verify", "--no-edit",
                              "-m", state.message, state.branch_commit, check=False)
             if not result.ok:
                 if not self._merge_head():
@@ -716,7 +732,7 @@ class MergeQueue:
                             "or write the file for each")
         for item in record.files:
             conflicts.stage_resolved(self.path, item.path, item.resolution)
-        run_git(self.path, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "--no-edit")
+        run_commit_git(self.path, "commit", "--quiet", "--no-verify", "--no-edit")
         state.stage, state.resolutions = "verifying", {}
         self._save(state)
         return self._verify_and_advance(state)
@@ -724,7 +740,7 @@ class MergeQueue:
     def _commit_fixes(self, state: MergeState) -> None:
         if status_entries(self.path, untracked_cache=True):
             run_git(self.path, "add", "--all")
-            run_git(self.path, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "-m",
+            run_commit_git(self.path, "commit", "--quiet", "--no-verify", "-m",
                     f"Fix the merge of {state.branch} after verification failed")
 
     def abort_merge(self) -> MergeState | None:

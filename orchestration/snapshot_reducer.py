@@ -129,6 +129,22 @@ def _(event: ev.LaneAlert, view: EngineSnapshot, clock: Clock) -> None:
 
 
 @_apply.register
+def _(event: ev.LaneStalled, view: EngineSnapshot, clock: Clock) -> None:
+    lane = _lane(view, event.lane)
+    if lane.inputs:  # waiting for a person is said as that, never as a stall
+        return
+    lane.status = "stalled"
+    lane.action = stall_text(event)
+
+
+def stall_text(event: ev.LaneStalled) -> str:
+    """What a stalled lane shows: how long its agent has been silent and what it last did."""
+    seconds = round(event.silent_seconds)
+    silent = f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+    return f"silent for {silent}" + (f"; last: {event.last_action}" if event.last_action else "")
+
+
+@_apply.register
 def _(event: ev.LaneFinished, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.status, lane.outcome, lane.inputs = event.outcome.value, event.outcome.value, ()
@@ -167,7 +183,8 @@ def _(event: ev.MergeConflict, view: EngineSnapshot, clock: Clock) -> None:
 
 @_apply.register
 def _(event: ev.MergeCheckFailed, view: EngineSnapshot, clock: Clock) -> None:
-    _merge(view, event.task_id, event.branch).state = "check-failed"
+    merge = _merge(view, event.task_id, event.branch)
+    merge.state, merge.output = "check-failed", event.output
 
 
 @_apply.register

@@ -181,11 +181,14 @@ async def test_reject_ends_the_lane_with_that_reason(
         server: SharedServerRunner, model: FakeModelServer, tmp_path: Path) -> None:
     lanes = tmp_path / "lanes"
     repo = bash_task(tmp_path / "repo", lanes, model)
-    engine, seen = build(repo, lanes, server)
+    engine, seen = build(repo, lanes, server, agent_stall_seconds=0.2)
     try:
         await start_batch(engine)
         asked = await next_event(seen, ev.LaneNeedsInput)
         assert isinstance(asked, ev.LaneNeedsInput)
+        await asyncio.sleep(1.0)  # five stall periods of waiting for a person: not a stall
+        assert not [event for event in seen[seen.index(asked):] if isinstance(event, ev.LaneStalled)]
+        assert engine.snapshot().lanes[0].status == "needs-input"
         await engine.answer_input(1, asked.request.id, InputAnswer(Reply.REJECT))
         assert await asyncio.wait_for(engine.wait_until_settled(), 90) is EngineState.IDLE
         [finished] = [event for event in seen if isinstance(event, ev.LaneFinished)]

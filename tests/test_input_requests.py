@@ -86,6 +86,7 @@ def test_a_waiting_lane_needs_input_until_answered() -> None:
     apply_event(view, ev.LaneStarted(1, "bd-1", "t", "orch/bd-1", "/w"))
     apply_event(view, ev.LaneNeedsInput(1, "bd-1", request))
     apply_event(view, ev.LaneProgress(1, "bd-1", "busy", "question (started)"))
+    apply_event(view, ev.LaneStalled(1, "bd-1", 130.0, "question (started)"))
     assert view.lanes[0].status == "needs-input" and view.lanes[0].inputs == (request,)
     apply_event(view, ev.LaneInputAnswered(1, "bd-1", "que_1", "answered 'Blue'", "a person"))
     assert view.lanes[0].status == "busy" and view.lanes[0].inputs == ()

@@ -23,7 +23,8 @@ STATUS_STYLES = {
     "idle": "dim", "busy": "bold yellow", "running": "bold yellow", "starting": "yellow",
     "retry": "bold magenta", "succeeded": "bold green", "failed": "bold red",
     "timed_out": "bold red", "aborted": "bold red", "done": "bold green",
-    "needs-input": "bold black on yellow",
+    "stalled": "bold black on yellow", "waiting": "magenta",
+    "needs-input": "bold black on cyan",
 }
 NEEDS_INPUT = "needs-input"
 

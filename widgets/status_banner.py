@@ -1,5 +1,6 @@
 """One line at the top that says what needs a person's eye: engine state, sequential mode,
-failures, timeouts, alerts and a merge waiting for a person. Never only in the log."""
+failures, timeouts, alerts and a merge waiting for a person. Never only in the log.
+Local reservations (no Agent Mail) are said calmly: the lanes still run in parallel."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual.widgets import Static
+
+from orch_tui.orchestration.local_reservations import LOCAL_MODE_REASON
 
 from .safe_text import one_line
 
@@ -20,6 +23,7 @@ class BannerFacts:
     failures: list[str] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)
     waiting: str = ""
     error: str = ""
     needs_input: int = 0
@@ -52,12 +56,15 @@ class StatusBanner(Static):
             line.append("  SEQUENTIAL MODE", "bold reverse")
             if facts.mode_reason:
                 line.append(" " + one_line(facts.mode_reason, 80))
+        elif facts.mode == "local":
+            # Lanes run in parallel; only other agents are in the dark. Not an error.
+            line.append(f"  parallel · {LOCAL_MODE_REASON}", "dim")
         else:
             line.append("  parallel", "dim")
         if facts.usage:
             line.append(f"  {facts.usage}", "magenta")
         for label, items in (("FAILED", facts.failures), ("TIMED OUT", facts.timeouts),
-                             ("ALERT", facts.alerts)):
+                             ("ALERT", facts.alerts), ("STALLED", facts.stalled)):
             if items:
                 line.append(f"  {label}: ", "bold")
                 line.append(one_line(", ".join(items), 80))
@@ -72,4 +79,4 @@ class StatusBanner(Static):
         error = bool(facts.failures or facts.timeouts or facts.alerts or facts.error or facts.waiting
                      or facts.needs_input)
         self.set_class(error, "-error")
-        self.set_class(not error and facts.mode == "sequential", "-warning")
+        self.set_class(not error and (facts.mode == "sequential" or bool(facts.stalled)), "-warning")

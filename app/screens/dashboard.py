@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from orch_tui.orchestration.commands import EngineState, LaneView
+from orch_tui.orchestration.commands import EngineState, LaneView, MergeView
 from orch_tui.orchestration.usage import usage_text
 from orch_tui.widgets.event_log import EventLog
 from orch_tui.widgets.lane import LanePanel
@@ -27,6 +27,7 @@ from orch_tui.widgets.task_graph import TaskGraphView
 from .confirm import ConfirmScreen
 from .input_request import InputRequestScreen, waiting_requests
 from .lane_detail import LaneDetailScreen
+from .merge_stopped import MergeStoppedScreen
 
 if TYPE_CHECKING:
     from ..app import OrchApp
@@ -51,12 +52,25 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.alerts.append(label)
         if view.inputs and view.outcome is None:
             facts.needs_input += 1
+        if view.status == "stalled" and view.outcome is None:
+            facts.stalled.append(label)
     facts.usage = usage_text(sum(view.tokens for view in snap.lanes), sum(view.cost for view in snap.lanes))
+    stopped = _stopped_merge(mirror)
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
+    elif stopped is not None:
+        facts.waiting = f"merge of {stopped.task_id} stopped: press m"
     elif snap.state == EngineState.PROPOSED and snap.proposal is not None:
         facts.waiting = "batch proposed: press v to review"
     return facts
+
+
+def _stopped_merge(mirror: EngineMirror) -> MergeView | None:
+    """The merge waiting for a person for a reason other than a conflict, if any."""
+    snap = mirror.snapshot
+    if snap.state != EngineState.WAITING_FOR_PERSON:
+        return None
+    return next((merge for merge in snap.merges if merge.state == "check-failed"), None)
 
 
 class DashboardScreen(Screen[None]):
@@ -184,10 +198,18 @@ class DashboardScreen(Screen[None]):
             self.orch.show_proposal()
 
     def action_resolve(self) -> None:
-        if self.orch.mirror.snapshot.conflict is None:
-            self.notify("No merge conflict is waiting.")
-        else:
+        stopped = _stopped_merge(self.orch.mirror)
+        if self.orch.mirror.snapshot.conflict is not None:
             self.orch.show_conflict()
+        elif stopped is not None:
+            def answered(answer: str | None) -> None:
+                if answer == "continue":
+                    self.orch.send("continue_merge")
+                elif answer == "abort":
+                    self.orch.send("abort_merge")
+            self.app.push_screen(MergeStoppedScreen(stopped), answered)
+        else:
+            self.notify("No merge is waiting for you.")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`n` shows in the footer (and works) only while an agent waits for an answer."""

@@ -105,7 +105,7 @@ async def test_a_lane_that_starts_waiting_rings_the_bell_unless_turned_off() -> 
         engine = mid_batch()
         app = make_app(engine, input_alert=setting)
         bells: list[None] = []
-        app.bell = lambda: bells.append(None)  # type: ignore[method-assign]
+        app.bell = lambda rung=bells: rung.append(None)  # type: ignore[method-assign]
         async with app.run_test(size=SMALL) as pilot:
             await settle(pilot)
             engine.ask_permission(lane=1)

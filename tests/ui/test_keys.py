@@ -369,3 +369,21 @@ async def test_graph_reloaded_redraws_the_tree_and_keeps_the_selection(engine: S
         text = screen_text(app)
         assert "12 tasks · 8 ready · 1 blocked" in text  # orch-m1 is ready now
         assert "✓ orch-c1" in text
+
+
+async def test_failing_doctor_rows_show_once_at_start(engine: ScenarioEngine, tmp_path: Path) -> None:
+    from functools import partial
+
+    from orch_tui.orchestration.doctor import run_checks
+    from tests.helpers import make_repo
+
+    untracked = make_repo(tmp_path / "no-tracker")  # a real repository without a Beads tracker
+    app = make_app(engine, startup_checks=partial(run_checks, untracked, agent="scripted",
+                                                  agent_mail_url="http://127.0.0.1:9/mcp/",
+                                                  start_server=False))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app._notifications, "the doctor's notification")
+        [note] = list(app._notifications)
+        assert note.severity == "error" and "doctor: beads: no Beads tracker" in note.message
+        assert "doctor: beads: no Beads tracker" in screen_text(app)  # also in the log
+        assert "agent mail" not in screen_text(app)  # a warning: only `orch-tui doctor` shows it
