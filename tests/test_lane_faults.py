@@ -467,7 +467,8 @@ async def test_giving_back_reservations_that_fails_or_hangs_is_said_and_the_lane
     monkeypatch.setattr(engine_module, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build_with_mail(repo, tmp_path / "lanes", mail_server.url)
-    manager = engine.parts.reservations
+    await engine.start()
+    manager = engine.parts.reservations.chosen  # Agent Mail's manager, chosen by `auto` at start
     original = manager._agent_call
 
     async def agent_call(lane: int, tool: str, arguments: Any) -> Any:
@@ -475,7 +476,6 @@ async def test_giving_back_reservations_that_fails_or_hangs_is_said_and_the_lane
             return await fault()
         return await original(lane, tool, arguments)
     manager._agent_call = agent_call
-    await engine.start()
     try:
         assert await _one_batch(engine) is EngineState.IDLE
         warnings = [e.text for e in seen if isinstance(e, ev.LogLine) and e.level == "warning"]
