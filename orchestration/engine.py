@@ -28,7 +28,7 @@ from .events import Event, EventSink, LaneOutcome, Mode
 from .journal import Journal, JournalState, LaneRecord, MergeRecord
 from .merge import MergeOutcome
 from .model import Task, TaskGraph
-from .recovery import resume_plan
+from .recovery import live_tasks, repair_at_start, resume_plan, settle_orphans
 from .snapshot_reducer import apply_event
 from .steps import (ASSIGN_WORKTREE, CLAIM_FILES, CLOSE_TASK, COMMIT_LEFTOVERS, CONFIRM_CLAIM, DROP_TRACKER_EDITS,
                     LIVE_DIFF, MARK_IN_PROGRESS, MERGE_BRANCH, PREDICT_MERGE, RELEASE_FILES, REOPEN_TASK,
@@ -201,6 +201,8 @@ class Engine:
             self.parts.lock.acquire()
         self._view.lanes = [LaneView(lane) for lane in range(1, self.parts.config.batch_size + 1)]
         await self._reload_graph()
+        for line in await asyncio.to_thread(repair_at_start, self.parts):  # before git is used
+            self._log(line, "warning")
         problems = await asyncio.to_thread(self.parts.pool.recover)
         for problem in problems:
             self._log(f"lane {problem.lane_index}: {problem.message}", "warning")
@@ -946,6 +948,7 @@ class Engine:
         if saved is None or saved.state in (EngineState.IDLE.value, EngineState.PROPOSED.value,
                                             EngineState.PAUSED.value):
             self._journal_state.batches_done = saved.batches_done if saved else 0
+            await self._settle_orphans(set())
             self._set_state(EngineState.IDLE, "ready")
             return
         self._journal_state = saved
@@ -954,6 +957,7 @@ class Engine:
         plan = await asyncio.to_thread(resume_plan, self.parts, saved)
         for line in plan.messages:
             self._log(line, "warning")
+        await self._settle_orphans(live_tasks(plan, saved))
         graph = self._view.graph or TaskGraph()
         rerun = [task_id for task_id in plan.rerun if task_id in graph.tasks]
         self._batch = _Batch([graph.tasks[task_id] for task_id in rerun],
@@ -962,6 +966,15 @@ class Engine:
                              lanes=[lane_of[task_id] for task_id in rerun])
         self._set_state(EngineState.RUNNING, "resuming after a restart")
         self._batch_runner = asyncio.create_task(self._run_batch(self._batch, resume_merges=not plan.rerun))
+
+    async def _settle_orphans(self, live: set[str]) -> None:
+        """Nothing stays in_progress without a lane working on it (recovery.settle_orphans)."""
+        graph = await asyncio.to_thread(self.parts.store.load)
+        lines = await asyncio.to_thread(settle_orphans, self.parts, graph, live)
+        for line in lines:
+            self._log(line, "warning")
+        if lines:
+            await self._reload_graph()
 
     # ----- waiting (for headless use and tests) --------------------------------------------
     async def wait_until_settled(self) -> EngineState:

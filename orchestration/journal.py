@@ -2,6 +2,8 @@
 
 Lives at `<git dir>/orch-tui/journal.json`. After a crash the engine reads it back and
 reconciles it with what git and the lanes show, so a batch or a merge in progress resumes.
+Where a journal write falls among the writes to git, Beads and Agent Mail, and what a crash
+between two of them leaves for the next start to put right: recovery.py.
 """
 
 from __future__ import annotations

@@ -18,6 +18,11 @@ A conflict or a failing verification stops the queue: the state is written to
 `orch-tui-merge.json` in the merge worktree's git directory, so after a restart
 `merge_state()` reports it and the person (or the engine) can resolve, continue or abort.
 "Ours" is the target branch, "theirs" is the task branch.
+
+The writes of one merge, in order: merge commit (unreferenced), state file (`advancing`),
+checkout-update record, target moved, record removed, branch archived and deleted in one
+ref transaction, state file removed; the engine then journals the merge and closes the
+task in Beads. recovery.py says what the next start does after a crash between any two.
 """
 
 from __future__ import annotations
@@ -33,12 +38,16 @@ from typing import Any
 import git
 
 from . import conflicts
+from .checkout_update import recorded_update, repair_interrupted_update
 from .config import Config
 from .conflicts import Conflict, ConflictFile
 from .errors import BadInput, OrchError
 from .git_exec import ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_commit_git, run_git, run_git_with_input
-from .task_refs import archive_ref, task_id_from_branch
-from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor,
+from .repo_paths import git_common_dir
+from .stale_locks import describe_removed, remove_stale_locks, remove_stale_ref_locks
+from .task_refs import ARCHIVE_NAMESPACE, BRANCH_PREFIX, archive_ref, task_id_from_branch
+from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor, merged_by,
+                        half_created, remove_half_created,
                         list_worktrees, main_worktree, operation_in_progress, pool_root, status_entries,
                         worktree_git_dir, WorktreeInfo)
 
@@ -297,6 +306,35 @@ class MergeQueue:
         run_git(self.path, "checkout", "--quiet", "--force", "--detach", commit)
         run_git(self.path, "clean", "-fd", "--quiet")
 
+    def recover(self) -> list[str]:
+        """At start, before anything else touches git: what a killed orchestrator left.
+
+        Stale locks in the merge worktree and on orch-tui's own refs are removed; an update
+        of the person's checkout that a crash cut is undone (or found finished; see
+        checkout_update.py), so the interrupted merge continues from a clean checkout.
+        Raises CheckoutNeedsPerson when the person's checkout holds what only they can judge.
+        """
+        with self._lock:
+            messages = []
+            entry = next((w for w in list_worktrees(self.main) if same_path(w.path, self.path)), None)
+            if entry is not None and half_created(entry):
+                remove_half_created(self.main, self.path)
+                messages.append(f"{self.path} was being created when the previous orchestrator stopped: "
+                                "removed (it is created again when needed)")
+            if (self.path / ".git").exists():
+                removed, running = remove_stale_locks(self.path, worktree_git_dir(self.path))
+                if removed:
+                    messages.append(describe_removed(self.path, removed))
+                if running:
+                    messages.append(f"git (pid {', '.join(map(str, running))}) still runs in {self.path}; "
+                                    "its locks are left in place")
+            places = [self.main, *(path for path in self.root.glob("*") if path.is_dir())]
+            common = git_common_dir(self.main)
+            refs = remove_stale_ref_locks(common, ("refs/heads/" + BRANCH_PREFIX, ARCHIVE_NAMESPACE), places)
+            if refs:
+                messages.append(describe_removed(self.main, refs, common))
+            return messages + repair_interrupted_update(self.main)
+
     def _state_file(self) -> Path:
         return worktree_git_dir(self.path) / STATE_FILE
 
@@ -404,9 +442,10 @@ class MergeQueue:
         self._refuse_if_waiting()
         target, old = self._target_and_tip()
         state = self._new_state(branch, target, old)
-        if state.merge_base == state.branch_commit:
+        if state.merge_base == state.branch_commit:  # the commit that merged it, for the record
+            merged_in = merged_by(self.main, state.branch_commit, old) or old
             return MergeOutcome("already_merged", state.branch, state.task_id, target,
-                                f"{state.branch} is already in {target}", old, old,
+                                f"{state.branch} is already in {target}", merged_in, old,
                                 branch_disposition=self._dispose_branch(state, old))
         return state
 
@@ -538,8 +577,9 @@ class MergeQueue:
             # git itself refuses to touch local edits, untracked and (with
             # --no-overwrite-ignore) ignored files; the clearer reason is worked out only
             # then, which spares two git calls on every clean merge.
-            result = run_git(checkout, "merge", "--quiet", "--ff-only", "--no-overwrite-ignore", new,
-                             check=False)
+            with recorded_update(self.main, checkout, state.target, state.target_commit, new):
+                result = run_git(checkout, "merge", "--quiet", "--ff-only", "--no-overwrite-ignore", new,
+                                 check=False)
             if result.ok:
                 return None
             if self._target_tip(state.target) != state.target_commit:
@@ -573,7 +613,13 @@ class MergeQueue:
     @staticmethod
     def _busy(checkout: Path) -> str | None:
         busy = operation_in_progress(checkout)
-        return f"{checkout} is in the middle of {busy}; finish or abort it there." if busy else None
+        if busy:
+            return f"{checkout} is in the middle of {busy}; finish or abort it there."
+        lock = worktree_git_dir(checkout) / "index.lock"
+        if lock.exists():  # the person's checkout: never removed on a guess (checkout_update.py)
+            return (f"{lock} exists: a git command is running in {checkout}, or one was interrupted "
+                    f"there. If none is running, remove {lock}.")
+        return None
 
     def _blocking_changes(self, checkout: Path, old: str, new: str) -> str | None:
         """A clear refusal when `checkout` has local work the update from old to new would touch."""

@@ -19,6 +19,7 @@ orchestrator sees the same pool.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,7 @@ import git
 from .config import Config
 from .errors import BadInput, OrchError
 from .git_exec import run_commit_git, run_git
+from .stale_locks import describe_removed, remove_stale_locks
 from .task_refs import task_branch, task_id_from_branch
 
 RESCUE_NAMESPACE = "orch-rescue/"
@@ -81,7 +83,8 @@ class LaneProblem:
     path: str
     kind: str
     """`pruned` (directory was gone; recreated), `committed` (uncommitted work saved to
-    `branch` as `commit`), or `needs_attention` (left untouched; `message` says why)."""
+    `branch` as `commit`), `unlocked` (stale git locks removed), or `needs_attention`
+    (left untouched; `message` says why)."""
     message: str
     branch: str | None = None
     commit: str | None = None
@@ -118,6 +121,28 @@ def list_worktrees(cwd: Path | str) -> list[WorktreeInfo]:
                 setattr(info, key, True)
         entries.append(info)
     return entries
+
+
+def half_created(info: WorktreeInfo) -> bool:
+    """A `git worktree add` that was killed: git locks the new worktree ("initializing")
+    until its checkout is complete, so nothing but git has ever written there."""
+    if info.bare:
+        return False
+    if not (info.head or "").strip("0"):
+        return True
+    if not (info.locked and Path(info.path, ".git").is_file()):
+        return False
+    reason = worktree_git_dir(Path(info.path)) / "locked"
+    return reason.is_file() and reason.read_text(encoding="utf-8").strip() == "initializing"
+
+
+def remove_half_created(main: Path, path: Path) -> None:
+    """Remove a half-created worktree of orch-tui's (see `half_created`) and its entry."""
+    run_git(main, "worktree", "unlock", str(path), check=False)
+    run_git(main, "worktree", "remove", "--force", "--force", str(path), check=False)
+    if path.exists():
+        shutil.rmtree(path)
+    run_git(main, "worktree", "prune")
 
 
 def main_worktree(repo: git.Repo | Path | str) -> Path:
@@ -187,7 +212,9 @@ def status_and_branch(worktree: Path, *, untracked_cache: bool = False) -> tuple
 
 
 def _status(worktree: Path, untracked_cache: bool, *, with_branch: bool) -> tuple[list[str], str | None]:
-    options = ("-c", "core.untrackedCache=true") if untracked_cache else ()
+    # Without the untracked cache this may be the person's checkout: no index refresh
+    # there, so a kill during this status never leaves an index.lock behind in it.
+    options = ("-c", "core.untrackedCache=true") if untracked_cache else ("--no-optional-locks",)
     out = run_git(worktree, *options, "status", "--porcelain=v1", "-z", "--no-renames",
                   "--ignore-submodules=dirty", *(("--branch",) if with_branch else ())).out
     entries, fields, i = [], out.split("\0"), 0
@@ -215,6 +242,19 @@ def _branch_from_header(header: str) -> str | None:
 
 def is_ancestor(cwd: Path, older: str, newer: str) -> bool:
     return run_git(cwd, "merge-base", "--is-ancestor", older, newer, check=False).status == 0
+
+
+def merged_by(cwd: Path, commit: str, target: str) -> str | None:
+    """The commit on `target`'s first-parent line that brought `commit` in: the merge
+    commit, or `commit` itself when the target fast-forwarded to it. None: not merged."""
+    if not commit or not is_ancestor(cwd, commit, target):
+        return None
+    later = run_git(cwd, "rev-list", "--first-parent", "--ancestry-path", f"{commit}..{target}").out.split()
+    if not later:
+        return commit
+    oldest = later[-1]
+    first_parent = run_git(cwd, "rev-parse", "--verify", "--quiet", f"{oldest}^1", check=False).out.strip()
+    return commit if first_parent == commit else oldest
 
 
 def resolve_commit(cwd: Path, ref: str) -> str:
@@ -332,9 +372,11 @@ class WorktreePool:
     def recover(self) -> list[LaneProblem]:
         """Repair the pool after a crash or a person's meddling; never discards work.
 
-        Vanished lane directories are pruned and recreated (their branches stay). A lane with
-        uncommitted work gets it committed to its branch ("orch-tui: recovered ..."). A lane
-        mid-merge/rebase, or a directory that is not our worktree, is left alone and reported.
+        Vanished lane directories are pruned and recreated (their branches stay), and so are
+        lanes whose creation was killed. Stale git locks a killed git left in a lane are
+        removed (stale_locks.py). A lane with uncommitted work gets it committed to its
+        branch ("orch-tui: recovered ..."). A lane mid-merge/rebase, or a directory that is
+        not our worktree, is left alone and reported.
         """
         problems: list[LaneProblem] = []
         for info in self._prune_if_lane_vanished():
@@ -343,6 +385,7 @@ class WorktreePool:
             kept = f"; branch {branch} is kept" if branch else ""
             problems.append(LaneProblem(index, str(self.lane_path(index)), "pruned",
                                         f"lane {index} directory was gone: pruned and recreated{kept}", branch))
+        problems += self._remove_half_created_lanes()
         registered = list_worktrees(self.main)
         for index in range(1, self.size + 1):
             path = self.lane_path(index)
@@ -351,6 +394,11 @@ class WorktreePool:
                 problems.append(LaneProblem(index, str(path), "needs_attention",
                                             f"{path} exists but is not a worktree of {self.main}; left untouched"))
             elif known:
+                unlocked = self._unlock(index, path)
+                if unlocked:
+                    problems.append(unlocked)
+                    if unlocked.kind == "needs_attention":
+                        continue
                 problem = self._save_at_recovery(index, path)
                 if problem:
                     problems.append(problem)
@@ -358,6 +406,28 @@ class WorktreePool:
                 self.root.mkdir(parents=True, exist_ok=True)
                 self._create(path)
         return problems
+
+    def _remove_half_created_lanes(self) -> list[LaneProblem]:
+        """Lanes whose `git worktree add` was killed: removed (recreated after)."""
+        problems = []
+        for info in list_worktrees(self.main):
+            index = next((i for i in range(1, self.size + 1) if same_path(info.path, self.lane_path(i))), None)
+            if index is not None and half_created(info):
+                remove_half_created(self.main, self.lane_path(index))
+                problems.append(LaneProblem(index, info.path, "pruned", f"lane {index} was being created when "
+                                            "the previous orchestrator stopped: removed and created again"))
+        return problems
+
+    def _unlock(self, index: int, path: Path) -> LaneProblem | None:
+        """Remove the git locks a killed git left in the lane (none when git still works there)."""
+        removed, running = remove_stale_locks(path, worktree_git_dir(path))
+        if running:
+            return LaneProblem(index, str(path), "needs_attention",
+                               f"git (pid {', '.join(map(str, running))}) is still running in {path}; "
+                               "left untouched: run orch-tui again once it has ended")
+        if removed:
+            return LaneProblem(index, str(path), "unlocked", describe_removed(path, removed))
+        return None
 
     def _save_at_recovery(self, index: int, path: Path) -> LaneProblem | None:
         lane = self.lane(index)
