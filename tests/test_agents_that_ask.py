@@ -308,13 +308,15 @@ async def test_a_question_is_answered_with_an_option(
         await engine.close()
 
 
+@pytest.mark.parametrize("policy", ["reject", "allow"])
 async def test_headless_run_applies_the_policy_without_waiting(
-        model: FakeModelServer, home: Path, tmp_path: Path) -> None:
+        model: FakeModelServer, home: Path, tmp_path: Path, policy: str) -> None:
     lanes = tmp_path / "lanes"
     repo = bash_task(tmp_path / "repo", lanes, model)
     (repo / ".orch-tui.toml").write_text(
         f'agent = "opencode"\nopencode_binary = "{opencode_binary()}"\nopencode_model = "fake/scripted"\n'
-        f'worktree_dir = "{lanes}"\nbatch_size = 2\nagent_mail_url = "http://127.0.0.1:9/mcp/"\n')
+        f'worktree_dir = "{lanes}"\nbatch_size = 2\nagent_mail_url = "http://127.0.0.1:9/mcp/"\n'
+        f'agent_permissions = "{policy}"\n')
     env = opencode_env(home, config=asking_config(model))
     env.pop("PWD", None)
     result = await asyncio.to_thread(
@@ -324,11 +326,16 @@ async def test_headless_run_applies_the_policy_without_waiting(
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "lane 1: t-1 NEEDS INPUT (permission bash): run: echo '[bold]hi[/bold]' > out.txt [once / always / reject]" in output
-    assert "lane 1: t-1 rejected by the headless policy (agent_permissions = reject)" in output
-    assert ("lane 1: t-1 failed: permission rejected by the headless policy (agent_permissions = reject): "
-            "run: echo '[bold]hi[/bold]' > out.txt") in output
-    assert read_statuses(repo)["t-1"] == "open"
-    assert "t-1" not in " ".join(log_subjects(repo))
+    if policy == "reject":
+        assert "lane 1: t-1 rejected by the headless policy (agent_permissions = reject)" in output
+        assert ("lane 1: t-1 failed: permission rejected by the headless policy (agent_permissions = reject): "
+                "run: echo '[bold]hi[/bold]' > out.txt") in output
+        assert read_statuses(repo)["t-1"] == "open"
+        assert "t-1" not in " ".join(log_subjects(repo))
+    else:
+        assert "lane 1: t-1 allowed once by the headless policy (agent_permissions = allow)" in output
+        assert read_statuses(repo)["t-1"] == "closed"
+        assert (repo / "out.txt").read_text() == "[bold]hi[/bold]\n"
 
 
 async def test_the_dashboard_answers_a_real_agent_and_sends_it_a_follow_up(
