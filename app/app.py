@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import threading
 import time
@@ -22,7 +23,9 @@ from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
 from orch_tui.orchestration.doctor import Check, Status
-from orch_tui.orchestration.events import Event
+from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered, LaneNeedsInput
+
+from .attention import osc9, osc9_supported
 
 from .engine_mirror import EngineMirror, copy_snapshot
 from .messages import CommandFailed, EngineEvent, EngineStarted
@@ -30,6 +33,8 @@ from .screens.approval import ApprovalScreen
 from .screens.conflict import ConflictScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
+from .screens.input_request import InputRequestScreen
+from .screens.lane_detail import LaneDetailScreen
 
 THEMES = ("textual-dark", "textual-light")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -47,8 +52,11 @@ class OrchApp(App[None]):
     def __init__(self, engine: EngineCommands, *, clock: Callable[[], float] = time.time,
                  theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None,
                  manage_engine: bool = False,
-                 startup_checks: Callable[[], Awaitable[Sequence[Check]]] | None = None) -> None:
+                 startup_checks: Callable[[], Awaitable[Sequence[Check]]] | None = None,
+                 input_alert: str = "notify") -> None:
         super().__init__()
+        self.input_alert = input_alert
+        """notify (bell + OSC 9 where supported), bell or off: when a lane starts waiting."""
         self.engine = engine
         self.manage_engine = manage_engine
         """Start the engine after the first frame and close it on quit (`orch-tui` does)."""
@@ -127,6 +135,27 @@ class OrchApp(App[None]):
             self.show_proposal()
         if changes.conflict:
             self.show_conflict()
+        if isinstance(message.event, (LaneNeedsInput, LaneInputAnswered, LaneFinished)):
+            for screen in self.screen_stack:
+                if isinstance(screen, InputRequestScreen):
+                    screen.requests_changed()
+        if isinstance(message.event, LaneNeedsInput):
+            self.call_for_attention(message.event)
+        if changes.lanes or changes.diff_lanes:
+            for screen in self.screen_stack:
+                if isinstance(screen, LaneDetailScreen) and screen.lane in changes.lanes | changes.diff_lanes:
+                    screen.lane_changed()
+
+    def call_for_attention(self, event: LaneNeedsInput) -> None:
+        """A lane started waiting for a person: the bell, and a desktop notification."""
+        if self.input_alert == "off":
+            return
+        self.bell()
+        driver = self._driver
+        if self.input_alert == "notify" and driver is not None and not self.is_headless \
+                and osc9_supported(os.environ):
+            # Textual has no API for OSC 9; the driver writes to the terminal it owns.
+            driver.write(osc9(f"orch-tui: lane {event.lane} ({event.task_id}) needs you"))
 
     def on_engine_started(self, message: EngineStarted) -> None:
         """The engine loaded the graph and recovered its state. Its events (GraphReloaded,

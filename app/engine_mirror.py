@@ -61,6 +61,8 @@ REGIONS: dict[type[ev.Event], frozenset[Region]] = {
     ev.MergeDone: frozenset({Region.MERGES, Region.BANNER, Region.CONFLICT}),
     ev.GraphReloaded: frozenset({Region.GRAPH}),
     ev.ErrorRaised: frozenset({Region.BANNER}),
+    ev.LaneNeedsInput: frozenset({Region.LANE, Region.BANNER}),
+    ev.LaneInputAnswered: frozenset({Region.LANE, Region.BANNER}),
 }
 """What each event makes stale; an event missing here (LogLine) only adds its log line."""
 
@@ -96,9 +98,11 @@ class EngineMirror:
         regions = REGIONS.get(type(event), frozenset())
         lanes_before = {view.lane for view in self.snapshot.lanes}
         ends_stall = isinstance(event, ev.LaneProgress) and self._lane_status(event.lane) == "stalled"
+        spent_before = _spent(self.snapshot)
         apply_event(self.snapshot, event, clock=self.clock)
         changes = _changes_for(event, regions)
-        changes.banner |= ends_stall  # the banner lists stalled lanes
+        # The banner lists stalled lanes and shows the batch's usage.
+        changes.banner |= ends_stall or _spent(self.snapshot) != spent_before
         if Region.ALL_LANES in regions:
             # Lanes that are gone are redrawn empty too, so their panels can be removed.
             every = lanes_before | {view.lane for view in self.snapshot.lanes} | set(range(1, self.lane_count + 1))
@@ -121,6 +125,10 @@ class EngineMirror:
             self.error = describe(event) or f"merge of {event.task_id} stopped"
         elif isinstance(event, ev.EngineStateChanged) and event.state != EngineState.WAITING_FOR_PERSON:
             self.error = ""
+
+
+def _spent(snapshot: EngineSnapshot) -> tuple[int, float]:
+    return sum(view.tokens for view in snapshot.lanes), sum(view.cost for view in snapshot.lanes)
 
 
 def _changes_for(event: ev.Event, regions: frozenset[Region]) -> Changes:

@@ -53,6 +53,19 @@ def _(event: ev.LaneProgress) -> str | None:
 
 
 @describe.register
+def _(event: ev.LaneNeedsInput) -> str:
+    request = event.request
+    text = " | ".join(request.text.splitlines())
+    options = f" [{' / '.join(request.options)}]" if request.options else ""
+    return f"lane {event.lane}: {event.task_id} NEEDS INPUT ({request.kind.value} {request.tool}): {text}{options}"
+
+
+@describe.register
+def _(event: ev.LaneInputAnswered) -> str:
+    return f"lane {event.lane}: {event.task_id} {event.answer} by {event.by}"
+
+
+@describe.register
 def _(event: ev.LaneDiff) -> None:
     return None
 
@@ -134,6 +147,8 @@ def severity(event: ev.Event) -> str:
     """info, good, warning or error: how loudly a front end should show the event."""
     if isinstance(event, (ev.ErrorRaised, ev.MergeConflict, ev.MergeCheckFailed, ev.LaneAlert)):
         return "error"
+    if isinstance(event, ev.LaneNeedsInput):
+        return "warning"
     if isinstance(event, ev.LaneFinished):
         return "good" if event.outcome is ev.LaneOutcome.SUCCEEDED else "error"
     if isinstance(event, ev.MergeDone):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from .events import EventSink, Mode
+from .events import EventSink, InputAnswer, InputRequest, Mode
 from .model import Reservation, TaskGraph
 
 
@@ -43,6 +43,11 @@ class LaneView:
     diff_files: tuple[str, ...] = ()
     alerts: tuple[str, ...] = ()
     outcome: str | None = None
+    inputs: tuple[InputRequest, ...] = ()
+    """What the lane's agent waits for a person to answer, oldest first."""
+    tokens: int = 0
+    cost: float = 0.0
+    """What the lane's agent spent so far (OpenCode says; other agents leave 0)."""
 
 
 @dataclass
@@ -92,3 +97,8 @@ class EngineCommands(Protocol):
     async def continue_merge(self) -> None: ...
     async def abort_merge(self) -> None: ...
     async def pause(self) -> None: ...
+    async def answer_input(self, lane: int, request_id: str, answer: InputAnswer,
+                           by: str = "a person") -> None: ...
+    def follow_up_refusal(self, lane: int) -> str | None: ...
+    async def follow_up(self, lane: int, text: str) -> None: ...
+    async def lane_transcript(self, lane: int) -> tuple[Any, ...]: ...

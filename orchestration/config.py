@@ -18,6 +18,8 @@ MAX_BATCH_SIZE = 6
 AGENT_KINDS = ("opencode", "scripted", "command")
 BRANCH_POLICIES = ("archive", "delete", "keep")
 RESERVATION_BACKENDS = ("auto", "agent-mail", "local")
+AGENT_PERMISSION_POLICIES = ("reject", "allow")
+INPUT_ALERTS = ("notify", "bell", "off")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,16 @@ class Config:
     reservation_ttl_seconds: int = 3600
     reservations: str = "auto"
     """auto (Agent Mail when it answers at start, else the local ledger), agent-mail or local."""
+    agent_permissions: str = "reject"
+    """What headless `orch-tui run` answers when an agent asks with nobody at a terminal:
+    reject, or allow (once). Questions are dismissed either way."""
+    max_tokens_per_task: int | None = None
+    """A lane whose agent spends more tokens is stopped (its work kept); None: no limit."""
+    max_cost_per_task: float | None = None
+    """The same for cost, in the currency of the model's price table (OpenCode's `cost`)."""
+    input_alert: str = "notify"
+    """When a lane starts waiting for a person: notify (terminal bell and an OSC 9 desktop
+    notification where the terminal supports it), bell (the bell only), or off."""
     source: str = field(default="defaults", compare=False)
 
 
@@ -65,6 +77,11 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 def _positive_number(value: Any) -> str | None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
     return None if ok else "must be a number greater than 0"
+
+
+def _positive_whole_number(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return None if ok else "must be a whole number greater than 0"
 
 
 def _optional_text(value: Any) -> str | None:
@@ -96,6 +113,10 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "agent_mail_token_env": _text,
     "reservation_ttl_seconds": _positive_number,
     "reservations": _one_of(RESERVATION_BACKENDS),
+    "agent_permissions": _one_of(AGENT_PERMISSION_POLICIES),
+    "input_alert": _one_of(INPUT_ALERTS),
+    "max_tokens_per_task": _positive_whole_number,
+    "max_cost_per_task": _positive_number,
 }
 
 
@@ -108,7 +129,7 @@ def check_batch_size(value: int, *, origin: str = "--batch-size") -> int:
 
 
 def _line_of(text: str, key: str) -> int | None:
-    match = re.search(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", text, re.MULTILINE)
+    match = re.search(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 

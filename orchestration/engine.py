@@ -35,6 +35,7 @@ from .steps import (ASSIGN_WORKTREE, CLAIM_FILES, CLOSE_TASK, COMMIT_LEFTOVERS, 
                     RUN_AGENT, START_AGENT, Step, StepFailed, describe_cause, run_step)
 from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
+from .usage import batch_usage_line
 from .waiting import wait_at_most
 from .worktrees import branch_tip
 
@@ -93,11 +94,17 @@ class _LaneActivity:
         self.last_event = time.monotonic()
         self.last_action = ""
         self.stalled = False
+        self.asks: set[str] = set()
+        """Requests the agent waits on a person for: that silence is not a stall."""
 
     def sink(self, event: Event) -> None:
         """The sink the agent's runner emits into."""
         silent = time.monotonic() - self.last_event
         self.last_event = time.monotonic()
+        if isinstance(event, ev.LaneNeedsInput):
+            self.asks.add(event.request.id)
+        elif isinstance(event, ev.LaneInputAnswered):
+            self.asks.discard(event.request_id)
         if isinstance(event, ev.LaneProgress) and event.action:
             self.last_action = event.action
         if self.stalled:
@@ -157,10 +164,19 @@ class Engine:
         return self._view.state
 
     def _emit(self, event: Event) -> None:
+        if isinstance(event, ev.LaneProgress) and (event.tokens is not None or event.cost is not None):
+            self._note_usage(event)
         apply_event(self._view, event)
         for sink in list(self._sinks):
             sink(event)
         self._emitted.set()
+
+    def _note_usage(self, event: ev.LaneProgress) -> None:
+        """Tokens and cost go into the lane's journal record (saved with its next change)."""
+        record = self._journal_state.lane(event.lane)
+        if record is not None and record.task_id == event.task_id:
+            record.tokens = event.tokens or record.tokens
+            record.cost = event.cost or record.cost
 
     def _set_state(self, state: EngineState, detail: str = "") -> None:
         self._journal_state.state = state.value
@@ -507,6 +523,8 @@ class Engine:
         """Say once when the agent has been silent for `agent_stall_seconds` (it keeps running)."""
         limit = self.parts.config.agent_stall_seconds
         while True:
+            if activity.asks:  # waiting for a person (the lane says so), not stalled
+                activity.last_event = time.monotonic()
             silent = time.monotonic() - activity.last_event
             if silent >= limit and not activity.stalled:
                 activity.stalled = True
@@ -521,7 +539,9 @@ class Engine:
                             timeout=self.parts.config.agent_timeout_seconds,
                             report_files=self.parts.watcher_factory is None,
                             mail_agent=manager.agent_name(lane) if parallel else "",
-                            mail_project=manager.project_key if parallel else "")
+                            mail_project=manager.project_key if parallel else "",
+                            max_tokens=self.parts.config.max_tokens_per_task,
+                            max_cost=self.parts.config.max_cost_per_task)
 
     def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str, reserved: tuple[str, ...],
                        *, starts_clean: bool) -> Any:
@@ -631,6 +651,35 @@ class Engine:
         if batch is not None and lane in batch.finishing:
             raise OrchError(f"lane {lane} has finished its work and is being wrapped up")
         task.cancel()
+
+    async def answer_input(self, lane: int, request_id: str, answer: ev.InputAnswer,
+                           by: str = "a person") -> None:
+        """Answer what the agent of `lane` asked (a permission or a question)."""
+        batch = self._batch
+        task = batch.lane_tasks.get(lane) if batch else None
+        if task is None or task.done():
+            raise OrchError(f"lane {lane} is not running: nothing to answer")
+        await self.parts.runner.answer(lane, request_id, answer, by)
+
+    def follow_up_refusal(self, lane: int) -> str | None:
+        """Why a follow-up message cannot reach lane `lane`'s agent now (None: it can)."""
+        batch = self._batch
+        task = batch.lane_tasks.get(lane) if batch else None
+        if task is None or task.done():
+            return f"lane {lane} is not running"
+        return self.parts.runner.follow_up_refusal(lane)
+
+    async def follow_up(self, lane: int, text: str) -> None:
+        """Send the running agent of `lane` another message (the person's follow-up)."""
+        refusal = self.follow_up_refusal(lane)
+        if refusal:
+            raise OrchError(f"cannot send lane {lane} a follow-up: {refusal}")
+        await self.parts.runner.follow_up(lane, text)
+        self._log(f"lane {lane}: follow-up sent to its agent")
+
+    async def lane_transcript(self, lane: int) -> tuple[Any, ...]:
+        """What the agent of `lane` said and did (orchestration/transcript.py entries)."""
+        return await self.parts.runner.transcript(lane)
 
     def _hold_back(self, task_id: str, what: str) -> None:
         """Without this, a task that fails at once would be proposed (and fail) forever."""
@@ -879,6 +928,9 @@ class Engine:
         self._person_answered()
 
     async def _finish_batch(self) -> None:
+        usage = batch_usage_line(self._journal_state.lanes)
+        if usage:
+            self._log(usage)
         self._journal_state.batches_done += 1
         self._journal_state.batch = []
         self._journal_state.lanes = []

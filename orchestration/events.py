@@ -206,3 +206,98 @@ class LogLine(Event):
     text: str
     level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ----- agents that ask (permissions and questions) ------------------------------------------
+class InputKind(StrEnum):
+    PERMISSION = "permission"
+    """A tool call waits for `once`, `always` or `reject`."""
+    QUESTION = "question"
+    """The agent's question tool waits for an option, a typed answer or a dismissal."""
+
+
+class Reply(StrEnum):
+    ONCE = "once"
+    ALWAYS = "always"
+    REJECT = "reject"
+    ANSWER = "answer"
+    """A question answered with `InputAnswer.answers`."""
+
+
+PERMISSION_REPLIES = (Reply.ONCE, Reply.ALWAYS, Reply.REJECT)
+
+
+@dataclass(frozen=True)
+class InputQuestion:
+    """One question of a question request (OpenCode may ask several at once)."""
+
+    text: str
+    header: str = ""
+    options: tuple[str, ...] = ()
+    descriptions: tuple[str, ...] = ()
+    """One line explaining each option (same order as `options`)."""
+    multiple: bool = False
+    typed_allowed: bool = True
+    """The person may type an answer of their own instead of picking an option."""
+
+
+@dataclass(frozen=True)
+class InputRequest:
+    """What an agent waits for, as plain text (agent output: render it literally)."""
+
+    id: str
+    kind: InputKind
+    tool: str
+    """bash, edit, question... (for a permission: the permission OpenCode asks about)."""
+    text: str
+    """What is asked: the command, the paths, or the question(s), one per line."""
+    questions: tuple[InputQuestion, ...] = ()
+    detail: str = ""
+    """More to show when there is room (the diff an edit would make)."""
+    asked_at: float = 0.0
+    """time.time() when the agent asked."""
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        if self.kind is InputKind.PERMISSION:
+            return tuple(reply.value for reply in PERMISSION_REPLIES)
+        return self.questions[0].options if self.questions else ()
+
+    @property
+    def typed_allowed(self) -> bool:
+        return self.kind is InputKind.QUESTION and all(q.typed_allowed for q in self.questions)
+
+
+@dataclass(frozen=True)
+class InputAnswer:
+    """A person's (or the headless policy's) answer to an `InputRequest`."""
+
+    reply: Reply
+    answers: tuple[str, ...] = ()
+    """For `Reply.ANSWER`: one answer a question (an option's label or typed text)."""
+
+    def describe(self) -> str:
+        if self.reply is Reply.ANSWER:
+            return "answered " + "; ".join(repr(answer) for answer in self.answers)
+        if self.reply is Reply.REJECT:
+            return "rejected"
+        return f"allowed {self.reply.value}"
+
+
+@dataclass(frozen=True)
+class LaneNeedsInput(Event):
+    """The lane's agent waits for a person: it is not busy until someone answers."""
+
+    lane: int
+    task_id: str
+    request: InputRequest
+
+
+@dataclass(frozen=True)
+class LaneInputAnswered(Event):
+    lane: int
+    task_id: str
+    request_id: str
+    answer: str
+    """What was answered, in words ("allowed once", "rejected", "answered 'Blue'")."""
+    by: str = "a person"

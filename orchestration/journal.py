@@ -33,6 +33,8 @@ class LaneRecord:
     outcome: str | None = None
     reason: str = ""
     commit: str | None = None
+    tokens: int = 0
+    cost: float = 0.0
 
 
 @dataclass

@@ -78,15 +78,42 @@ def _(event: ev.LaneStarted, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.task_id, lane.title, lane.status = event.task_id, event.title, "starting"
     lane.started_at, lane.action, lane.diff, lane.diff_files = clock(), "", "", ()
-    lane.alerts, lane.outcome = (), None
+    lane.alerts, lane.outcome, lane.inputs = (), None, ()
+    lane.tokens, lane.cost = 0, 0.0
 
 
 @_apply.register
 def _(event: ev.LaneProgress, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
-    lane.status = event.status
+    # A tool part arriving while the agent waits (its own "running" update) keeps it waiting.
+    lane.status = NEEDS_INPUT if lane.inputs and event.status == "busy" else event.status
+    if event.tokens is not None:
+        lane.tokens = event.tokens
+    if event.cost is not None:
+        lane.cost = event.cost
     if event.action:
         lane.action = event.action
+
+
+NEEDS_INPUT = "needs-input"
+"""A lane's status while its agent waits for a person (a permission or a question)."""
+
+
+@_apply.register
+def _(event: ev.LaneNeedsInput, view: EngineSnapshot, clock: Clock) -> None:
+    lane = _lane(view, event.lane)
+    if all(request.id != event.request.id for request in lane.inputs):
+        lane.inputs = (*lane.inputs, event.request)
+    lane.status = NEEDS_INPUT
+
+
+@_apply.register
+def _(event: ev.LaneInputAnswered, view: EngineSnapshot, clock: Clock) -> None:
+    lane = _lane(view, event.lane)
+    lane.inputs = tuple(request for request in lane.inputs if request.id != event.request_id)
+    if not lane.inputs and lane.status == NEEDS_INPUT:
+        lane.status = "busy"
+    lane.action = f"{event.answer} by {event.by}"
 
 
 @_apply.register
@@ -104,6 +131,8 @@ def _(event: ev.LaneAlert, view: EngineSnapshot, clock: Clock) -> None:
 @_apply.register
 def _(event: ev.LaneStalled, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
+    if lane.inputs:  # waiting for a person is said as that, never as a stall
+        return
     lane.status = "stalled"
     lane.action = stall_text(event)
 
@@ -118,7 +147,7 @@ def stall_text(event: ev.LaneStalled) -> str:
 @_apply.register
 def _(event: ev.LaneFinished, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
-    lane.status, lane.outcome = event.outcome.value, event.outcome.value
+    lane.status, lane.outcome, lane.inputs = event.outcome.value, event.outcome.value, ()
     if event.reason:
         lane.action = event.reason
 

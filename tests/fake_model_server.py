@@ -8,6 +8,10 @@ step). A script is a list of turns:
     FakeModelServer.tool("write", filePath="/abs/a.py", content="x = 1\\n")  -> one tool call
     FakeModelServer.text("done")                                             -> final answer
 
+A follow-up (a later user message in the same session) gets its own script: with
+`script_follow_up(directory, marker, turns)`, a request whose last user message contains
+`marker` is answered from `turns` (counting assistant messages after that message).
+
 A directory can instead be put in a mode: "fail" (HTTP 400 at once), "hang" (the request
 is accepted and never answered until the server stops) or "drop" (the connection is closed
 without an answer, as when the model server dies; OpenCode retries that for a long time). A directory without a script gets
@@ -39,6 +43,7 @@ class Turn:
 class _Directory:
     turns: list[Turn] = field(default_factory=list)
     mode: str = "script"  # script | fail | hang | drop
+    follow_ups: dict[str, list[Turn]] = field(default_factory=dict)
 
 
 class FakeModelServer:
@@ -67,6 +72,10 @@ class FakeModelServer:
     def script(self, directory: str, turns: list[Turn]) -> None:
         with self._lock:
             self._directories[str(directory)] = _Directory(turns=list(turns))
+
+    def script_follow_up(self, directory: str, marker: str, turns: list[Turn]) -> None:
+        with self._lock:
+            self._directories.setdefault(str(directory), _Directory()).follow_ups[marker] = list(turns)
 
     def set_mode(self, directory: str, mode: str) -> None:
         assert mode in ("script", "fail", "hang", "drop"), mode
@@ -136,8 +145,11 @@ class FakeModelServer:
                 return "script", Turn(text="Nothing scripted for this directory.")
             if entry.mode != "script":
                 return entry.mode, None
-            if step < len(entry.turns):
-                return "script", entry.turns[step]
+            last_user = _last_user_text(messages)
+            turns = next((turns for marker, turns in entry.follow_ups.items() if marker in last_user),
+                         entry.turns)
+            if step < len(turns):
+                return "script", turns[step]
             return "script", Turn(text="Done.")
 
 
@@ -149,6 +161,13 @@ def _working_directory(messages: list[dict[str, Any]]) -> str | None:
         if found:
             return found.group("path")
     return None
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _content_text(message.get("content"))
+    return ""
 
 
 def _content_text(content: Any) -> str:

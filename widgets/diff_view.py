@@ -23,7 +23,7 @@ MAX_LINE = 300
 MIN_REDRAW_SECONDS = 0.1
 
 _STYLES = (
-    ("diff --git", Style(bold=True)), ("+++", Style(bold=True)), ("---", Style(bold=True)),
+    ("diff --git", Style(bold=True)), ("▸ ", Style(bold=True, color="bright_blue")), ("+++", Style(bold=True)), ("---", Style(bold=True)),
     ("@@", Style(color="cyan")), ("+", Style(color="green")), ("-", Style(color="red")),
     ("new file", Style(color="yellow")), ("deleted file", Style(color="yellow")),
     ("Binary", Style(color="yellow")), ("…", Style(dim=True, italic=True)),

@@ -12,8 +12,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from orch_tui.orchestration.commands import LaneView
+from orch_tui.orchestration.events import InputRequest
+from orch_tui.orchestration.usage import usage_text
 
 from .diff_view import DiffView
+from .file_diffs import compact_diff
 from .safe_text import one_line
 
 STATUS_STYLES = {
@@ -21,7 +24,9 @@ STATUS_STYLES = {
     "retry": "bold magenta", "succeeded": "bold green", "failed": "bold red",
     "timed_out": "bold red", "aborted": "bold red", "done": "bold green",
     "stalled": "bold black on yellow", "waiting": "magenta",
+    "needs-input": "bold black on cyan",
 }
+NEEDS_INPUT = "needs-input"
 
 
 def format_elapsed(seconds: float) -> str:
@@ -55,8 +60,11 @@ class LanePanel(Vertical):
     LanePanel.-active { border: round $accent; }
     LanePanel.-alert { border: heavy $error; }
     LanePanel.-failed { border: round $error; }
+    LanePanel.-needs-input { border: heavy $warning; border-title-color: $warning; }
     LanePanel .lane-alert { height: auto; max-height: 2; padding: 0 1; background: $error 30%; display: none; }
     LanePanel.-alert .lane-alert { display: block; }
+    LanePanel .lane-ask { height: auto; max-height: 3; padding: 0 1; background: $warning 25%; display: none; }
+    LanePanel.-needs-input .lane-ask { display: block; }
     """
 
     def __init__(self, lane: int, clock: Callable[[], float], *, id: str | None = None) -> None:
@@ -67,10 +75,12 @@ class LanePanel(Vertical):
         self.border_title = f"lane {lane}"
         self._ready = False
         self._shown_alerts: tuple[str, ...] = ()
+        self._shown_inputs: tuple[InputRequest, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield LaneStatus()
         yield Static("", classes="lane-alert")
+        yield Static("", classes="lane-ask")
         yield DiffView(classes="lane-diff")
 
     def on_mount(self) -> None:
@@ -92,6 +102,10 @@ class LanePanel(Vertical):
         self.set_class(bool(view.task_id) and view.outcome is None, "-active")
         self.set_class(bool(view.alerts), "-alert")
         self.set_class(view.outcome in ("failed", "timed_out", "aborted"), "-failed")
+        self.set_class(bool(view.inputs) and view.outcome is None, "-needs-input")
+        if view.inputs != self._shown_inputs:
+            self._shown_inputs = view.inputs
+            self.query_one(".lane-ask", Static).update(self._request_text())
         self.query_one(LaneStatus).show(self._status_line())
         if view.alerts != self._shown_alerts:
             self._shown_alerts = view.alerts
@@ -104,11 +118,13 @@ class LanePanel(Vertical):
             self.query_one(".lane-alert", Static).update(alerts)
         diff = self.query_one(DiffView)
         if diff_changed:
-            diff.show_diff(view.diff, truncated)
+            diff.show_diff(compact_diff(view.diff), truncated)
         diff.set_placeholder("waiting for a task" if not view.task_id else "no changes yet")
 
     def _status_line(self) -> Text:
         view = self.view
+        if view.inputs and view.outcome is None:
+            return self._needs_input_line()
         status = view.outcome or view.status or "idle"
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"● {one_line(status, 20)}", STATUS_STYLES.get(status, "bold"))
@@ -118,12 +134,37 @@ class LanePanel(Vertical):
             line.append("  " + one_line(view.action, 200))
         return line
 
+    def _needs_input_line(self) -> Text:
+        """It is not busy: it waits for a person, this long (the request is on the next row)."""
+        request = self.view.inputs[0]
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" ? NEEDS INPUT ", STATUS_STYLES[NEEDS_INPUT])
+        line.append(f" {format_elapsed(self.clock() - request.asked_at)}", "bold")
+        line.append(f"  {request.kind.value}: {one_line(request.tool, 20)}", "bold")
+        if len(self.view.inputs) > 1:
+            line.append(f"  (+{len(self.view.inputs) - 1} more)", "dim")
+        line.append("  n: answer", "dim")
+        return line
+
+    def _request_text(self) -> Text:
+        """The oldest request, literally (agent output may hold markup or escapes)."""
+        if not self.view.inputs:
+            return Text()
+        text = Text(overflow="ellipsis")
+        text.append(one_line(self.view.inputs[0].text, 300))
+        return text
+
     def _elapsed_text(self) -> str:
+        """The bottom border: tokens and cost so far, and how long the agent has worked."""
         if self.view.started_at is None or not self.view.task_id:
             return ""
-        return format_elapsed(self.clock() - self.view.started_at)
+        usage = usage_text(self.view.tokens, self.view.cost)
+        elapsed = format_elapsed(self.clock() - self.view.started_at)
+        return f"{usage} · {elapsed}" if usage else elapsed
 
     def _tick(self) -> None:
         elapsed = self._elapsed_text()
         if self.view.outcome is None and elapsed != self.border_subtitle:
             self.border_subtitle = elapsed
+        if self.view.inputs and self.view.outcome is None:  # how long it has waited
+            self.query_one(LaneStatus).show(self._status_line())

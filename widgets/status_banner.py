@@ -26,6 +26,10 @@ class BannerFacts:
     stalled: list[str] = field(default_factory=list)
     waiting: str = ""
     error: str = ""
+    needs_input: int = 0
+    """Lanes whose agent waits for a person's answer."""
+    usage: str = ""
+    """Tokens and cost of the batch so far."""
 
 
 class StatusBanner(Static):
@@ -57,16 +61,22 @@ class StatusBanner(Static):
             line.append(f"  parallel · {LOCAL_MODE_REASON}", "dim")
         else:
             line.append("  parallel", "dim")
+        if facts.usage:
+            line.append(f"  {facts.usage}", "magenta")
         for label, items in (("FAILED", facts.failures), ("TIMED OUT", facts.timeouts),
                              ("ALERT", facts.alerts), ("STALLED", facts.stalled)):
             if items:
                 line.append(f"  {label}: ", "bold")
                 line.append(one_line(", ".join(items), 80))
+        if facts.needs_input:
+            lanes = "1 lane needs" if facts.needs_input == 1 else f"{facts.needs_input} lanes need"
+            line.append(f"  ? {lanes} you: press n", "bold")
         if facts.waiting:
             line.append("  ⚑ " + one_line(facts.waiting, 80), "bold")
         if facts.error:
             line.append("  ERROR: " + one_line(facts.error, 100), "bold")
         self.update(line)
-        error = bool(facts.failures or facts.timeouts or facts.alerts or facts.error or facts.waiting)
+        error = bool(facts.failures or facts.timeouts or facts.alerts or facts.error or facts.waiting
+                     or facts.needs_input)
         self.set_class(error, "-error")
         self.set_class(not error and (facts.mode == "sequential" or bool(facts.stalled)), "-warning")

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
     # The engine starts its own agent server: the checks need not start a second one.
     checks = partial(run_checks, repo, agent=config.agent, agent_mail_url=config.agent_mail_url,
                      start_server=False)
-    app = OrchApp(engine, manage_engine=True, startup_checks=checks)
+    app = OrchApp(engine, manage_engine=True, startup_checks=checks,
+                  input_alert=config.input_alert)
     app.run()
     if app.stopped_by is not None:
         interrupted = engine.interrupted_lanes()

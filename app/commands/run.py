@@ -21,7 +21,8 @@ from rich.text import Text
 from orch_tui.app.event_text import describe, severity
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.engine import Engine
-from orch_tui.orchestration.events import Event
+from orch_tui.orchestration.events import Event, InputAnswer, InputRequest, LaneNeedsInput
+from orch_tui.orchestration.input_policy import parse_typed_answer, policy_answer, policy_label
 from orch_tui.orchestration.wiring import build_engine, effective_config, resolve_repo
 
 EXIT_NEEDS_PERSON = 3
@@ -63,13 +64,55 @@ def run(args: argparse.Namespace) -> int:
     console = _console()
     engine = build_engine(repo, config)
     engine.subscribe(ProgressPrinter(console))
-    return asyncio.run(_until_signal(engine, console, approve_all=args.yes, max_batches=args.max_batches))
+    return asyncio.run(_until_signal(engine, console, approve_all=args.yes, max_batches=args.max_batches,
+                                     policy=config.agent_permissions))
+
+
+class InputAnswerer:
+    """Answers agents that ask: at a terminal the person types the answer; with no terminal
+    the configured policy answers at once, so a headless run never waits on nobody."""
+
+    def __init__(self, engine: Engine, console: Console, policy: str, *, interactive: bool) -> None:
+        self.engine, self.console, self.policy, self.interactive = engine, console, policy, interactive
+        self._prompt_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, LaneNeedsInput):
+            task = asyncio.get_running_loop().create_task(self._answer(event.lane, event.request))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, lane: int, request: InputRequest) -> None:
+        try:
+            if self.interactive:
+                async with self._prompt_lock:  # one question on the terminal at a time
+                    answer = await self._ask(lane, request)
+                    await self.engine.answer_input(lane, request.id, answer)
+            else:
+                await self.engine.answer_input(lane, request.id, policy_answer(request, self.policy),
+                                               policy_label(self.policy))
+        except Exception as error:  # the lane goes on waiting until its timeout: say so
+            self.console.print(_literal(f"lane {lane}: could not answer {request.id}: {error}"),
+                               style="bold red")
+
+    async def _ask(self, lane: int, request: InputRequest) -> InputAnswer:
+        choices = ("once/always/reject" if request.options == ("once", "always", "reject") else
+                   " ".join(f"{n}) {option}" for n, option in enumerate(request.options, start=1))
+                   + (" or type an answer" if request.typed_allowed else "") + "; reject to dismiss")
+        while True:
+            typed = await asyncio.to_thread(self.console.input, _literal(f"lane {lane} asks ({choices}): "))
+            answer = parse_typed_answer(request, typed)
+            if answer is not None:
+                return answer
+            self.console.print(f"not an answer; type one of: {choices}")
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-async def _until_signal(engine: Engine, console: Console, *, approve_all: bool, max_batches: int | None) -> int:
+async def _until_signal(engine: Engine, console: Console, *, approve_all: bool, max_batches: int | None,
+                        policy: str = "reject") -> int:
     """Drive the engine; a stop signal cancels the drive, whose `finally` stops the engine."""
     loop = asyncio.get_running_loop()
     drive = asyncio.current_task()
@@ -85,7 +128,7 @@ async def _until_signal(engine: Engine, console: Console, *, approve_all: bool, 
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop, signum)
     try:
-        return await _drive(engine, console, approve_all=approve_all, max_batches=max_batches)
+        return await _drive(engine, console, approve_all=approve_all, max_batches=max_batches, policy=policy)
     except asyncio.CancelledError:
         if not caught:
             raise
@@ -100,7 +143,9 @@ async def _until_signal(engine: Engine, console: Console, *, approve_all: bool, 
             loop.remove_signal_handler(signum)
 
 
-async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_batches: int | None) -> int:
+async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_batches: int | None,
+                 policy: str = "reject") -> int:
+    engine.subscribe(InputAnswerer(engine, console, policy, interactive=sys.stdin.isatty()))
     try:
         await engine.start()
         approved = 0

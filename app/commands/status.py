@@ -14,6 +14,7 @@ from orch_tui.orchestration.instance_lock import InstanceLock
 from orch_tui.orchestration.journal import Journal
 from orch_tui.orchestration.merge import MergeQueue
 from orch_tui.orchestration.wiring import effective_config, resolve_repo
+from orch_tui.orchestration.usage import batch_usage_line
 from orch_tui.orchestration.worktrees import WorktreePool
 
 
@@ -22,8 +23,13 @@ def collect(repo: Any, config: Any) -> dict[str, Any]:
     lock = InstanceLock(repo)
     lanes = WorktreePool(repo, config.batch_size, config.worktree_dir).lanes
     merge_state = MergeQueue(repo, config).merge_state()
+    lanes_spent = journal.lanes if journal else []
     return {
         "repo": str(repo),
+        "usage": {"tokens": sum(lane.tokens for lane in lanes_spent),
+                  "cost": round(sum(lane.cost for lane in lanes_spent), 6),
+                  "lanes": [{"lane": lane.lane, "task_id": lane.task_id, "tokens": lane.tokens,
+                             "cost": lane.cost} for lane in lanes_spent]},
         "orchestrator": lock.holder() if lock.is_held() else None,
         "journal": journal.to_json() if journal else None,
         "lanes": [lane.to_dict() for lane in lanes],
@@ -84,6 +90,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _LaneUsage:
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.lane, self.tokens, self.cost = int(entry["lane"]), int(entry["tokens"]), float(entry["cost"])
+
+
+def journal_lanes_usage(status: dict[str, Any]) -> list[_LaneUsage]:
+    return [_LaneUsage(entry) for entry in status["usage"]["lanes"]]
+
+
 def _human(status: dict[str, Any]) -> str:
     lines = [f"repository: {status['repo']}"]
     holder = status["orchestrator"]
@@ -96,6 +111,9 @@ def _human(status: dict[str, Any]) -> str:
     for lane in status["lanes"]:
         where = lane["branch"] or ("detached" if lane["exists"] else "not created")
         lines.append(f"  lane {lane['index']}: {where}  {lane['path']}")
+    usage = batch_usage_line(journal_lanes_usage(status))
+    if usage:
+        lines.append(usage)
     merge = status["merge"]
     lines.append(f"merge: {merge['stage']} {merge['branch']}" if merge else "merge: nothing in progress")
     reservations = status["reservations"]

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from orch_tui.orchestration.commands import EngineState, LaneView, MergeView
+from orch_tui.orchestration.usage import usage_text
 from orch_tui.widgets.event_log import EventLog
 from orch_tui.widgets.lane import LanePanel
 from orch_tui.widgets.lane_grid import LaneGrid
@@ -24,6 +25,8 @@ from orch_tui.widgets.safe_text import one_line
 from orch_tui.widgets.task_graph import TaskGraphView
 
 from .confirm import ConfirmScreen
+from .input_request import InputRequestScreen, waiting_requests
+from .lane_detail import LaneDetailScreen
 from .merge_stopped import MergeStoppedScreen
 
 if TYPE_CHECKING:
@@ -47,8 +50,11 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.timeouts.append(label)
         if view.alerts:
             facts.alerts.append(label)
+        if view.inputs and view.outcome is None:
+            facts.needs_input += 1
         if view.status == "stalled" and view.outcome is None:
             facts.stalled.append(label)
+    facts.usage = usage_text(sum(view.tokens for view in snap.lanes), sum(view.cost for view in snap.lanes))
     stopped = _stopped_merge(mirror)
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
@@ -80,6 +86,10 @@ class DashboardScreen(Screen[None]):
         Binding("k", "abort_lane", "Abort",
                 tooltip="Stop the agent of the focused lane (or of the selected task); asks first, "
                         "its work stays on its branch"),
+        Binding("n", "answer", "Answer",
+                tooltip="Answer the agents waiting for you (permissions, questions) in turn"),
+        Binding("enter", "lane_detail", "Lane", show=False,
+                tooltip="Open the focused lane (or the selected task's): whole diff, transcript, follow-up"),
         Binding("R", "retry", "Retry",
                 tooltip="Propose the failed task of the focused lane (or the selected one) first "
                         "in the next batch"),
@@ -149,6 +159,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(MergeQueueTable).show_merges(snap.merges)
         if changes.banner:
             self.query_one(StatusBanner).show_facts(banner_facts(mirror))
+            self.refresh_bindings()  # `n` comes and goes with the lanes that wait
         if changes.graph:
             self.query_one(TaskGraphView).show_graph(snap.graph)
         for text, level in changes.log:
@@ -199,6 +210,30 @@ class DashboardScreen(Screen[None]):
             self.app.push_screen(MergeStoppedScreen(stopped), answered)
         else:
             self.notify("No merge is waiting for you.")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`n` shows in the footer (and works) only while an agent waits for an answer."""
+        if action == "answer":
+            return bool(waiting_requests(self.orch.mirror.snapshot))
+        return True
+
+    def action_answer(self) -> None:
+        if not waiting_requests(self.orch.mirror.snapshot):
+            self.notify("No agent is waiting for an answer.")
+        elif not any(isinstance(screen, InputRequestScreen) for screen in self.app.screen_stack):
+            self.app.push_screen(InputRequestScreen())
+
+    def action_lane_detail(self) -> None:
+        lane = self._focused_lane()
+        if lane is None:
+            selected = self.query_one(TaskGraphView).selected_task_id()
+            lane = next((view.lane for view in self.orch.mirror.snapshot.lanes
+                         if selected and view.task_id == selected), None)
+        if lane is None:
+            self.notify("Focus a lane first (tab to its diff), or select a task that has a lane.",
+                        severity="warning")
+            return
+        self.app.push_screen(LaneDetailScreen(lane))
 
     def action_filter(self) -> None:
         self.query_one(TaskGraphView).action_focus_filter()

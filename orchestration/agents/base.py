@@ -23,8 +23,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..events import EventSink, LaneOutcome, LaneProgress
+from ..errors import OrchError
+from ..events import Event, EventSink, InputAnswer, LaneOutcome, LaneProgress
 from ..git_exec import nul_fields, run_git
+from ..transcript import TranscriptEntry, from_output_lines
+from ..usage import Budget
 from ..model import Task
 
 LOG_LINES = 400
@@ -44,6 +47,9 @@ class AgentRequest:
     mail_agent: str = ""
     """The lane's Agent Mail agent, which holds the reservations (empty: Agent Mail is down)."""
     mail_project: str = ""
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    """Budgets: the agent is stopped (ABORTED, saying which) once it spends more."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,8 @@ class RunnerBase:
 
     def __init__(self) -> None:
         self._running: dict[int, asyncio.Task[object]] = {}
+        self._logs: dict[int, LaneLog] = {}
+        """The last run's log of each lane (the transcript of agents without a session)."""
 
     async def start(self) -> None:
         """Nothing to start for this runner."""
@@ -147,21 +155,55 @@ class RunnerBase:
         if task is not None and not task.done():
             task.cancel()
 
+    can_answer = False
+    """Whether the agent can ask a person (and so be answered); only OpenCode's server can."""
+
+    def follow_up_refusal(self, lane: int) -> str | None:
+        """Why `follow_up` cannot reach the agent of `lane` now; None when it can."""
+        return (f"the {type(self).__name__} agent runs one prompt and exits: a follow-up needs an "
+                "agent that keeps its session (OpenCode in server mode)")
+
+    async def follow_up(self, lane: int, text: str) -> None:
+        """Send the running agent of `lane` another message; OrchError when it cannot take one."""
+        raise OrchError(f"lane {lane}: {self.follow_up_refusal(lane)}")
+
+    async def transcript(self, lane: int) -> tuple[TranscriptEntry, ...]:
+        """What the agent of `lane` (running or last run) said and did."""
+        log = self._logs.get(lane)
+        return from_output_lines(log.tail()) if log is not None else ()
+
+    async def answer(self, lane: int, request_id: str, answer: InputAnswer, by: str = "a person") -> None:
+        """Answer what the agent in `lane` asked; OrchError when it cannot be answered."""
+        raise OrchError(f"lane {lane}: the {type(self).__name__} agent never asks, so there is "
+                        "nothing to answer")
+
     async def run(self, request: AgentRequest, sink: EventSink) -> AgentResult:
         current = asyncio.current_task()
         assert current is not None, "run() must be awaited inside an asyncio task"
         self._running[request.lane] = current
         log = LaneLog()
+        self._logs[request.lane] = log
         sink(LaneProgress(request.lane, request.task.id, "starting"))
+        over_budget: list[str] = []
+        budget = Budget(request.max_tokens, request.max_cost)
+
+        def watched(event: Event) -> None:
+            sink(event)
+            if isinstance(event, LaneProgress) and not over_budget:
+                why = budget.exceeded(event.tokens or 0, event.cost or 0.0)
+                if why:  # stopped like an abort: the agent ends, its work is committed
+                    over_budget.append(why)
+                    current.cancel()
+
         try:
             async with asyncio.timeout(request.timeout):
-                outcome, reason = await self._execute(request, sink, log)
+                outcome, reason = await self._execute(request, watched, log)
         except TimeoutError:
             outcome = LaneOutcome.TIMED_OUT
             reason = f"no result within {request.timeout:g} s; the agent was stopped"
         except asyncio.CancelledError:
             current.uncancel()
-            outcome, reason = LaneOutcome.ABORTED, "aborted; the agent was stopped"
+            outcome, reason = LaneOutcome.ABORTED, over_budget[0] if over_budget else "aborted; the agent was stopped"
         finally:
             self._running.pop(request.lane, None)
         log.add(f"[orch] {outcome.value}: {reason}")

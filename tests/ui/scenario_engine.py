@@ -25,6 +25,7 @@ from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink, LaneOutcome, Mode
 from orch_tui.orchestration.model import Dependency, Reservation, Task, TaskGraph
 from orch_tui.orchestration.snapshot_reducer import apply_event
+from orch_tui.orchestration.transcript import TranscriptEntry
 
 FROZEN_NOW = datetime(2026, 5, 4, 9, 30, 0, tzinfo=timezone.utc).timestamp()
 HOSTILE_TITLE = "[red]not red[/red] \x1b[31mstill plain\x1b[0m " + "long " * 60
@@ -149,6 +150,9 @@ class ScenarioEngine:
         self.dropped: set[str] = set()
         self.pinned: list[str] = []
         self.view = EngineSnapshot(batch_size=batch_size, graph=graph if graph is not None else small_graph())
+        self.transcripts: dict[int, list[TranscriptEntry]] = {}
+        self.follow_up_refused: str | None = None
+        """What follow_up_refusal says for a running lane (None: the agent takes follow-ups)."""
 
     # ----- EngineCommands -----------------------------------------------------------------
     def clock(self) -> float:
@@ -248,6 +252,14 @@ class ScenarioEngine:
     async def pause(self) -> None:
         self.calls.append(("pause",))
 
+    async def answer_input(self, lane: int, request_id: str, answer: ev.InputAnswer, by: str = "a person") -> None:
+        """Like the engine: the runner replies and the lane stops waiting."""
+        self.calls.append(("answer_input", lane, request_id, answer))
+        view = self.view.lanes[lane - 1] if 0 < lane <= len(self.view.lanes) else None
+        if view is None or all(request.id != request_id for request in view.inputs):
+            raise OrchError(f"lane {lane}: its agent is not waiting on request {request_id}")
+        self.emit(ev.LaneInputAnswered(lane, view.task_id or "", request_id, answer.describe(), by))
+
     # ----- helpers that set a scene ---------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
         apply_event(self.view, event, clock=self.clock)  # the engine's own reducer
@@ -303,6 +315,45 @@ class ScenarioEngine:
     def fail(self, lane: int, outcome: LaneOutcome = LaneOutcome.FAILED, reason: str = "agent exited 1") -> None:
         view = self.view.lanes[lane - 1]
         self.emit(ev.LaneFinished(lane, view.task_id or "", outcome, reason))
+
+    def follow_up_refusal(self, lane: int) -> str | None:
+        view = self.view.lanes[lane - 1] if 0 < lane <= len(self.view.lanes) else None
+        if view is None or not view.task_id or view.outcome is not None:
+            return f"lane {lane} is not running"
+        return self.follow_up_refused
+
+    async def follow_up(self, lane: int, text: str) -> None:
+        self.calls.append(("follow_up", lane, text))
+        refusal = self.follow_up_refusal(lane)
+        if refusal:
+            raise OrchError(f"cannot send lane {lane} a follow-up: {refusal}")
+        self.transcripts.setdefault(lane, []).append(TranscriptEntry("user", text))
+
+    async def lane_transcript(self, lane: int) -> tuple[TranscriptEntry, ...]:
+        return tuple(self.transcripts.get(lane, ()))
+
+    def spend(self, lane: int, tokens: int, cost: float) -> None:
+        view = self.view.lanes[lane - 1]
+        self.emit(ev.LaneProgress(lane, view.task_id or "", "busy", tokens=tokens, cost=cost))
+
+    def ask_permission(self, lane: int = 2, waited: float = 72.0) -> ev.InputRequest:
+        view = self.view.lanes[lane - 1]
+        request = ev.InputRequest(
+            f"per_{lane}", ev.InputKind.PERMISSION, "bash",
+            "run: rm -rf build/ && echo '[red]done[/red]' \x1b[31m", asked_at=self.now - waited,
+            detail="'always' allows from now on: rm *")
+        self.emit(ev.LaneNeedsInput(lane, view.task_id or "", request))
+        return request
+
+    def ask_question(self, lane: int = 3, waited: float = 15.0) -> ev.InputRequest:
+        view = self.view.lanes[lane - 1]
+        question = ev.InputQuestion("Keep the old [bold]config[/bold] format as a fallback?", "Fallback",
+                                    ("Keep it", "Drop it"), ("readers of old files keep working",
+                                                             "simpler code, one format"))
+        request = ev.InputRequest(f"que_{lane}", ev.InputKind.QUESTION, "question", question.text,
+                                  questions=(question,), asked_at=self.now - waited)
+        self.emit(ev.LaneNeedsInput(lane, view.task_id or "", request))
+        return request
 
     def queue_merges(self) -> None:
         for order, view in enumerate(self.view.lanes, start=1):

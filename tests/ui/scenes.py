@@ -13,6 +13,7 @@ from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.events import LaneOutcome
 from orch_tui.orchestration.steps import MERGE_BRANCH, StepFailed
+from orch_tui.orchestration.transcript import TranscriptEntry
 from tests.ui.scenario_engine import ScenarioEngine
 
 
@@ -87,6 +88,36 @@ def conflict() -> ScenarioEngine:
     return engine
 
 
+def needs_input() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.spend(lane=1, tokens=18_400, cost=0.42)
+    engine.spend(lane=4, tokens=2_310, cost=0.05)
+    engine.ask_permission(lane=2)
+    engine.ask_question(lane=3)
+    return engine
+
+
+def lane_detail() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.spend(lane=1, tokens=18_400, cost=0.42)
+    engine.transcripts[1] = [
+        TranscriptEntry("user", "You are the coder agent for task orch-c1: Config loader accepts TOML\n..."),
+        TranscriptEntry("assistant", "I will add a health endpoint and check it with the tests."),
+        TranscriptEntry("tool", "", "write src/api/health.py", "completed"),
+        TranscriptEntry("tool", "FAILED tests/test_health.py::test_ok - [red]AssertionError[/red] \x1b[31m",
+                        "bash pytest -q tests/test_health.py", "completed"),
+        TranscriptEntry("tool", "Could not find oldString in the file.", "edit src/api/health.py", "error"),
+        TranscriptEntry("error", "model request failed: 429 Too Many Requests"),
+    ]
+    return engine
+
+
+def question_waits() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.ask_question(lane=3)
+    return engine
+
+
 SCENES = (
     Scene("dashboard_idle", idle, description="the dashboard before any batch"),
     Scene("dashboard_mid_batch", mid_batch, description="four lanes at work with live diffs"),
@@ -99,6 +130,15 @@ SCENES = (
     Scene("conflict", conflict, description="a merge conflict: 2 files, 3 hunks"),
     Scene("help", idle, press=("question_mark",), description="help over the dashboard"),
     Scene("abort_lane", mid_batch, press=("k",), description="k asks before it stops the agent of a lane"),
+    Scene("dashboard_needs_input", needs_input,
+          description="two agents wait for a person: a bash permission and a question"),
+    Scene("input_request", needs_input, press=("n",), description="n: the oldest request, answered in place"),
+    Scene("input_request_question", question_waits, press=("n",),
+          description="a question with options, answered by number or typed"),
+    Scene("lane_detail", lane_detail, press=("tab", "tab", "enter"),
+          description="Enter on a lane: its whole diff, file by file"),
+    Scene("lane_detail_transcript", lane_detail, press=("tab", "tab", "enter", "t"),
+          description="the lane's transcript: messages, tool calls and errors"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
     Scene("dashboard_local", local, description="no Agent Mail: four lanes on the local reservation ledger"),

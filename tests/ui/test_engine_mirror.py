@@ -112,3 +112,12 @@ def test_reducer_clock_defaults_to_the_wall() -> None:
     view = EngineSnapshot()
     apply_event(view, ev.LaneStarted(1, "t", "", "orch/t", "/w"))
     assert view.lanes[0].started_at is not None and view.lanes[0].started_at > FROZEN_NOW - 10 ** 9
+
+
+def test_usage_that_changes_redraws_the_banner_too() -> None:
+    mirror = _mirror()
+    mirror.apply(ev.LaneStarted(2, "t-1", "Title", "orch/t-1", "/w"))
+    spent = mirror.apply(ev.LaneProgress(2, "t-1", "busy", "step finished", tokens=120, cost=0.14))
+    assert spent.banner and (mirror.snapshot.lanes[1].tokens, mirror.snapshot.lanes[1].cost) == (120, 0.14)
+    same = mirror.apply(ev.LaneProgress(2, "t-1", "busy", "thinking", tokens=120, cost=0.14))
+    assert not same.banner
