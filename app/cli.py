@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         command = importlib.import_module(f"orch_tui.app.commands.{module_name}")
         return command.run(args)
     except OrchError as error:
-        print(f"orch-tui: {error}", file=sys.stderr)
+        from orch_tui.app.terminal_text import literal_lines  # messages may quote task text
+
+        print(f"orch-tui: {literal_lines(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("orch-tui: interrupted", file=sys.stderr)

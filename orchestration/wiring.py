@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .reservations import ReservationManager
 
 from .beads import open_store
-from .config import MAX_BATCH_SIZE, Config, check_batch_size, load_config
+from .config import MAX_BATCH_SIZE, Config, check_agent_mail_url, check_batch_size, load_config
 from .engine import Engine, EngineParts
 from .errors import BadInput
 from .events import Event, EventSink
@@ -31,7 +31,7 @@ def effective_config(repo: Path, *, agent: str | None = None, agent_mail_url: st
     if agent:
         overrides["agent"] = agent
     if agent_mail_url:
-        overrides["agent_mail_url"] = agent_mail_url
+        overrides["agent_mail_url"] = check_agent_mail_url(agent_mail_url)
     if batch_size is not None:
         overrides["batch_size"] = check_batch_size(batch_size)
     return replace(config, **overrides) if overrides else config
