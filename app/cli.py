@@ -7,6 +7,7 @@ import importlib
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import NoReturn
 
 from orch_tui.orchestration.errors import OrchError
 
@@ -32,6 +33,26 @@ def _version() -> str:
         return "0+unknown"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the house format for bad usage: what is wrong, then the fix (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} "
+                                  f"(fix: see `{self.prog} --help`)\n")
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0 (for --max-batches)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
 def _add_repo(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
     # Subcommands suppress the default so `orch-tui --repo X plan` keeps X.
     parser.add_argument("--repo", type=Path, metavar="PATH",
@@ -50,7 +71,7 @@ def _add_agent_options(parser: argparse.ArgumentParser, *, top_level: bool = Fal
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="orch-tui",
         description="Run a team of coding agents on one repository: Beads batches, worktree "
                     "lanes, Agent Mail reservations and a serial merge queue.",
@@ -77,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_repo(run)
     _add_agent_options(run)
     run.add_argument("--yes", action="store_true", help="approve every proposed batch")
-    run.add_argument("--max-batches", type=int, metavar="N", help="stop after N batches")
+    run.add_argument("--max-batches", type=_count, metavar="N", help="stop after N batches")
 
     status = commands.add_parser("status", help="lanes, reservations, merge queue, journal")
     _add_repo(status)

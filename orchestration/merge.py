@@ -195,14 +195,16 @@ class MergeQueue:
         else:
             main = list_worktrees(self.main)[0]
             if not main.branch:
-                raise OrchError(f"{self.main} is not on a branch (detached HEAD): check out the branch "
-                                "to merge into, or set target_branch in the configuration")
+                raise BadInput(f"{self.main} is not on a branch (detached HEAD)", path=self.main,
+                               fix="check out the branch to merge into (git switch main), or set "
+                                   "target_branch in the configuration")
             name = main.branch.removeprefix("refs/heads/")
             if main.head and main.head.strip("0"):
                 return name, main.head
         tip = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False)
         if not tip.ok:
-            raise BadInput(f"target branch {name!r} does not exist", fix="create it or change target_branch")
+            raise BadInput(f"target branch {name!r} does not exist", path=self.main,
+                           fix="create it (git branch NAME) or change target_branch")
         return name, tip.out.strip()
 
     def target_commit(self) -> str:

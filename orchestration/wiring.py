@@ -19,6 +19,7 @@ from .events import Event, EventSink
 from .instance_lock import InstanceLock
 from .journal import Journal
 from .merge import MergeQueue
+from .preflight import check_run_places
 from .repo_paths import git_common_dir
 from .worktrees import WorktreePool, main_worktree
 
@@ -41,6 +42,9 @@ def resolve_repo(path: Path) -> Path:
     """The main worktree of the repository containing `path`, or BadInput."""
     if not path.exists():
         raise BadInput(f"{path} does not exist", path=path, fix="pass --repo with an existing directory")
+    if not path.is_dir():
+        raise BadInput(f"{path} is not a directory", path=path,
+                       fix="pass --repo with the directory of a git repository")
     git_common_dir(path)  # raises a clear BadInput outside a repository
     return main_worktree(path)
 
@@ -61,11 +65,15 @@ def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | 
 
     size = config.batch_size
     relay = _Relay()
+    store = open_store(repo)
+    pool = WorktreePool.from_config(repo, config)  # worktree_dir is relative to the repository
+    check_run_places(beads_dir=repo / ".beads" if store.kind == "jsonl" else None,
+                     state_dir=git_common_dir(repo) / "orch-tui", pool_root=pool.root)
     parts = EngineParts(
         repo=repo,
         config=config,
-        store=open_store(repo),
-        pool=WorktreePool(repo, size, config.worktree_dir),
+        store=store,
+        pool=pool,
         merges=MergeQueue(repo, config),
         runner=make_runner(config, env=runner_env),
         journal=Journal(repo),

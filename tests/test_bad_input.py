@@ -179,6 +179,18 @@ def _mount_tiny_tmpfs(where: Path) -> None:
         pytest.skip(f"cannot mount a tiny tmpfs to fill up ({result.stderr.strip()})")
 
 
+def _fill(path: Path) -> None:
+    """Write zeros to `path` until the file system is full."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(descriptor, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
 def _environment(home: Path) -> dict[str, str]:
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith(("GIT_DIR", "GIT_WORK_TREE", "AGENT_MAIL"))}
@@ -214,14 +226,7 @@ def _run_case(case: Case, base: Path, tmp_path: Path) -> None:
     if modes:
         argv = _without_permission_override(argv)
     if case.full_disk:
-        filler = base / "filler"
-        with open(filler, "wb") as handle:  # fill what is left, then free a sliver for git
-            try:
-                while True:
-                    handle.write(b"\0" * 4096)
-                    handle.flush()
-            except OSError:
-                pass
+        _fill(base / "filler")
     before = _fingerprint(base)
     result = subprocess.run(argv, capture_output=True, env=_environment(home), cwd=tmp_path,
                             timeout=case.timeout, check=False)

@@ -20,7 +20,7 @@ from orch_tui.orchestration.worktrees import WorktreePool
 def collect(repo: Any, config: Any) -> dict[str, Any]:
     journal = Journal(repo).load()
     lock = InstanceLock(repo)
-    lanes = WorktreePool(repo, config.batch_size, config.worktree_dir).lanes
+    lanes = WorktreePool.from_config(repo, config).lanes
     merge_state = MergeQueue(repo, config).merge_state()
     return {
         "repo": str(repo),
