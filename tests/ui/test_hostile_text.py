@@ -66,3 +66,23 @@ async def test_hostile_titles_and_agent_output_are_drawn_literally() -> None:
         await settle(pilot)
         _assert_drawn_safely(app)
         assert "$(touch pwned)" in screen_text(app)
+
+
+async def test_an_error_quoting_task_text_is_shown_literally() -> None:
+    from orch_tui.orchestration.errors import OrchError
+
+    engine = ScenarioEngine(hostile_graph())
+
+    async def failing_propose() -> None:
+        raise OrchError(f"cannot propose: {HOSTILE}")
+
+    engine.propose = failing_propose  # type: ignore[method-assign]
+    app = make_app(engine)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert "cannot propose" in screen_text(app)  # the log line
+        _assert_drawn_safely(app)
+        toasts = [note for note in app._notifications if "cannot propose" in note.message]
+        assert toasts and not any(note.markup for note in toasts), "a toast reads task text as markup"
