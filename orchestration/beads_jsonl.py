@@ -12,7 +12,6 @@ import json
 import os
 import re
 import secrets
-import stat
 import tempfile
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .atomic import mode_for
 from .gc_pause import gc_paused
 from .beads_line_edit import REMOVE, encode_like_go, splice_members
 from .beads_records import RecordError, is_issue_record, task_from_record
@@ -215,10 +215,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
-        except FileNotFoundError:
-            os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode_for(path))  # the file's own mode, or the umask's for a new one
         os.replace(temporary, path)
     except BaseException:
         with suppress(FileNotFoundError):
