@@ -32,13 +32,16 @@ def drop_tracker_changes(repo: Path, branch: str, base: str) -> list[str]:
     if not changed:
         return []
     with _temporary_index() as env:
-        subprocess.run(["git", "read-tree", branch], cwd=repo, env=env, check=True)
-        subprocess.run(["git", "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", TRACKER_DIR],
-                       cwd=repo, env=env, check=True)
+        subprocess.run(["git", "read-tree", branch], cwd=repo, env=env, check=True,
+                       capture_output=True)
+        # --force: rm compares the index with the main checkout's files, which orch-tui itself
+        # has changed (the tracker), and refuses; only the private index is touched here.
+        subprocess.run(["git", "rm", "-r", "--cached", "--force", "--quiet", "--ignore-unmatch", "--",
+                        TRACKER_DIR], cwd=repo, env=env, check=True, capture_output=True)
         base_entries = _git(repo, "ls-tree", "-r", "-z", base, "--", TRACKER_DIR)
         if base_entries:
             subprocess.run(["git", "update-index", "-z", "--index-info"], cwd=repo, env=env,
-                           input=_index_info(base_entries), text=True, check=True)
+                           input=_index_info(base_entries), text=True, check=True, capture_output=True)
         tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True,
                               text=True, check=True).stdout.strip()
     message = ("orch-tui: drop the agent's changes to .beads/\n\n"

@@ -193,3 +193,19 @@ def test_servers_orch_tui_starts_listen_on_loopback_only() -> None:
     for node in argvs:
         words = [item.value for item in node.elts if isinstance(item, ast.Constant)]
         assert words[words.index("--hostname") + 1] == "127.0.0.1"
+
+
+@pytest.mark.slow  # a whole `orch-tui run` (about 2 s)
+def test_an_agent_cannot_rewrite_the_tracker(tmp_path: Path) -> None:
+    forged = '{"id":"evil-1","title":"injected by an agent","status":"open"}\n'
+    script = {"steps": [{"write": ".beads/issues.jsonl", "content": forged, "delay": 0},
+                        {"write": "notes/a.md", "content": "real work\n", "delay": 0}]}
+    repo = make_task_repo(tmp_path / "repo", [TaskSpec("bd-1", ("notes/**",), script=script)])
+    result = subprocess.run([sys.executable, "-m", "orch_tui.app", "run", "--repo", str(repo), "--yes",
+                             "--agent", "scripted", "--agent-mail", UNREACHABLE],
+                            capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = [json.loads(line) for line in (repo / ".beads" / "issues.jsonl").read_text().splitlines()]
+    assert [record["id"] for record in records] == ["bd-1"]
+    assert records[0]["status"] == "closed"
+    assert (repo / "notes" / "a.md").read_text() == "real work\n"
