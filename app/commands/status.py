@@ -10,6 +10,7 @@ import asyncio
 import json
 from typing import Any
 
+from orch_tui.app.terminal_text import literal
 from orch_tui.orchestration.instance_lock import InstanceLock
 from orch_tui.orchestration.journal import Journal
 from orch_tui.orchestration.merge import MergeQueue
@@ -67,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shown(value: Any) -> str:
+    """Journal entries hold task ids; reservations come from the server: shown literally."""
+    return literal(str(value))
+
+
 def _human(status: dict[str, Any]) -> str:
     lines = [f"repository: {status['repo']}"]
     holder = status["orchestrator"]
@@ -74,18 +80,18 @@ def _human(status: dict[str, Any]) -> str:
     journal = status["journal"]
     lines.append(f"engine state: {journal['state'] if journal else 'idle (no journal)'}")
     if journal and journal.get("batch"):
-        lines.append(f"batch: {', '.join(journal['batch'])}")
+        lines.append(f"batch: {', '.join(_shown(task_id) for task_id in journal['batch'])}")
     lines.append("lanes:")
     for lane in status["lanes"]:
         where = lane["branch"] or ("detached" if lane["exists"] else "not created")
-        lines.append(f"  lane {lane['index']}: {where}  {lane['path']}")
+        lines.append(f"  lane {lane['index']}: {_shown(where)}  {_shown(lane['path'])}")
     merge = status["merge"]
-    lines.append(f"merge: {merge['stage']} {merge['branch']}" if merge else "merge: nothing in progress")
+    lines.append(f"merge: {merge['stage']} {_shown(merge['branch'])}" if merge else "merge: nothing in progress")
     reservations = status["reservations"]
     if not reservations["reachable"]:
         lines.append(f"reservations: Agent Mail not reachable at {reservations['url']} (sequential mode)")
     else:
         lines.append(f"reservations ({len(reservations['entries'])}):")
         for entry in reservations["entries"]:
-            lines.append(f"  {entry['path_pattern']}  {entry['agent']}  expires {entry['expires_at']}")
+            lines.append(f"  {_shown(entry['path_pattern'])}  {_shown(entry['agent'])}  expires {entry['expires_at']}")
     return "\n".join(lines)
