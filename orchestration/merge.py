@@ -36,6 +36,7 @@ from . import conflicts
 from .config import Config
 from .conflicts import Conflict, ConflictFile
 from .errors import BadInput, OrchError
+from .git_locks import lock_refusal
 from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_git, run_git_with_input
 from .task_refs import archive_ref, task_id_from_branch
 from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor,
@@ -519,7 +520,7 @@ class MergeQueue:
             result = run_git(self.main, "update-ref", "-m", f"orch-tui: merge {state.branch}",
                              f"refs/heads/{state.target}", new, state.target_commit, check=False)
             return None if result.ok else self._target_moved(state, self._target_tip(state.target))
-        refusal = self._busy(checkout)
+        refusal = self._busy(checkout) or lock_refusal(checkout, state.target)
         if refusal is None:
             # git itself refuses to touch local edits, untracked and (with
             # --no-overwrite-ignore) ignored files; the clearer reason is worked out only

@@ -54,6 +54,12 @@ class Case:
     """Text that must appear in neither stdout nor stderr (a secret, a forged line)."""
     changes: bool = False
     """True when the command is meant to change the repository (a `run` that merges)."""
+    may_change: list[str] = field(default_factory=list)
+    """Fingerprint keys allowed to differ (`repo/.beads/issues.jsonl`, `<refs>`); the rest may not."""
+    git_files: dict[str, str] = field(default_factory=dict)
+    """Files written under the repository's .git after it is built (lock files of another git)."""
+    must_exist: list[str] = field(default_factory=list)
+    """Paths (relative to the repository) still there afterwards (a lock orch-tui must not remove)."""
     full_disk: bool = False
     timeout: float = 60.0
 
@@ -218,6 +224,9 @@ def _run_case(case: Case, base: Path, tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "orch_tui.app",
             *(word.replace("{repo}", str(repo)).replace("{base}", str(base))
               .replace("{agent_mail}", UNREACHABLE_AGENT_MAIL) for word in case.argv)]
+    for name, text in case.git_files.items():
+        (repo / ".git" / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / ".git" / name).write_text(text)
     modes = {name: (repo / name).stat().st_mode for name in [*case.readonly, *case.unreadable]}
     for name in case.readonly:
         (repo / name).chmod(modes[name] & ~0o222)
@@ -251,8 +260,14 @@ def _run_case(case: Case, base: Path, tmp_path: Path) -> None:
         assert not found, f"task text was run as a command: {found}\n{shown}"
     for name, mode in modes.items():
         (repo / name).chmod(mode)
+    for name in case.must_exist:
+        assert (repo / name).exists(), f"{name} was removed\n{shown}"
     if not case.changes:
-        assert _fingerprint(base) == before, f"the person's files changed\n{shown}"
+        after = _fingerprint(base)
+        for key in case.may_change:
+            before.pop(key, None)
+            after.pop(key, None)
+        assert after == before, f"the person's files changed\n{shown}"
 
 
 def test_corpus_is_large_enough() -> None:
