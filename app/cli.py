@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="lanes, reservations, merge queue, journal")
     _add_repo(status)
+    status.add_argument("--agent-mail", metavar="URL", default=argparse.SUPPRESS,
+                        help="ask this Agent Mail server (default: from config)")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     init = commands.add_parser("init", help="install skills, agent/category config, WORKFLOW.md")

@@ -10,16 +10,19 @@ See tests/bad_input/README.md for the case format.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import tomllib
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Iterator
 
 import pytest
 
@@ -60,6 +63,9 @@ class Case:
     """Files written under the repository's .git after it is built (lock files of another git)."""
     must_exist: list[str] = field(default_factory=list)
     """Paths (relative to the repository) still there afterwards (a lock orch-tui must not remove)."""
+    server: str = ""
+    """An Agent Mail stand-in at `{server}` answering every request badly: `garbage` (bytes
+    that are not JSON), `error` (HTTP 500), `html` (a proxy's error page), `empty` (200, no body)."""
     full_disk: bool = False
     timeout: float = 60.0
 
@@ -217,13 +223,58 @@ def test_bad_input_case(case: Case, tmp_path: Path) -> None:
             subprocess.run(["umount", "-l", str(base)], check=False)
 
 
+class _BadServer(BaseHTTPRequestHandler):
+    mode = "garbage"
+    ANSWERS = {"garbage": (200, "application/json", b"\x00\xff{not json"),
+               "error": (500, "application/json", b'{"error": "internal"}'),
+               "html": (502, "text/html", b"<html><body>Bad Gateway</body></html>"),
+               "empty": (200, "application/json", b"")}
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        self.rfile.read(length)
+        status, kind, body = self.ANSWERS[self.mode]
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        pass
+
+
+@contextlib.contextmanager
+def _bad_server(mode: str) -> Iterator[str]:
+    handler = type("Handler", (_BadServer,), {"mode": mode})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/mcp/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _run_case(case: Case, base: Path, tmp_path: Path) -> None:
+    if case.server:
+        with _bad_server(case.server) as url:
+            _run_case_against(case, base, tmp_path, url)
+    else:
+        _run_case_against(case, base, tmp_path, "")
+
+
+def _run_case_against(case: Case, base: Path, tmp_path: Path, server_url: str) -> None:
     repo = _build_repo(case, base)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     argv = [sys.executable, "-m", "orch_tui.app",
             *(word.replace("{repo}", str(repo)).replace("{base}", str(base))
-              .replace("{agent_mail}", UNREACHABLE_AGENT_MAIL) for word in case.argv)]
+              .replace("{agent_mail}", UNREACHABLE_AGENT_MAIL).replace("{server}", server_url)
+              for word in case.argv)]
     for name, text in case.git_files.items():
         (repo / ".git" / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / ".git" / name).write_text(text)

@@ -59,7 +59,7 @@ def _reservation_json(entry: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     repo = resolve_repo(args.repo)
-    config = effective_config(repo)
+    config = effective_config(repo, agent_mail_url=getattr(args, "agent_mail", None))
     status = collect(repo, config)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
