@@ -27,7 +27,8 @@ from .beads_line_edit import REMOVE, encode_like_go, splice_members
 from .beads_records import RecordError, is_issue_record, task_from_record
 from .errors import BadInput, InputProblem, OrchError
 from .model import BLOCKING_TYPES, Task, TaskGraph
-from .task_safety import CASE_FIX, ID_FIX, PATTERN_FIX, case_twins, files_problem, id_problem
+from .task_safety import (CASE_FIX, ID_FIX, PATTERN_FIX, case_twins, files_problem, id_problem,
+                          might_escape)
 
 MALFORMED_FIX = "correct or delete that line; orch-tui keeps it unchanged when it writes the file"
 DUPLICATE_FIX = ("delete the older copy (a `merge=union` git merge often leaves both); "
@@ -129,7 +130,7 @@ def _report_unsafe(path: Path, graph: TaskGraph, line_of: dict[str, int]) -> Non
         if problem is None and task_id in twins:
             problem = f"its id differs from {twins[task_id]} only in case"
             fix = CASE_FIX
-        if problem is None and task.description:
+        if problem is None and task.description and might_escape(task.description):
             problem, fix = files_problem(task.declared_files), PATTERN_FIX
         if problem:
             graph.problems.append(InputProblem(

@@ -25,6 +25,14 @@ PATTERN_FIX = "declare paths relative to the repository root, e.g. `Files: src/a
 ID_FIX = "use letters, digits, '.', '_' and '-' only (for example bd-a1b2)"
 CASE_FIX = "rename one of the two issues so their ids differ in more than case"
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Anything `pattern_problem` could object to; text without any of it needs no closer look
+# (reading every description's Files: line would slow loading a big tracker by a tenth).
+_MIGHT_ESCAPE = re.compile(r"\.\.|~|\\|\.git|(?:^|[\s,:`])/|(?:^|[\s,`])[A-Za-z]:", re.IGNORECASE)
+
+
+def might_escape(description: str) -> bool:
+    """A cheap first look: False when no `Files:` pattern in `description` can leave the repository."""
+    return _MIGHT_ESCAPE.search(description) is not None
 
 
 def pattern_problem(pattern: str) -> str | None:
@@ -59,15 +67,20 @@ def id_problem(task_id: str) -> str | None:
 
 
 def case_twins(task_ids: Iterable[str]) -> dict[str, str]:
-    """Each id that differs from another id only in case, mapped to the first such other id."""
-    first_of: dict[str, str] = {}
+    """Each id that differs from another id only in case, mapped to the first (in sorted
+    order) of the others."""
+    task_ids = list(task_ids)
+    if len({task_id.casefold() for task_id in task_ids}) == len(set(task_ids)):
+        return {}  # the usual case, found without building groups
+    groups: dict[str, list[str]] = {}
+    for task_id in task_ids:
+        groups.setdefault(task_id.casefold(), []).append(task_id)
     twins: dict[str, str] = {}
-    for task_id in sorted(task_ids):
-        key = task_id.casefold()
-        other = first_of.setdefault(key, task_id)
-        if other != task_id:
-            twins[task_id] = other
-            twins.setdefault(other, task_id)
+    for found in groups.values():
+        members = sorted(set(found))
+        if len(members) > 1:
+            for task_id in members:
+                twins[task_id] = next(other for other in members if other != task_id)
     return twins
 
 
