@@ -166,7 +166,7 @@ class OrchApp(App[None]):
     def on_command_failed(self, message: CommandFailed) -> None:
         text = f"{message.command} failed: {message.error}"
         self.dashboard.log_line(text, "error")
-        self.notify(text, severity="error", timeout=8)
+        self.notify(text, severity="error", timeout=8, markup=False)
 
     def show_overlays(self) -> None:
         if self.mirror.snapshot.proposal is not None:

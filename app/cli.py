@@ -8,6 +8,7 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import NoReturn
 
 from orch_tui.orchestration.errors import OrchError
 
@@ -33,6 +34,26 @@ def _version() -> str:
         return "0+unknown"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the house format for bad usage: what is wrong, then the fix (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} "
+                                  f"(fix: see `{self.prog} --help`)\n")
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0 (for --max-batches)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
 def _add_repo(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
     # Subcommands suppress the default so `orch-tui --repo X plan` keeps X.
     parser.add_argument("--repo", type=Path, metavar="PATH",
@@ -51,7 +72,7 @@ def _add_agent_options(parser: argparse.ArgumentParser, *, top_level: bool = Fal
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="orch-tui",
         description="Run a team of coding agents on one repository: Beads batches, worktree "
                     "lanes, Agent Mail reservations and a serial merge queue.",
@@ -78,10 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_repo(run)
     _add_agent_options(run)
     run.add_argument("--yes", action="store_true", help="approve every proposed batch")
-    run.add_argument("--max-batches", type=int, metavar="N", help="stop after N batches")
+    run.add_argument("--max-batches", type=_count, metavar="N", help="stop after N batches")
 
     status = commands.add_parser("status", help="lanes, reservations, merge queue, journal")
     _add_repo(status)
+    status.add_argument("--agent-mail", metavar="URL", default=argparse.SUPPRESS,
+                        help="ask this Agent Mail server (default: from config)")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     init = commands.add_parser("init", help="install skills, agent/category config, WORKFLOW.md")
@@ -113,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         command = importlib.import_module(f"orch_tui.app.commands.{module_name}")
         return command.run(args)
     except OrchError as error:
-        print(f"orch-tui: {error}", file=sys.stderr)
+        from orch_tui.app.terminal_text import literal_lines  # messages may quote task text
+
+        print(f"orch-tui: {literal_lines(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("orch-tui: interrupted", file=sys.stderr)

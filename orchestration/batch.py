@@ -23,6 +23,9 @@ Rules, in the order they apply (each choice carries its reason in words):
    independent ready tasks" reads here: any two ready tasks are independent (a ready task
    has no open blocker), so a track may contribute several, but never ahead of another
    track's task of the same priority, and priority always comes before spreading.
+6. A task whose id cannot be a branch name, differs from another id only in case, or whose
+   `Files:` reach outside the repository is never picked (`task_safety`); the reason says
+   what to fix.
 At most `batch_size` tasks (2..6) are picked; `busy` lanes do not use up slots.
 """
 
@@ -39,6 +42,7 @@ from .model import DONE_STATUSES, Task, TaskGraph
 from .patterns import first_overlap
 from .readiness import Readiness, analyze_readiness, as_aware, is_deferred
 from .robot_plan import PlanAnalysis, analyze_plan
+from .task_safety import case_twins, dispatch_problem
 
 NOT_CODER_WORK = {
     "epic": "an epic groups other tasks; its children are dispatched, not the epic",
@@ -220,12 +224,15 @@ def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4,
     busy_lanes = [_Lane(task_id, graph.tasks[task_id].declared_files, running=True)
                   for task_id in busy if task_id in graph.tasks]
     selection = _Selection(graph, batch_size, track_of, busy_lanes)
+    twins = case_twins(graph.tasks)
 
     unfinished = sorted((task for task in graph.tasks.values() if task.status not in DONE_STATUSES),
                         key=lambda task: (task.priority, task.id))
     candidates, others = [], []
     for task in unfinished:
         reason = _gate_reason(task, readiness, now, excluded, busy_ids)
+        if reason is None:  # task text must not steer a lane outside the repository
+            reason = dispatch_problem(task, selection.files_of(task), twins)
         if reason is None and held_back and task.id in held_back and task.id not in pinned:
             reason = held_back[task.id]
         (candidates if reason is None else others).append((task, reason))

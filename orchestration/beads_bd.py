@@ -132,7 +132,7 @@ class BdStore:
         if close_reason is not None and not closing:
             raise BadInput(f"bd records a close reason only when closing {task_id}",
                            fix="pass status='closed' with the reason")
-        args = ["update", task_id]
+        args = ["update", _positional(task_id)]
         if status is not None and not closing:
             args += ["--status", status]
         if assignee is not None:
@@ -142,7 +142,7 @@ class BdStore:
         if len(args) > 2:
             self.run(*args, "--json")
         if closing:
-            args = ["close", task_id]
+            args = ["close", _positional(task_id)]
             if close_reason is not None:
                 args += ["--reason", close_reason]
             self.run(*args, "--json")
@@ -152,7 +152,7 @@ class BdStore:
                external_ref: str | None = None, parent: str | None = None) -> str:
         if not title.strip():
             raise BadInput("a new task needs a title")
-        args = ["create", title, "-t", issue_type, "-p", str(priority)]
+        args = ["create", "-t", issue_type, "-p", str(priority)]
         if description:
             args += ["-d", description]
         if labels:
@@ -161,7 +161,10 @@ class BdStore:
             args += ["--external-ref", external_ref]
         if parent:
             args += ["--parent", parent]
-        created = self.run_json(*args, "--json")
+        # The title goes after `--`: a title such as "--db=/elsewhere" (task text, e.g. from
+        # an OpenSpec file) must stay a title, not become an option of bd. Flag values are
+        # safe as they are: pflag takes the word after a flag as its value, whatever it is.
+        created = self.run_json(*args, "--json", "--", title)
         if isinstance(created, list) and created:
             created = created[0]
         if not isinstance(created, dict) or not isinstance(created.get("id"), str):
@@ -169,7 +172,16 @@ class BdStore:
         return created["id"]
 
     def add_dependency(self, issue_id: str, depends_on_id: str, type: str = "blocks") -> None:
-        self.run("dep", "add", issue_id, depends_on_id, "-t", type or "blocks", "--json")
+        self.run("dep", "add", _positional(issue_id), _positional(depends_on_id), "-t", type or "blocks",
+                 "--json")
+
+
+def _positional(task_id: str) -> str:
+    """An issue id as a positional argument of bd: one that bd could read as an option is refused."""
+    if task_id.startswith("-"):
+        raise BadInput(f"issue id {task_id!r} starts with '-', which bd would read as an option",
+                       fix="rename the issue (ids start with a letter or a digit)")
+    return task_id
 
 
 def probe_bd(repo: Path, binary: str) -> tuple[str | None, str]:

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import secrets
-import stat
 import tempfile
 import time
 from collections import Counter
@@ -22,16 +21,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .atomic import mode_for
 from .gc_pause import gc_paused
 from .beads_line_edit import REMOVE, encode_like_go, splice_members
 from .beads_records import RecordError, is_issue_record, task_from_record
 from .errors import BadInput, InputProblem, OrchError
 from .model import BLOCKING_TYPES, Task, TaskGraph
+from .task_safety import (CASE_FIX, ID_FIX, PATTERN_FIX, case_twins, files_problem, id_problem,
+                          might_escape)
 
 MALFORMED_FIX = "correct or delete that line; orch-tui keeps it unchanged when it writes the file"
 DUPLICATE_FIX = ("delete the older copy (a `merge=union` git merge often leaves both); "
                  "orch-tui updates the copy it uses")
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+_BOM = "\ufeff"
 
 
 @dataclass
@@ -81,6 +84,8 @@ def _parse_lines(path: Path, data: bytes) -> ParsedJsonl:
         texts: list[str] | list[bytes] = data.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         texts = lines  # per line, so only the bad lines become problems
+    if texts and isinstance(texts[0], str) and texts[0].startswith(_BOM):
+        texts[0] = texts[0][1:]  # editors on Windows add one; json.loads refuses it in text
     for index, line in enumerate(texts):
         if not line or line.isspace():
             continue
@@ -92,6 +97,10 @@ def _parse_lines(path: Path, data: bytes) -> ParsedJsonl:
         except (ValueError, RecordError) as error:  # JSONDecodeError, UnicodeDecodeError
             graph.problems.append(InputProblem(path, index + 1, _describe(error), MALFORMED_FIX))
             continue
+        except RecursionError:  # `[[[[...` thousands deep: the decoder runs out of stack
+            graph.problems.append(InputProblem(path, index + 1, "JSON nested too deeply to read",
+                                               MALFORMED_FIX))
+            continue
         previous = tasks.get(task.id)
         if previous is not None:
             kept_index = line_of[task.id]
@@ -101,7 +110,31 @@ def _parse_lines(path: Path, data: bytes) -> ParsedJsonl:
             graph.problems.append(_duplicate(path, task.id, kept_index, index))
         tasks[task.id] = task
         line_of[task.id] = index
+    _report_unsafe(path, graph, line_of)
     return ParsedJsonl(path, lines, graph, line_of)
+
+
+def _report_unsafe(path: Path, graph: TaskGraph, line_of: dict[str, int]) -> None:
+    """Unfinished issues whose id or `Files:` line would steer a lane outside the repository.
+
+    They still load (the planner leaves them out with the same reason); the warning points at
+    the line to fix.
+    """
+    twins = case_twins(line_of)
+    for task_id, index in line_of.items():
+        task = graph.tasks[task_id]
+        if task.is_done:
+            continue
+        problem = id_problem(task_id)
+        fix = ID_FIX
+        if problem is None and task_id in twins:
+            problem = f"its id differs from {twins[task_id]} only in case"
+            fix = CASE_FIX
+        if problem is None and task.description and might_escape(task.description):
+            problem, fix = files_problem(task.declared_files), PATTERN_FIX
+        if problem:
+            graph.problems.append(InputProblem(
+                path, index + 1, f"issue {task_id!r} is never proposed: {problem}", fix))
 
 
 def _describe(error: Exception) -> str:
@@ -125,8 +158,12 @@ def read_jsonl(path: Path) -> ParsedJsonl:
     except FileNotFoundError:
         raise BadInput(f"Beads file {path} does not exist", path=path,
                        fix="create it with `bd init` or `bd export -o .beads/issues.jsonl`") from None
+    except IsADirectoryError:
+        raise BadInput("the Beads file is a directory", path=path,
+                       fix="move the directory away; the tracker is one JSONL file") from None
     except OSError as error:
-        raise BadInput(f"cannot read Beads file {path}: {error.strerror}", path=path) from None
+        raise BadInput(f"cannot read the Beads file: {error.strerror}", path=path,
+                       fix="make it readable by you (check its permissions and owner)") from None
     return parse_jsonl_bytes(path, data)
 
 
@@ -179,10 +216,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
-        except FileNotFoundError:
-            os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode_for(path))  # the file's own mode, or the umask's for a new one
         os.replace(temporary, path)
     except BaseException:
         with suppress(FileNotFoundError):

@@ -5,11 +5,14 @@ Every knob has a default; a bad value is a BadInput naming the file, the line an
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from .errors import BadInput
 
@@ -75,8 +78,42 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 
 
 def _positive_number(value: Any) -> str | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-    return None if ok else "must be a number greater than 0"
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+          and math.isfinite(value))
+    return None if ok else "must be a finite number greater than 0"
+
+
+# git's ref rules (git-check-ref-format), plus no leading '-' so a branch name can never
+# be read as an option by a git command it is passed to.
+_BAD_REF_TEXT = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def branch_name_problem(value: Any) -> str | None:
+    """Why `value` cannot be a branch name (git's rules), or None when it can."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if (_BAD_REF_TEXT.search(value) or value.startswith(("-", "/")) or value.endswith(("/", ".", ".lock"))
+            or value == "@" or any(part.startswith(".") for part in value.split("/"))):
+        return f"{value!r} is not a valid branch name"
+    return None
+
+
+def _optional_branch(value: Any) -> str | None:
+    return None if value is None else branch_name_problem(value)
+
+
+def agent_mail_url_problem(value: Any) -> str | None:
+    """Why `value` is not an Agent Mail endpoint (http(s)://host:port[/path]), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return f"{value!r} is not a URL; use http://host:port/mcp/"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{value!r} must start with http:// or https:// and name a host, e.g. http://127.0.0.1:8765/mcp/"
+    return None
 
 
 def _positive_whole_number(value: Any) -> str | None:
@@ -99,7 +136,7 @@ def _argv(value: Any) -> str | None:
 
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "batch_size": _check_batch_size,
-    "target_branch": _optional_text,
+    "target_branch": _optional_branch,
     "worktree_dir": _optional_text,
     "branch_after_merge": _one_of(BRANCH_POLICIES),
     "verify_command": _argv,
@@ -109,7 +146,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "agent_command": _argv,
     "opencode_binary": _text,
     "opencode_model": _optional_text,
-    "agent_mail_url": _text,
+    "agent_mail_url": agent_mail_url_problem,
     "agent_mail_token_env": _text,
     "reservation_ttl_seconds": _positive_number,
     "reservations": _one_of(RESERVATION_BACKENDS),
@@ -125,6 +162,14 @@ def check_batch_size(value: int, *, origin: str = "--batch-size") -> int:
     problem = _check_batch_size(value)
     if problem:
         raise BadInput(f"{origin} {problem}", fix=f"choose a batch size from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}")
+    return value
+
+
+def check_agent_mail_url(value: str, *, origin: str = "--agent-mail") -> str:
+    """The URL, or BadInput saying what an Agent Mail endpoint looks like."""
+    problem = agent_mail_url_problem(value)
+    if problem:
+        raise BadInput(f"{origin} {problem}", fix="pass the server's endpoint, e.g. http://127.0.0.1:8765/mcp/")
     return value
 
 
@@ -144,7 +189,11 @@ def _read_table(path: Path, text: str, in_pyproject: bool) -> dict[str, Any]:
                        fix="correct the TOML syntax at that line") from None
     if not in_pyproject:
         return document
-    table = document.get("tool", {}).get("orch-tui", {})
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise BadInput("[tool] must be a table", path=path, line=_line_of(text, "tool"),
+                       fix="write the settings as a [tool.orch-tui] section")
+    table = tool.get("orch-tui", {})
     if not isinstance(table, dict):
         raise BadInput("[tool.orch-tui] must be a table", path=path, line=_line_of(text, "orch-tui"),
                        fix="write it as a [tool.orch-tui] section")
@@ -158,22 +207,47 @@ def _validated(path: Path, text: str, table: dict[str, Any]) -> dict[str, Any]:
         name = key.replace("-", "_")
         if name not in known:
             raise BadInput(f"unknown setting {key!r}", path=path, line=_line_of(text, key),
-                           fix=f"remove it or use one of: {', '.join(sorted(known))}")
+                           fix=_unknown_key_fix(name, known))
         problem = _CHECKS[name](value)
         if problem:
             raise BadInput(f"{key} {problem}", path=path, line=_line_of(text, key),
                            fix=f"change {key} or remove it to use the default")
         values[name] = tuple(value) if isinstance(value, list) else value
+    if values.get("agent") == "command" and not values.get("agent_command"):
+        raise BadInput('agent = "command" needs agent_command', path=path, line=_line_of(text, "agent"),
+                       fix='add agent_command = ["your-agent", "--prompt-file", "{prompt_file}"]')
     return values
+
+
+def _unknown_key_fix(name: str, known: set[str]) -> str:
+    """Names the closest valid setting (a typo is the usual cause), else lists them all."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]}? (or remove the line)"
+    return f"remove it; valid settings: {', '.join(sorted(known))}"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInput(f"not UTF-8 text (byte {error.start})", path=path,
+                       fix="save the file as UTF-8") from None
+    except OSError as error:
+        raise BadInput(f"cannot read the configuration: {error.strerror}", path=path,
+                       fix="make it readable by you (check its permissions and owner)") from None
 
 
 def load_config(repo: Path) -> Config:
     """Config for the repository at `repo`: `.orch-tui.toml` wins over pyproject.toml."""
     for name, in_pyproject in ((".orch-tui.toml", False), ("pyproject.toml", True)):
         path = repo / name
-        if not path.is_file():
+        if not path.exists():
             continue
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise BadInput("the configuration is not a file", path=path,
+                           fix=f"move it away; {name} must be a TOML file")
+        text = _read_text(path)
         table = _read_table(path, text, in_pyproject)
         if not table and in_pyproject:
             continue

@@ -142,11 +142,12 @@ Part = bytes | _RawHunk
 
 def _three_way(worktree: Path, stages: Stages) -> list[Part]:
     """The file as `git merge-file --diff3` merges it: common text and conflict hunks."""
+    originals = {stage: _blob(worktree, stages.get(stage)) for stage in (1, 2, 3)}
     with tempfile.TemporaryDirectory(prefix="orch-merge-file-") as scratch:
         names = []
         for stage, label in ((2, "ours"), (1, "base"), (3, "theirs")):
             path = Path(scratch) / label
-            path.write_bytes(_blob(worktree, stages.get(stage)))
+            path.write_bytes(originals[stage])
             names.append(str(path))
         # merge-file exits with the number of conflicts; only a negative status is an error.
         # Without a base (add/add) zdiff3 keeps lines both sides added alike out of the hunk.
@@ -155,7 +156,35 @@ def _three_way(worktree: Path, stages: Stages) -> list[Part]:
                                            "-L", "ours", "-L", "base", "-L", "theirs", *names)
     if status < 0 or status > 127:
         raise GitFailed(("merge-file",), status, err, worktree)
-    return _parse_markers(merged)
+    return _restore_final_newlines(_parse_markers(merged), originals)
+
+
+def _restore_final_newlines(parts: list[Part], originals: dict[int, bytes]) -> list[Part]:
+    """Give a hunk at the end of the file back each side's missing final newline.
+
+    merge-file ends every side of a conflict with a line ending so its markers stay on lines
+    of their own, so a side whose file had no final newline would gain one. The last hunk's
+    sides end where their files end, so each must be a suffix of its file: trim git's
+    addition (`\n` or `\r\n`) where it is not.
+    """
+    if not parts or not isinstance(parts[-1], _RawHunk):
+        return parts
+    last = parts[-1]
+    parts[-1] = _RawHunk(_as_suffix(last.ours, originals[2]), _as_suffix(last.base, originals[1]),
+                         _as_suffix(last.theirs, originals[3]))
+    return parts
+
+
+def _as_suffix(side: bytes, original: bytes) -> bytes:
+    for cut in (0, 1, 2):
+        trimmed = side[:len(side) - cut]
+        if original.endswith(trimmed) and (cut == 0 or side[len(side) - cut:].strip(b"\r\n") == b""):
+            return trimmed
+    return side
+
+
+def _line_ending_of(text: bytes) -> bytes:
+    return b"\r\n" if b"\r\n" in text else b"\n"
 
 
 def _parse_markers(merged: bytes) -> list[Part]:
@@ -212,9 +241,19 @@ def _render_hunk(hunk: _RawHunk, choice: str | None) -> bytes:
     if choice == "theirs":
         return hunk.theirs
     if choice == "both":
-        return hunk.ours + hunk.theirs
-    return (_OURS + b" ours\n" + hunk.ours + _BASE + b" base\n" + hunk.base
-            + _MID + b"\n" + hunk.theirs + _THEIRS + b" theirs\n")
+        return hunk.ours + _joint(hunk.ours, hunk.theirs) + hunk.theirs
+    return (_OURS + b" ours\n" + _own_lines(hunk.ours) + _BASE + b" base\n" + _own_lines(hunk.base)
+            + _MID + b"\n" + _own_lines(hunk.theirs) + _THEIRS + b" theirs\n")
+
+
+def _joint(first: bytes, second: bytes) -> bytes:
+    """A line ending between two sides when the first has none (it ended its file)."""
+    return _line_ending_of(first) if first and second and not first.endswith(b"\n") else b""
+
+
+def _own_lines(side: bytes) -> bytes:
+    """A side ending its file without a newline still leaves the next marker on its own line."""
+    return side + _line_ending_of(side) if side and not side.endswith(b"\n") else side
 
 
 def _render(parts: list[Part], choices: dict[int, str]) -> bytes:

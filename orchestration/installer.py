@@ -28,6 +28,7 @@ from typing import Any
 
 from orch_tui.skills import omo_fragment_text, shipped_files
 
+from .atomic import mode_for
 from .errors import BadInput, OrchError
 from .jsonc import MISSING, JsoncDocument, loads
 
@@ -299,10 +300,7 @@ def _write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode_for(path))  # the file's own mode, or the umask's for a new one
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

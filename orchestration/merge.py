@@ -43,6 +43,7 @@ from .config import Config
 from .conflicts import Conflict, ConflictFile
 from .errors import BadInput, OrchError
 from .git_exec import ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_commit_git, run_git, run_git_with_input
+from .git_locks import lock_refusal
 from .repo_paths import git_common_dir
 from .stale_locks import describe_removed, remove_stale_locks, remove_stale_ref_locks
 from .task_refs import ARCHIVE_NAMESPACE, BRANCH_PREFIX, archive_ref, task_id_from_branch
@@ -204,14 +205,16 @@ class MergeQueue:
         else:
             main = list_worktrees(self.main)[0]
             if not main.branch:
-                raise OrchError(f"{self.main} is not on a branch (detached HEAD): check out the branch "
-                                "to merge into, or set target_branch in the configuration")
+                raise BadInput(f"{self.main} is not on a branch (detached HEAD)", path=self.main,
+                               fix="check out the branch to merge into (git switch main), or set "
+                                   "target_branch in the configuration")
             name = main.branch.removeprefix("refs/heads/")
             if main.head and main.head.strip("0"):
                 return name, main.head
         tip = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False)
         if not tip.ok:
-            raise BadInput(f"target branch {name!r} does not exist", fix="create it or change target_branch")
+            raise BadInput(f"target branch {name!r} does not exist", path=self.main,
+                           fix="create it (git branch NAME) or change target_branch")
         return name, tip.out.strip()
 
     def target_commit(self) -> str:
@@ -572,7 +575,7 @@ class MergeQueue:
             result = run_git(self.main, "update-ref", "-m", f"orch-tui: merge {state.branch}",
                              f"refs/heads/{state.target}", new, state.target_commit, check=False)
             return None if result.ok else self._target_moved(state, self._target_tip(state.target))
-        refusal = self._busy(checkout)
+        refusal = self._busy(checkout) or lock_refusal(checkout, state.target)
         if refusal is None:
             # git itself refuses to touch local edits, untracked and (with
             # --no-overwrite-ignore) ignored files; the clearer reason is worked out only

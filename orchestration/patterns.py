@@ -6,9 +6,16 @@ everything below it, as in gitignore. `**`
 spans any number of segments; `*`, `?` and `[...]` work inside one segment. Matching is
 case-sensitive, as in Agent Mail.
 
-Overlap errs on the side of "yes": two lanes wrongly kept apart cost a little parallelism,
-two lanes wrongly let together cost a merge conflict. (Agent Mail's own check has false
-negatives for wildcard pairs such as `pkg/*/b.py` vs `pkg/a/*.py`; this one does not.)
+Overlap never misses: when some path matches both patterns, `patterns_overlap` says so
+(property-tested against brute force in tests/test_patterns_properties.py). Two lanes wrongly
+let together cost a merge conflict; two lanes wrongly kept apart cost a little parallelism,
+so where exactness would cost, it errs on the side of "yes". Its deliberate
+over-approximations: a segment glob that matches nothing at all (an empty range such as
+`[z-a]`) is still taken to match some segment beside a `**`, and a path segment may be any
+string of characters except `/` (so `*` vs `.*` overlap on `.x`, and a NUL or a name longer
+than the file system allows count too). Segment against segment is otherwise exact.
+(Agent Mail's own check has false negatives for wildcard pairs such as `pkg/*/b.py` vs
+`pkg/a/*.py`; this one does not.)
 """
 
 from __future__ import annotations
@@ -59,28 +66,124 @@ def _match(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return bool(path) and fnmatchcase(path[0], head) and _match(path[1:], rest)
 
 
-def _literal_ends(segment: str) -> tuple[str, str]:
-    pieces = _WILDCARD.split(segment)
-    return pieces[0], pieces[-1]
+# One segment glob as fnmatch reads it: a literal character, `?` (any one character), `*`
+# (any run of characters), or a bracket class `[...]` (kept as written: fnmatch itself decides
+# membership, so ranges, `!` negation and odd brackets mean exactly what they mean there).
+_STAR, _ANY = "*", "?"
 
 
+def _glob_tokens(glob: str) -> tuple[str, ...]:
+    """`glob` split into tokens: one character each, `*`, `?`, or a whole `[...]` class.
+
+    Follows fnmatch.translate: a `[` without a closing `]` is a literal `[`; `]` right after
+    `[` or `[!` belongs to the class; consecutive stars are one star.
+    """
+    tokens: list[str] = []
+    index, size = 0, len(glob)
+    while index < size:
+        char = glob[index]
+        index += 1
+        if char == "*":
+            if not tokens or tokens[-1] != _STAR:
+                tokens.append(_STAR)
+        elif char == "[":
+            end = index
+            if end < size and glob[end] == "!":
+                end += 1
+            if end < size and glob[end] == "]":
+                end += 1
+            while end < size and glob[end] != "]":
+                end += 1
+            if end >= size:
+                tokens.append("[[]")  # a literal "[", written as a class fnmatch reads exactly
+            else:
+                tokens.append(glob[index - 1:end + 1])
+                index = end + 1
+        else:
+            tokens.append(char)
+    return tuple(tokens)
+
+
+def _single(token: str) -> bool:
+    return token != _STAR
+
+
+def _candidate_chars(first: str, second: str) -> set[str]:
+    """Characters that stand for every class of characters the two tokens tell apart.
+
+    Which characters a token accepts changes only at characters written in it (range ends),
+    so those characters and their neighbours (plus one character written in neither) reach
+    every piece where both tokens could agree. `/` never occurs inside a path segment.
+    """
+    written = {char for char in first + second}
+    candidates = {"x", "\u0100"}
+    for char in written:
+        point = ord(char)
+        candidates.update(chr(p) for p in (point - 1, point, point + 1) if 0 < p < 0x110000)
+    candidates.discard("/")
+    return candidates
+
+
+@lru_cache(maxsize=8192)
+def _chars_can_meet(first: str, second: str) -> bool:
+    """Could one character be accepted by both single-character tokens?"""
+    if first == _ANY:
+        first, second = second, first
+    if first == _ANY:
+        return True
+    if second == _ANY:
+        second = first  # `?` accepts whatever `first` accepts, if it accepts anything
+    if not first.startswith("[") and not second.startswith("["):
+        return first == second
+    return any(fnmatchcase(char, first) and fnmatchcase(char, second)
+               for char in _candidate_chars(first, second))
+
+
+@lru_cache(maxsize=4096)
 def _segments_can_meet(a: str, b: str) -> bool:
-    """Could one name match both segment globs? Exact for literals, conservative otherwise."""
+    """Could one path segment (a name without `/`) match both globs? Exact.
+
+    A search over pairs of positions in the two token lists: a star may match nothing (step
+    past it) or one more character (stay), any other token matches exactly one character.
+    """
     if not _WILDCARD.search(a):
         return fnmatchcase(a, b)
     if not _WILDCARD.search(b):
         return fnmatchcase(b, a)
-    prefix_a, suffix_a = _literal_ends(a)
-    prefix_b, suffix_b = _literal_ends(b)
-    prefixes_agree = prefix_a.startswith(prefix_b) or prefix_b.startswith(prefix_a)
-    suffixes_agree = suffix_a.endswith(suffix_b) or suffix_b.endswith(suffix_a)
-    return prefixes_agree and suffixes_agree
+    first, second = _glob_tokens(a), _glob_tokens(b)
+    seen: set[tuple[int, int]] = set()
+    stack = [(0, 0)]
+    while stack:
+        i, j = stack.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        at_end_a, at_end_b = i == len(first), j == len(second)
+        if at_end_a and at_end_b:
+            return True
+        token_a = None if at_end_a else first[i]
+        token_b = None if at_end_b else second[j]
+        if token_a == _STAR:
+            stack.append((i + 1, j))
+        if token_b == _STAR:
+            stack.append((i, j + 1))
+        if token_a is None or token_b is None:
+            continue
+        if token_a == _STAR and token_b == _STAR:
+            continue  # both stars taking one more character leads back here
+        if token_a == _STAR:
+            stack.append((i, j + 1))  # the star takes the character b's token matches
+        elif token_b == _STAR:
+            stack.append((i + 1, j))
+        elif _chars_can_meet(token_a, token_b):
+            stack.append((i + 1, j + 1))
+    return False
 
 
 @lru_cache(maxsize=4096)
 def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    if not a or not b:
-        return a == b or a == ("**",) or b == ("**",)
+    if not a or not b:  # what is left of the other must match zero segments
+        return all(segment == "**" for segment in a + b)
     if a[0] == "**":
         return _overlap(a[1:], b) or _overlap(a, b[1:])
     if b[0] == "**":

@@ -75,3 +75,8 @@ def task_id_from_branch(branch: str) -> str | None:
         return None
     candidate = name[len(BRANCH_PREFIX):]
     return candidate if _problem(candidate) is None else None
+
+
+def task_id_problem(task_id: object) -> str | None:
+    """Why `task_id` cannot name a branch (a phrase that follows "it"), or None when it can."""
+    return _problem(task_id)

@@ -32,7 +32,9 @@ def drop_tracker_changes(repo: Path, branch: str, base: str) -> list[str]:
         return []
     with _temporary_index() as env:
         run_git(repo, "read-tree", branch, env=env)
-        run_git(repo, "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", TRACKER_DIR, env=env)
+        # --force: rm compares the index with the main checkout's files, which orch-tui itself
+        # has changed (the tracker), and refuses; only the private index is touched here.
+        run_git(repo, "rm", "-r", "--cached", "--force", "--quiet", "--ignore-unmatch", "--", TRACKER_DIR, env=env)
         base_entries = _git(repo, "ls-tree", "-r", "-z", base, "--", TRACKER_DIR)
         if base_entries:
             run_git_with_input(repo, "update-index", "-z", "--index-info", text=_index_info(base_entries),

@@ -13,13 +13,14 @@ if TYPE_CHECKING:
     from .reservations import ReservationManager
 
 from .beads import open_store
-from .config import MAX_BATCH_SIZE, Config, check_batch_size, load_config
+from .config import MAX_BATCH_SIZE, Config, check_agent_mail_url, check_batch_size, load_config
 from .engine import Engine, EngineParts
 from .errors import BadInput
 from .events import Event, EventSink
 from .instance_lock import InstanceLock
 from .journal import Journal
 from .merge import MergeQueue
+from .preflight import check_run_places
 from .repo_paths import git_common_dir
 from .worktrees import WorktreePool, main_worktree
 
@@ -32,7 +33,7 @@ def effective_config(repo: Path, *, agent: str | None = None, agent_mail_url: st
     if agent:
         overrides["agent"] = agent
     if agent_mail_url:
-        overrides["agent_mail_url"] = agent_mail_url
+        overrides["agent_mail_url"] = check_agent_mail_url(agent_mail_url)
     if batch_size is not None:
         overrides["batch_size"] = check_batch_size(batch_size)
     return replace(config, **overrides) if overrides else config
@@ -42,6 +43,9 @@ def resolve_repo(path: Path) -> Path:
     """The main worktree of the repository containing `path`, or BadInput."""
     if not path.exists():
         raise BadInput(f"{path} does not exist", path=path, fix="pass --repo with an existing directory")
+    if not path.is_dir():
+        raise BadInput(f"{path} is not a directory", path=path,
+                       fix="pass --repo with the directory of a git repository")
     git_common_dir(path)  # raises a clear BadInput outside a repository
     return main_worktree(path)
 
@@ -62,11 +66,15 @@ def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | 
 
     size = config.batch_size
     relay = _Relay()
+    store = open_store(repo)
+    pool = WorktreePool.from_config(repo, config)  # worktree_dir is relative to the repository
+    check_run_places(beads_dir=repo / ".beads" if store.kind == "jsonl" else None,
+                     state_dir=git_common_dir(repo) / "orch-tui", pool_root=pool.root)
     parts = EngineParts(
         repo=repo,
         config=config,
-        store=open_store(repo),
-        pool=WorktreePool(repo, size, config.worktree_dir),
+        store=store,
+        pool=pool,
         merges=MergeQueue(repo, config),
         runner=make_runner(config, env=runner_env),
         journal=Journal(repo),

@@ -150,7 +150,10 @@ def main_worktree(repo: git.Repo | Path | str) -> Path:
     repo = open_repo(repo)
     first = list_worktrees(repo.git_dir)[0]
     if first.bare:
-        raise OrchError(f"{first.path} is a bare repository: orch-tui needs a working tree")
+        raise BadInput(f"{first.path} is a bare repository: orch-tui needs a working tree",
+                       path=Path(first.path),
+                       fix="run orch-tui in a clone with a working tree (`git clone` it, or "
+                           "`git worktree add` one)")
     return Path(first.path)
 
 
@@ -357,7 +360,8 @@ class WorktreePool:
 
     def _create(self, path: Path) -> None:
         if run_git(self.main, "rev-parse", "--verify", "--quiet", "HEAD", check=False).status != 0:
-            raise OrchError(f"{self.main} has no commit yet: make a first commit before running lanes")
+            raise BadInput(f"{self.main} has no commit yet: lanes branch from a commit",
+                           path=self.main, fix="make a first commit (git add -A && git commit)")
         run_git(self.main, "worktree", "add", "--quiet", "--detach", str(path), "HEAD")
 
     def _prune_if_lane_vanished(self) -> list[WorktreeInfo]:

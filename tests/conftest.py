@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.helpers import make_repo
 
@@ -17,6 +18,15 @@ os.environ.update({
     "GIT_COMMITTER_NAME": "Test Person",
     "GIT_COMMITTER_EMAIL": "person@example.com",
 })
+
+# Property tests (hypothesis): derandomized, so every run tries the same examples and a
+# failure reproduces; all of them together stay well under a minute. HYPOTHESIS_PROFILE=deep
+# searches ten times wider with fresh randomness (and prints the seed of a failure).
+settings.register_profile("orch-tui", max_examples=60, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("deep", max_examples=600, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "orch-tui"))
 
 
 @pytest.fixture

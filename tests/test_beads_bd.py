@@ -164,8 +164,8 @@ def test_create_and_dependency(stub_bd: StubBd, beads_repo: Path) -> None:
 
     assert new_id == "stub-4"
     assert stub_bd.calls()[2:] == [
-        ["create", "New work", "-t", "feature", "-p", "1", "-d", "Files: docs/**",
-         "-l", "a,b", "--external-ref", "gh-9", "--parent", "bd-a1", "--json"],
+        ["create", "-t", "feature", "-p", "1", "-d", "Files: docs/**",
+         "-l", "a,b", "--external-ref", "gh-9", "--parent", "bd-a1", "--json", "--", "New work"],
         ["dep", "add", "stub-4", "bd-b2", "-t", "blocks", "--json"],
     ]
     task = store.load().tasks[new_id]
@@ -192,3 +192,12 @@ def test_bd_timeout_is_reported(stub_bd: StubBd, beads_repo: Path, tmp_path: Pat
     slow.chmod(0o755)
     with pytest.raises(BdError, match="did not finish within 1 s"):
         BdStore(beads_repo, str(slow)).run("list", "--json", timeout=1)
+
+
+def test_a_title_that_looks_like_an_option_stays_a_title(stub_bd: StubBd, beads_repo: Path) -> None:
+    store = open_store(beads_repo)
+    new_id = store.create("--db=/tmp/elsewhere -p 0", description="--json")
+    assert stub_bd.calls()[-1][-2:] == ["--", "--db=/tmp/elsewhere -p 0"]
+    assert store.load().tasks[new_id].title == "--db=/tmp/elsewhere -p 0"
+    with pytest.raises(BadInput):
+        store.update("--db=/tmp/elsewhere", status="in_progress")

@@ -73,6 +73,7 @@ class LanePanel(Vertical):
         self.clock = clock
         self.view = LaneView(lane)
         self.border_title = f"lane {lane}"
+        self._title = f"lane {lane}"
         self._ready = False
         self._shown_alerts: tuple[str, ...] = ()
         self._shown_inputs: tuple[InputRequest, ...] = ()
@@ -94,8 +95,9 @@ class LanePanel(Vertical):
             return
         title = f"lane {self.lane} · {view.task_id} {one_line(view.title, 80)}" if view.task_id \
             else f"lane {self.lane} · free"
-        if title != self.border_title:
-            self.border_title = title
+        if title != self._title:
+            self._title = title
+            self.border_title = Text(title)  # a str would be read as markup: a task title is not
         elapsed = self._elapsed_text()
         if elapsed != self.border_subtitle:
             self.border_subtitle = elapsed

@@ -48,21 +48,43 @@ class ReservationTable(DataTable):
 
     def show_reservations(self, reservations: tuple[Reservation, ...]) -> None:
         # conflicts first, then by lane, so what needs a look is never scrolled away
-        self.reservations = tuple(sorted(reservations, key=lambda r: (not r.conflicts, r.lane or 99)))
+        ordered = tuple(sorted(reservations, key=lambda r: (not r.conflicts, r.lane or 99)))
+        shown, self.reservations = self.reservations, ordered
         if not self.columns:
+            return
+        self.border_subtitle = f"{len(ordered)} held"
+        if self.row_count == len(shown) == len(ordered):
+            # The ledger is read every few seconds and mostly unchanged: with a thousand
+            # reservations, rebuilding the table each time stalled the dashboard.
+            self._update_changed_rows(shown, ordered)
             return
         self.clear()
         now = self.clock()
-        for position, item in enumerate(self.reservations):
-            style = "bold red" if item.conflicts else ""
-            path = Text(("⚠ " if item.conflicts else "") + one_line(item.path_pattern, 120), style)
-            lane = Text(str(item.lane) if item.lane is not None else "—", style)
-            self.add_row(path, lane, time_left(item, now), Text("yes" if item.exclusive else "no", style),
-                         Text(one_line(item.agent, 40), style or "dim"), key=str(position))
-        self.border_subtitle = f"{len(self.reservations)} held"
+        for position, item in enumerate(ordered):
+            self.add_row(*self._cells(item, now), key=str(position))
+
+    def _cells(self, item: Reservation, now: float) -> tuple[Text, ...]:
+        style = "bold red" if item.conflicts else ""
+        path = Text(("⚠ " if item.conflicts else "") + one_line(item.path_pattern, 120), style)
+        lane = Text(str(item.lane) if item.lane is not None else "—", style)
+        return (path, lane, time_left(item, now), Text("yes" if item.exclusive else "no", style),
+                Text(one_line(item.agent, 40), style or "dim"))
+
+    def _update_changed_rows(self, shown: tuple[Reservation, ...], ordered: tuple[Reservation, ...]) -> None:
+        now = self.clock()
+        for position, (old, new) in enumerate(zip(shown, ordered)):
+            if old != new:
+                for (key, _, _), cell in zip(COLUMNS, self._cells(new, now)):
+                    # Widening is costly (every row is measured again): only when it must.
+                    wider = cell.cell_len > self.columns[key].content_width  # type: ignore[index]
+                    self.update_cell(str(position), key, cell, update_width=wider)
 
     def _tick(self) -> None:
+        # Only the rows on screen count down; a row scrolled into view is updated within a second.
         now = self.clock()
-        for position, item in enumerate(self.reservations):
+        first = max(0, int(self.scroll_y) - 1)
+        last = min(len(self.reservations), first + self.size.height + 2)
+        for position in range(first, last):
+            item = self.reservations[position]
             if item.expires_at is not None:
                 self.update_cell(str(position), "left", time_left(item, now))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from orch_tui.app.terminal_text import literal
 from orch_tui.orchestration.batch import BatchChoice
 from orch_tui.orchestration.beads import BdError, open_store
 from orch_tui.orchestration.config import check_batch_size, load_config
@@ -27,16 +27,6 @@ from orch_tui.orchestration.planner import PlanResult, make_plan
 LEFT_OUT_SHOWN = 15
 TRACKS_SHOWN = 12
 TITLE_WIDTH = 72
-# C0/C1 controls, DEL, and the bidirectional overrides that can make text read backwards.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def literal(text: str, width: int = 0) -> str:
-    """Text shown exactly as written: control characters become visible escapes (\\x1b)."""
-    shown = _UNSAFE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
-    if width and len(shown) > width:
-        shown = shown[: width - 1] + "…"
-    return shown
 
 
 def _repo(args: argparse.Namespace) -> Path:
@@ -68,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     batch_size = _batch_size(args, repo)
     graph, store_description = _load(repo)
     for problem in graph.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {literal(str(problem))}", file=sys.stderr)
     result = make_plan(graph, batch_size)
     try:
         if getattr(args, "json", False):

@@ -10,6 +10,7 @@ import asyncio
 import json
 from typing import Any
 
+from orch_tui.app.terminal_text import literal
 from orch_tui.orchestration.instance_lock import InstanceLock
 from orch_tui.orchestration.journal import Journal
 from orch_tui.orchestration.merge import MergeQueue
@@ -21,7 +22,7 @@ from orch_tui.orchestration.worktrees import WorktreePool
 def collect(repo: Any, config: Any) -> dict[str, Any]:
     journal = Journal(repo).load()
     lock = InstanceLock(repo)
-    lanes = WorktreePool(repo, config.batch_size, config.worktree_dir).lanes
+    lanes = WorktreePool.from_config(repo, config).lanes
     merge_state = MergeQueue(repo, config).merge_state()
     lanes_spent = journal.lanes if journal else []
     return {
@@ -81,7 +82,7 @@ def _reservation_json(entry: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     repo = resolve_repo(args.repo)
-    config = effective_config(repo)
+    config = effective_config(repo, agent_mail_url=getattr(args, "agent_mail", None))
     status = collect(repo, config)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
@@ -99,6 +100,11 @@ def journal_lanes_usage(status: dict[str, Any]) -> list[_LaneUsage]:
     return [_LaneUsage(entry) for entry in status["usage"]["lanes"]]
 
 
+def _shown(value: Any) -> str:
+    """Journal entries hold task ids; reservations come from the server: shown literally."""
+    return literal(str(value))
+
+
 def _human(status: dict[str, Any]) -> str:
     lines = [f"repository: {status['repo']}"]
     holder = status["orchestrator"]
@@ -106,25 +112,25 @@ def _human(status: dict[str, Any]) -> str:
     journal = status["journal"]
     lines.append(f"engine state: {journal['state'] if journal else 'idle (no journal)'}")
     if journal and journal.get("batch"):
-        lines.append(f"batch: {', '.join(journal['batch'])}")
+        lines.append(f"batch: {', '.join(_shown(task_id) for task_id in journal['batch'])}")
     lines.append("lanes:")
     for lane in status["lanes"]:
         where = lane["branch"] or ("detached" if lane["exists"] else "not created")
-        lines.append(f"  lane {lane['index']}: {where}  {lane['path']}")
+        lines.append(f"  lane {lane['index']}: {_shown(where)}  {_shown(lane['path'])}")
     usage = batch_usage_line(journal_lanes_usage(status))
     if usage:
         lines.append(usage)
     merge = status["merge"]
-    lines.append(f"merge: {merge['stage']} {merge['branch']}" if merge else "merge: nothing in progress")
+    lines.append(f"merge: {merge['stage']} {_shown(merge['branch'])}" if merge else "merge: nothing in progress")
     reservations = status["reservations"]
     if not reservations["reachable"]:
         lines.append(f"reservations: Agent Mail not reachable at {reservations['url']}")
     else:
         lines.append(f"reservations in Agent Mail ({len(reservations['entries'])}):")
         for entry in reservations["entries"]:
-            lines.append(f"  {entry['path_pattern']}  {entry['agent']}  expires {entry['expires_at']}")
+            lines.append(f"  {_shown(entry['path_pattern'])}  {_shown(entry['agent'])}  expires {entry['expires_at']}")
     local = reservations["local_entries"]
     lines.append(f"local reservations ({len(local)}; other agents cannot see them):")
     for entry in local:
-        lines.append(f"  {entry['path_pattern']}  {entry['agent']}  expires {entry['expires_at']}")
+        lines.append(f"  {_shown(entry['path_pattern'])}  {_shown(entry['agent'])}  expires {entry['expires_at']}")
     return "\n".join(lines)

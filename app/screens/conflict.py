@@ -181,7 +181,7 @@ class ConflictScreen(Screen[None]):
         if record is None:
             return
         if not record.hunks:
-            self.notify(f"{record.path} has no text hunks: choose for the whole file (O / T).")
+            self.notify(f"{record.path} has no text hunks: choose for the whole file (O / T).", markup=False)
             return
         hunk = record.hunks[self.selected_hunk]
         self.orch.send("resolve_hunk", record.path, hunk.index, HunkChoice(choice))
@@ -222,7 +222,7 @@ class ConflictScreen(Screen[None]):
     def action_continue_merge(self) -> None:
         left = self.unresolved()
         if left:
-            self.notify(f"Resolve every hunk first: {', '.join(left)} still in conflict.", severity="warning")
+            self.notify(f"Resolve every hunk first: {', '.join(left)} still in conflict.", severity="warning", markup=False)
             return
         self.orch.send("continue_merge")
 
@@ -243,7 +243,7 @@ class ConflictScreen(Screen[None]):
             return
         target = (Path(worktree) / record.path).resolve()
         if not target.is_relative_to(Path(worktree).resolve()):
-            self.notify(f"{record.path} is outside the merge worktree.", severity="error")
+            self.notify(f"{record.path} is outside the merge worktree.", severity="error", markup=False)
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         argv = [*shlex.split(editor), str(target)]
@@ -254,7 +254,7 @@ class ConflictScreen(Screen[None]):
         except SuspendNotSupported:  # headless (tests): run it without suspending
             status = run(argv)
         except OSError as error:
-            self.notify(f"Could not start {argv[0]}: {error}", severity="error")
+            self.notify(f"Could not start {argv[0]}: {error}", severity="error", markup=False)
             return
         self._after_editor(record, target, status)
 
@@ -265,7 +265,7 @@ class ConflictScreen(Screen[None]):
         content = target.read_text(encoding="utf-8", errors="replace") if target.exists() else ""
         if _MARKERS.search(content):
             self.notify(f"{record.path} still has conflict markers: edit again or choose per hunk.",
-                        severity="warning")
+                        severity="warning", markup=False)
             return
         self.orch.send("write_resolution", record.path, content)
         self.file_choices[record.path] = "custom"

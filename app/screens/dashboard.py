@@ -264,7 +264,7 @@ class DashboardScreen(Screen[None]):
         if view is None or view.task_id is None:
             return
         self.orch.send("retry_task", view.task_id)
-        self.notify(f"{view.task_id} will be proposed first in the next batch: press p to propose it.")
+        self.notify(f"{view.task_id} will be proposed first in the next batch: press p to propose it.", markup=False)
 
     # ----- which lane a key means -----------------------------------------------------------
     def _lane_for_key(self, *, running: bool) -> LaneView | None:
@@ -279,7 +279,7 @@ class DashboardScreen(Screen[None]):
         if focused is not None:
             found = next((view for view in wanted if view.lane == focused), None)
             if found is None:
-                self.notify(f"Lane {focused} has no {what} task.", severity="warning")
+                self.notify(f"Lane {focused} has no {what} task.", severity="warning", markup=False)
             return found
         selected = self.query_one(TaskGraphView).selected_task_id()
         found = next((view for view in wanted if view.task_id == selected), None)
@@ -288,7 +288,7 @@ class DashboardScreen(Screen[None]):
         if found is None:
             self.notify(f"No {what} lane." if not wanted else
                         f"{len(wanted)} lanes are {what}: focus one (tab to its diff) or select its "
-                        "task in the tree first.", severity="warning")
+                        "task in the tree first.", severity="warning", markup=False)
         return found
 
     def _focused_lane(self) -> int | None:

@@ -153,9 +153,9 @@ def default_script(request: AgentRequest) -> Script:
             continue
         new_file = _file_under(pattern, slug)
         if new_file is None and not any(_WILDCARD.search(s) for s in segments):
-            steps.append(Step("append", "/".join(segments), line, None))
+            steps.append(Step("append", _safe_relative("/".join(segments)), line, None))
         elif new_file is not None and not created:
-            steps.append(Step("write", new_file, line, None))
+            steps.append(Step("write", _safe_relative(new_file), line, None))
             created = True
     if not steps:
         steps.append(Step("write", f"notes/{slug}.md", line, None))
@@ -166,7 +166,7 @@ def script_for(request: AgentRequest) -> Script:
     metadata = request.task.metadata
     spec = metadata.get(SCRIPT_KEY) if isinstance(metadata, dict) else None
     if spec is None:
-        return default_script(request)
+        return default_script(request)  # ScriptError when a Files: pattern leaves the worktree
     if not isinstance(spec, dict):
         raise ScriptError(f"metadata {SCRIPT_KEY} must be a dict")
     return parse_script(spec, request)

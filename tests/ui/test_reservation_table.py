@@ -1,0 +1,46 @@
+"""The reservation table keeps up with a ledger read every few seconds: rows that changed are
+redrawn, rows that came or went rebuild the table, and the count in the border is right."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.model import Reservation
+from orch_tui.widgets.reservations import ReservationTable
+from tests.ui.scenario_engine import FROZEN_NOW, ScenarioEngine
+from tests.ui.ui_helpers import make_app, screen_text, settle
+
+
+def _ledger(count: int) -> tuple[Reservation, ...]:
+    expires = datetime.fromtimestamp(FROZEN_NOW, timezone.utc) + timedelta(minutes=10)
+    return tuple(Reservation(f"src/file_{n}.py", f"lane-{n % 3 + 1}", n % 3 + 1, True, expires)
+                 for n in range(count))
+
+
+async def test_changed_rows_are_redrawn_and_new_rows_rebuild_the_table(engine: ScenarioEngine) -> None:
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ledger = _ledger(5)
+        engine.emit(ev.ReservationsChanged(ledger))
+        await settle(pilot)
+        table = app.screen.query_one(ReservationTable)
+        assert table.row_count == 5 and table.border_subtitle == "5 held"
+
+        renewed = list(ledger)
+        renewed[2] = replace(ledger[2], path_pattern="src/renamed.py", conflicts=True)
+        engine.emit(ev.ReservationsChanged(tuple(renewed)))
+        await settle(pilot)
+        text = screen_text(app)
+        assert "src/renamed.py" in text and "src/file_2.py" not in text
+        assert table.row_count == 5
+
+        engine.emit(ev.ReservationsChanged(_ledger(7)))
+        await settle(pilot)
+        assert table.row_count == 7 and table.border_subtitle == "7 held"
+        assert "src/file_6.py" in screen_text(app)
+
+        engine.emit(ev.ReservationsChanged(()))
+        await settle(pilot)
+        assert table.row_count == 0 and table.border_subtitle == "0 held"
