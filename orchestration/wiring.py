@@ -64,7 +64,6 @@ def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | 
     from .agents.factory import make_runner
     from .live_diff import LaneDiffWatcher
 
-    size = config.batch_size
     relay = _Relay()
     store = open_store(repo)
     pool = WorktreePool.from_config(repo, config)  # worktree_dir is relative to the repository

@@ -135,7 +135,7 @@ def test_the_agent_mail_token_stays_secret_with_the_real_server(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "merged orch/bd-1" in result.stdout
     assert TOKEN not in result.stdout + result.stderr + status.stdout + status.stderr
-    everything = _all_text_under(repo) + _all_text_under(tmp_path / f".repo.orch-lanes")
+    everything = _all_text_under(repo) + _all_text_under(tmp_path / ".repo.orch-lanes")
     assert TOKEN not in everything
 
 
