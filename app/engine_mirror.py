@@ -60,6 +60,10 @@ REGIONS: dict[type[ev.Event], frozenset[Region]] = {
     ev.MergeDone: frozenset({Region.MERGES, Region.BANNER, Region.CONFLICT}),
     ev.GraphReloaded: frozenset({Region.GRAPH}),
     ev.ErrorRaised: frozenset({Region.BANNER}),
+    ev.LaneEnvironmentReady: frozenset({Region.LANE}),
+    ev.LaneCheckFinished: frozenset({Region.LANE, Region.MERGES}),
+    ev.MergeHeldForCheck: frozenset({Region.MERGES, Region.BANNER}),
+    ev.CheckHoldAnswered: frozenset({Region.MERGES, Region.BANNER}),
 }
 """What each event makes stale; an event missing here (LogLine) only adds its log line."""
 
@@ -145,4 +149,4 @@ def log_line(event: ev.Event) -> tuple[str, str] | None:
 def copy_snapshot(snapshot: EngineSnapshot) -> EngineSnapshot:
     """A private copy, so the mirror never edits the engine's own lists."""
     return replace(snapshot, lanes=[replace(view) for view in snapshot.lanes],
-                   merges=[replace(item) for item in snapshot.merges])
+                   merges=[replace(item) for item in snapshot.merges], checks=dict(snapshot.checks))

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .events import EventSink, Mode
+from .lane_check import CheckAnswer, CheckResult
 from .model import Reservation, TaskGraph
 
 
@@ -43,6 +44,11 @@ class LaneView:
     diff_files: tuple[str, ...] = ()
     alerts: tuple[str, ...] = ()
     outcome: str | None = None
+    ports: tuple[int, ...] = ()
+    copied: tuple[str, ...] = ()
+    """Files copied from the main checkout into the lane (lane_copy)."""
+    setup: str = ""
+    check: CheckResult | None = None
 
 
 @dataclass
@@ -50,9 +56,20 @@ class MergeView:
     task_id: str
     branch: str
     state: str = "pending"
-    """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, merged."""
+    """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, held, merged."""
     predicted_conflicts: tuple[str, ...] = ()
     commit: str | None = None
+    check: CheckResult | None = None
+    """The lane check's evidence (None: no lane_check_command)."""
+
+
+@dataclass
+class HeldMerge:
+    """A merge held because its lane's check failed, until a person answers."""
+
+    task_id: str
+    branch: str
+    check: CheckResult
 
 
 @dataclass
@@ -69,6 +86,9 @@ class EngineSnapshot:
     reservations: tuple[Reservation, ...] = ()
     merges: list[MergeView] = field(default_factory=list)
     conflict: Any = None
+    held: HeldMerge | None = None
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    """The last lane check of each task, kept across batches (the next approval shows them)."""
 
 
 class EngineCommands(Protocol):
@@ -90,3 +110,4 @@ class EngineCommands(Protocol):
     async def continue_merge(self) -> None: ...
     async def abort_merge(self) -> None: ...
     async def pause(self) -> None: ...
+    async def answer_check(self, task_id: str, answer: CheckAnswer) -> None: ...

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from . import lane_settings
 from .errors import BadInput
 
 MIN_BATCH_SIZE = 2
@@ -40,6 +41,18 @@ class Config:
     agent_mail_token_env: str = "AGENT_MAIL_TOKEN"
     """Name of the environment variable holding the bearer token (the token never sits in a file)."""
     reservation_ttl_seconds: int = 3600
+    lane_setup_command: tuple[str, ...] = ()
+    """argv run in a lane's worktree after it is assigned, before its agent starts; empty: none."""
+    lane_setup_when_changed: tuple[str, ...] = ()
+    """Files (relative to the lane) whose content decides whether setup runs again; empty: always."""
+    lane_copy: tuple[str, ...] = ()
+    """Git-ignored files or folders copied from the main checkout into each lane on assignment."""
+    lane_ports: int = 10
+    """Free ports leased to each lane (ORCH_PORT, ORCH_PORTS); 0 leases none."""
+    lane_port_base: int = 42000
+    """The first port of lane 1's block; lane N starts lane_ports * (N - 1) above it."""
+    lane_check_command: tuple[str, ...] = ()
+    """argv run in the lane when its agent succeeds; a failure holds the lane's merge for a person."""
     source: str = field(default="defaults", compare=False)
 
 
@@ -89,6 +102,12 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "agent_mail_url": _text,
     "agent_mail_token_env": _text,
     "reservation_ttl_seconds": _positive_number,
+    "lane_setup_command": _argv,
+    "lane_setup_when_changed": lane_settings.check_lane_paths,
+    "lane_copy": lane_settings.check_lane_paths,
+    "lane_ports": lane_settings.check_lane_ports,
+    "lane_port_base": lane_settings.check_port_base,
+    "lane_check_command": _argv,
 }
 
 
@@ -136,6 +155,7 @@ def _validated(path: Path, text: str, table: dict[str, Any]) -> dict[str, Any]:
             raise BadInput(f"{key} {problem}", path=path, line=_line_of(text, key),
                            fix=f"change {key} or remove it to use the default")
         values[name] = tuple(value) if isinstance(value, list) else value
+    lane_settings.check_together(values, path, text, _line_of, max_lanes=MAX_BATCH_SIZE)
     return values
 
 

@@ -22,6 +22,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from ..events import EventSink, LaneOutcome, LaneProgress
 from ..git_exec import nul_fields, run_git
@@ -44,6 +45,10 @@ class AgentRequest:
     mail_agent: str = ""
     """The lane's Agent Mail agent, which holds the reservations (empty: Agent Mail is down)."""
     mail_project: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The lane's ORCH_* variables (ORCH_LANE, ORCH_TASK_ID, ORCH_WORKTREE, ORCH_PORT, ORCH_PORTS)."""
+    follow_up: str = ""
+    """Why the task came back (a failed lane check's output); empty on a first attempt."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ def build_prompt(request: AgentRequest) -> str:
         parts += ["", "## Acceptance criteria", task.acceptance_criteria.strip()]
     if task.design.strip():
         parts += ["", "## Design notes", task.design.strip()]
+    if request.follow_up.strip():
+        parts += ["", "## Follow-up", request.follow_up.strip()]
     parts += [
         "",
         "## Where you work",
@@ -100,6 +107,9 @@ def build_prompt(request: AgentRequest) -> str:
         reserved,
         *([f"Agent Mail: they are held by agent {request.mail_agent} in project {request.mail_project};"
            " reserve any extra file under that name."] if request.mail_agent else []),
+        *([f"Ports leased to your lane (use these for any server you start): {request.env['ORCH_PORTS']}"
+           f" (also in the environment as ORCH_PORT, the first, and ORCH_PORTS)."]
+          if request.env.get("ORCH_PORTS") else []),
         "",
         "## Boundaries",
         "- Stay inside your worktree; do not read or write files anywhere else.",
