@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import OrchError
-from .git_exec import nul_fields, run_git
+from .git_exec import nul_fields, run_git_with_input
 from .worktrees import worktree_git_dir
 
 FINGERPRINT_FILE = "orch-tui-setup.json"
@@ -42,7 +42,7 @@ def copy_into_lane(main: Path, worktree: Path, paths: Sequence[str]) -> CopyRepo
     if not present:
         return CopyReport((), missing)
     # `git check-ignore` names the ignored (and untracked) ones among the paths given.
-    result = run_git(worktree, "check-ignore", "-z", "--", *present, check=False)
+    result = run_git_with_input(worktree, "check-ignore", "-z", "--stdin", text="\0".join(present) + "\0")
     ignored = set(nul_fields(result.out)) if result.status in (0, 1) else set()
     if result.status not in (0, 1):
         raise OrchError(f"lane_copy: git check-ignore failed in {worktree}: {result.err.strip()}")
