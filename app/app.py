@@ -20,16 +20,19 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
+from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.events import Event
 
 from .engine_mirror import EngineMirror, copy_snapshot
 from .messages import CommandFailed, EngineEvent, EngineStarted
 from .screens.approval import ApprovalScreen
+from .screens.check_hold import CheckHoldScreen
 from .screens.conflict import ConflictScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 
 THEMES = ("textual-dark", "textual-light")
+POOL_USAGE_SECONDS = 60.0
 
 
 class OrchApp(App[None]):
@@ -43,8 +46,10 @@ class OrchApp(App[None]):
 
     def __init__(self, engine: EngineCommands, *, clock: Callable[[], float] = time.time,
                  theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None,
-                 manage_engine: bool = False) -> None:
+                 manage_engine: bool = False, pool_usage: Callable[[], int] | None = None) -> None:
         super().__init__()
+        self.pool_usage = pool_usage
+        """Bytes the lane pool takes on disk (blocking; run in a thread); None hides it."""
         self.engine = engine
         self.manage_engine = manage_engine
         """Start the engine after the first frame and close it on quit (`orch-tui` does)."""
@@ -69,6 +74,9 @@ class OrchApp(App[None]):
         if self.manage_engine:
             self.send("start")  # first in the queue: every later command waits for it
         self.call_after_refresh(_freeze_startup_objects)
+        if self.pool_usage is not None:
+            self.measure_pool()
+            self.set_interval(POOL_USAGE_SECONDS, self.measure_pool)
 
     def _event_sink(self, event: Event) -> None:
         """Called by the engine, on this loop or from another thread."""
@@ -85,6 +93,10 @@ class OrchApp(App[None]):
             self.show_proposal()
         if changes.conflict:
             self.show_conflict()
+        if isinstance(message.event, (ev.MergeHeldForCheck, ev.CheckHoldAnswered)):
+            self.show_held()
+        if isinstance(message.event, ev.EngineStateChanged) and message.event.state == "idle":
+            self.measure_pool()
 
     def on_engine_started(self, message: EngineStarted) -> None:
         """The engine loaded the graph and recovered its state. Its events (GraphReloaded,
@@ -102,6 +114,32 @@ class OrchApp(App[None]):
             self.show_proposal()
         if self.mirror.snapshot.conflict is not None:
             self.show_conflict()
+        if self.mirror.snapshot.held is not None:
+            self.show_held()
+
+    def show_held(self) -> None:
+        """The merge held for a failed lane check, over the dashboard (gone once answered)."""
+        held = self.mirror.snapshot.held
+        screens = [s for s in self.screen_stack if isinstance(s, CheckHoldScreen)]
+        if held is None:
+            for screen in screens:
+                screen.dismiss()
+        elif screens:
+            screens[-1].show_held(held)
+        else:
+            self.push_screen(CheckHoldScreen(held))
+
+    @work(exclusive=True, group="pool-usage", exit_on_error=False)
+    async def measure_pool(self) -> None:
+        """Total disk use of the lane pool, measured off the event loop, for the banner."""
+        if self.pool_usage is None:
+            return
+        try:
+            self.mirror.pool_bytes = await asyncio.to_thread(self.pool_usage)
+        except OSError as error:
+            self.dashboard.log_line(f"could not measure the pool's disk use: {error}", "warning")
+            return
+        self.dashboard.show_banner()
 
     def show_proposal(self) -> None:
         proposal = self.mirror.snapshot.proposal

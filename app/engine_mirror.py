@@ -90,6 +90,8 @@ class EngineMirror:
     clock: Callable[[], float]
     error: str = ""
     """The banner's error line: the last error or failed check, until the engine moves on."""
+    pool_bytes: int | None = None
+    """Disk use of the lane pool (measured by the app off the event loop); None: not measured."""
 
     @property
     def lane_count(self) -> int:

@@ -22,6 +22,8 @@ class BannerFacts:
     alerts: list[str] = field(default_factory=list)
     waiting: str = ""
     error: str = ""
+    pool: str = ""
+    """Disk use of the lane pool (`1.2 GB`); empty until measured."""
 
 
 class StatusBanner(Static):
@@ -44,6 +46,8 @@ class StatusBanner(Static):
         line.append("orch-tui ", "bold")
         line.append(f"● {facts.state}", "bold")
         line.append(f"  batch {facts.batch_size}")
+        if facts.pool:
+            line.append(f"  pool {facts.pool}", "dim")
         if facts.mode == "sequential":
             line.append("  SEQUENTIAL MODE", "bold reverse")
             if facts.mode_reason:

@@ -14,6 +14,10 @@ def run(args: argparse.Namespace) -> int:
     config = effective_config(repo, agent=getattr(args, "agent", None),
                               agent_mail_url=getattr(args, "agent_mail", None),
                               batch_size=getattr(args, "batch_size", None))
+    from orch_tui.orchestration.pool_care import pool_disk_bytes
+    from orch_tui.orchestration.worktrees import pool_root
+
     engine = build_engine(repo, config)
-    OrchApp(engine, manage_engine=True).run()
+    root = pool_root(repo, config.worktree_dir)
+    OrchApp(engine, manage_engine=True, pool_usage=lambda: pool_disk_bytes(root)).run()
     return 0

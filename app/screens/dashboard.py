@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from orch_tui.orchestration.commands import EngineState, LaneView
+from orch_tui.orchestration.pool_care import human_bytes
 from orch_tui.widgets.event_log import EventLog
 from orch_tui.widgets.lane import LanePanel
 from orch_tui.widgets.lane_grid import LaneGrid
@@ -46,8 +47,12 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.timeouts.append(label)
         if view.alerts:
             facts.alerts.append(label)
+    if mirror.pool_bytes is not None:
+        facts.pool = human_bytes(mirror.pool_bytes)
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
+    elif snap.held is not None:
+        facts.waiting = f"lane check of {snap.held.task_id} failed; its merge waits for you: press m"
     elif snap.state == EngineState.PROPOSED and snap.proposal is not None:
         facts.waiting = "batch proposed: press v to review"
     return facts
@@ -59,7 +64,9 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("p", "propose", "Propose", tooltip="Ask the planner for the next batch"),
         Binding("v", "review", "Review", tooltip="Open the approval screen for the proposed batch"),
-        Binding("m", "resolve", "Resolve", tooltip="Open the conflict screen of the waiting merge"),
+        Binding("m", "resolve", "Resolve",
+                tooltip="Open the conflict screen of the waiting merge, or the merge held by a failed "
+                        "lane check (merge anyway, retry the agent, drop)"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter tasks by text"),
         Binding("f", "status_filter", "Status", tooltip="Cycle the task status filter"),
         Binding("P", "pause", "Pause", tooltip="Pause after the current batch"),
@@ -154,6 +161,10 @@ class DashboardScreen(Screen[None]):
         if grid.count != mirror.lane_count:  # drops the panels emptied above
             grid.set_lane_count(mirror.lane_count)
 
+    def show_banner(self) -> None:
+        if self._drawn:
+            self.query_one(StatusBanner).show_facts(banner_facts(self.orch.mirror))
+
     def log_line(self, text: str, level: str = "info") -> None:
         if self._drawn:
             self.query_one(EventLog).add(text, level)
@@ -173,10 +184,13 @@ class DashboardScreen(Screen[None]):
             self.orch.show_proposal()
 
     def action_resolve(self) -> None:
-        if self.orch.mirror.snapshot.conflict is None:
-            self.notify("No merge conflict is waiting.")
-        else:
+        snap = self.orch.mirror.snapshot
+        if snap.conflict is not None:
             self.orch.show_conflict()
+        elif snap.held is not None:
+            self.orch.show_held()
+        else:
+            self.notify("No merge conflict or failed lane check is waiting.")
 
     def action_filter(self) -> None:
         self.query_one(TaskGraphView).action_focus_filter()

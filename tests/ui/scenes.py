@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.events import LaneOutcome
 from tests.ui.scenario_engine import ScenarioEngine
 
@@ -60,6 +61,32 @@ def conflict() -> ScenarioEngine:
     return engine
 
 
+def lane_checks() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.prepare_lanes()
+    engine.check_lane(1, passed=True)
+    engine.check_lane(2, passed=False)
+    engine.queue_merges()
+    return engine
+
+
+def check_held() -> ScenarioEngine:
+    engine = lane_checks()
+    engine.hold_for_check(2)
+    return engine
+
+
+def approval_after_check() -> ScenarioEngine:
+    """The next batch: a task sent back after its lane check failed comes first."""
+    engine = check_held()
+    retried = engine.view.held.task_id
+    engine.emit(ev.CheckHoldAnswered(retried, f"orch/{retried}", "retry"))
+    engine.emit(ev.EngineStateChanged("idle", "batch finished"))
+    engine.pinned = [retried]
+    engine.propose_now()
+    return engine
+
+
 SCENES = (
     Scene("dashboard_idle", idle, description="the dashboard before any batch"),
     Scene("dashboard_mid_batch", mid_batch, description="four lanes at work with live diffs"),
@@ -71,6 +98,11 @@ SCENES = (
     Scene("abort_lane", mid_batch, press=("k",), description="k asks before it stops the agent of a lane"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
+    Scene("dashboard_lane_checks", lane_checks,
+          description="lane environments (ports, copied files, setup) and lane checks in the merge queue"),
+    Scene("check_held", check_held, description="a failed lane check holds its merge: merge anyway, retry, drop"),
+    Scene("approval_after_check", approval_after_check,
+          description="the next batch's approval shows the last lane check of a retried task"),
 )
 SIZES = {"small": (100, 30), "large": (160, 48)}
 """100x30 is the smallest supported size; 160x48 shows how a large terminal is used."""
