@@ -136,7 +136,7 @@ class OrchApp(App[None]):
             return
         try:
             self.mirror.pool_bytes = await asyncio.to_thread(self.pool_usage)
-        except OSError as error:
+        except Exception as error:  # shown, never fatal: the banner just keeps the last figure
             self.dashboard.log_line(f"could not measure the pool's disk use: {error}", "warning")
             return
         self.dashboard.show_banner()

@@ -98,7 +98,7 @@ class LaneEnvironments:
         if inputs and await asyncio.to_thread(last_setup_fingerprint, worktree) == fingerprint:
             return f"skipped: {', '.join(inputs)} unchanged", ""
         sink(ev.LaneProgress(lane, task_id, "setup", action=f"setup: {shlex.join(argv)}"))
-        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "setup", action=f"setup: {line}")))
+        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "setup", action=line)))
         run = await run_lane_command(argv, worktree, {**self.extra_env, **self.env(lane)},
                                      timeout=self.config.agent_timeout_seconds, on_line=stream)
         await asyncio.to_thread(remember_setup, worktree, fingerprint if run.ok else None)
@@ -115,7 +115,7 @@ class LaneEnvironments:
         if not argv:
             return None
         sink(ev.LaneProgress(lane, task_id, "checking", action=f"check: {shlex.join(argv)}"))
-        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "checking", action=f"check: {line}")))
+        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "checking", action=line)))
         run = await run_lane_command(argv, worktree, {**self.extra_env, **self.env(lane)},
                                      timeout=self.config.agent_timeout_seconds, on_line=stream)
         result = check_result(run, shlex.join(argv))
