@@ -305,3 +305,19 @@ def test_orch_tui_run_with_setup_copy_and_check(tmp_path: Path) -> None:
     assert git(repo, "log", "--all", "--format=%H", "--", ".env") == ""
     assert (lanes / "lane-1" / ".env").read_text() == "SECRET=s3cret\n"
     assert read_statuses(repo) == {"t-1": "closed", "t-2": "in_progress"}
+
+
+async def test_a_held_merge_is_held_again_after_a_restart(tmp_path: Path) -> None:
+    repo, engine, seen = await _held(tmp_path)
+    await engine.close()
+    again, seen_again = build(repo, tmp_path / "lanes", lane_check_command=tuple(FAIL_IF_BROKEN))
+    await again.start()
+    try:
+        assert await asyncio.wait_for(again.wait_until_settled(), 60) is EngineState.WAITING_FOR_PERSON
+        held = again.snapshot().held
+        assert held is not None and held.task_id == "t-2" and "broken.txt" in held.check.output_tail
+        await again.answer_check("t-2", CheckAnswer.DROP)
+        assert await asyncio.wait_for(again.wait_until_settled(), 60) is EngineState.IDLE
+    finally:
+        await again.close()
+    assert read_statuses(repo) == {"t-1": "closed", "t-2": "open"}
