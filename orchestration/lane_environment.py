@@ -22,6 +22,7 @@ from .lane_check import CheckResult
 from .lane_commands import CommandRun, Throttled, run_lane_command
 from .lane_ports import PortBlock, PortLeases
 from .lane_setup import copy_into_lane, last_setup_fingerprint, remember_setup, setup_fingerprint
+from .worktrees import status_entries
 
 TAIL_IN_REASON = 12
 TAIL_IN_CHECK = 20
@@ -37,6 +38,11 @@ class PreparedLane:
     """What setup did: `ran in 1.2 s`, `skipped: uv.lock unchanged`, or empty (none configured)."""
     failure: str = ""
     """Why the lane cannot start (setup failed, a copy was refused); empty when it can."""
+
+
+def _untracked(worktree: Path) -> set[str]:
+    """Untracked files git does not ignore (what a leftovers commit would add)."""
+    return {entry[3:] for entry in status_entries(worktree, untracked_cache=True) if entry.startswith("??")}
 
 
 def check_result(run: CommandRun, command: str) -> CheckResult:
@@ -99,8 +105,10 @@ class LaneEnvironments:
             return f"skipped: {', '.join(inputs)} unchanged", ""
         sink(ev.LaneProgress(lane, task_id, "setup", action=f"setup: {shlex.join(argv)}"))
         stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "setup", action=line)))
+        before = await asyncio.to_thread(_untracked, worktree)
         run = await run_lane_command(argv, worktree, {**self.extra_env, **self.env(lane)},
                                      timeout=self.config.agent_timeout_seconds, on_line=stream)
+        await self._warn_new_files("lane setup", lane, worktree, before, sink)
         await asyncio.to_thread(remember_setup, worktree, fingerprint if run.ok else None)
         if run.ok:
             return f"ran in {run.seconds:.1f} s", ""
@@ -116,11 +124,23 @@ class LaneEnvironments:
             return None
         sink(ev.LaneProgress(lane, task_id, "checking", action=f"check: {shlex.join(argv)}"))
         stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "checking", action=line)))
+        before = await asyncio.to_thread(_untracked, worktree)
         run = await run_lane_command(argv, worktree, {**self.extra_env, **self.env(lane)},
                                      timeout=self.config.agent_timeout_seconds, on_line=stream)
+        await self._warn_new_files("lane check", lane, worktree, before, sink)
         result = check_result(run, shlex.join(argv))
         sink(ev.LaneCheckFinished(lane, task_id, branch, result))
         return result
+
+    async def _warn_new_files(self, what: str, lane: int, worktree: Path, before: set[str],
+                              sink: EventSink) -> None:
+        """Files a setup or check leaves that git does not ignore would be committed with the
+        lane's work: say so (they are not deleted; they may be wanted)."""
+        new = sorted(await asyncio.to_thread(_untracked, worktree) - before)
+        if new:
+            shown = ", ".join(new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+            sink(ev.LogLine(f"lane {lane}: {what} left {shown}, not ignored by git: it will be committed "
+                            "with the lane's work; add it to .gitignore if it is an artifact", "warning"))
 
     def release(self, lane: int) -> None:
         """The lane is done: its ports go back to the pool."""

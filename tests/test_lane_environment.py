@@ -321,3 +321,17 @@ async def test_a_held_merge_is_held_again_after_a_restart(tmp_path: Path) -> Non
     finally:
         await again.close()
     assert read_statuses(repo) == {"t-1": "closed", "t-2": "open"}
+
+
+async def test_a_check_that_leaves_files_behind_is_named_in_the_log(tmp_path: Path) -> None:
+    tasks = [TaskSpec("t-1", ("a.txt",), script=quick("a.txt"))]
+    repo = make_task_repo(tmp_path / "repo", tasks, {".gitignore": IGNORES[1]})
+    check = [PY, "-c", "open('.coverage', 'w').write('data')"]
+    engine, seen = build(repo, tmp_path / "lanes", lane_check_command=tuple(check))
+    await engine.start()
+    try:
+        assert await run_one_batch(engine) is EngineState.IDLE
+    finally:
+        await engine.close()
+    warnings = [event.text for event in seen if isinstance(event, ev.LogLine) and event.level == "warning"]
+    assert any("lane check left .coverage, not ignored by git" in text for text in warnings), warnings
