@@ -335,7 +335,8 @@ class Engine:
         await asyncio.to_thread(self.parts.store.update, task.id, status="in_progress",
                                 assignee=f"lane-{lane}")
         self._emit(ev.LaneStarted(lane, task.id, task.title, record.branch, record.worktree))
-        prepared = await self._environments.prepare(lane, task.id, Path(record.worktree), self._emit)
+        prepared = await self._environments.prepare(lane, task.id, Path(record.worktree), self._emit,
+                                                    head=assigned.head)
         if prepared.failure:
             return LaneOutcome.FAILED, prepared.failure
         watcher, watching = self._start_watcher(lane, task, Path(record.worktree), base, reserved,
@@ -369,9 +370,13 @@ class Engine:
                             env=self._environments.env(lane), follow_up=self._follow_ups.pop(task.id, ""))
 
     async def _check_lane(self, lane: int, task: Task, record: LaneRecord, result: Any) -> tuple[LaneOutcome, str]:
-        """After the agent: the lane check (when it succeeded); the lane's ports go back either way.
-        A failed check does not fail the lane: its merge waits for a person (`_hold_for_check`)."""
+        """After the agent: copied files kept out of commits, then the lane check (when it
+        succeeded); the lane's ports go back either way. A failed check does not fail the
+        lane: its merge waits for a person (`_hold_for_check`)."""
         try:
+            exposed = await self._environments.guard_copies(lane, Path(record.worktree), record.base)
+            if exposed:
+                return LaneOutcome.FAILED, exposed
             if result.outcome is LaneOutcome.SUCCEEDED:
                 check = await self._environments.check(lane, task.id, record.branch, Path(record.worktree),
                                                        self._emit)

@@ -21,7 +21,9 @@ from .events import EventSink
 from .lane_check import CheckResult
 from .lane_commands import CommandRun, Throttled, run_lane_command
 from .lane_ports import PortBlock, PortLeases
-from .lane_setup import copy_into_lane, last_setup_fingerprint, remember_setup, setup_fingerprint
+from .lane_setup import (copy_into_lane, expose_check, ignore_rules_key, last_setup_fingerprint, remember_setup,
+                         setup_fingerprint)
+from .repo_paths import git_common_dir
 from .worktrees import status_entries
 
 TAIL_IN_REASON = 12
@@ -59,13 +61,19 @@ class LaneEnvironments:
         self.extra_env = dict(extra_env or {})
         self.ports = PortLeases(config.lane_port_base, config.lane_ports)
         self._env: dict[int, dict[str, str]] = {}
+        self._copies_verified: dict[int, tuple[str, frozenset[str]]] = {}
+        """Per lane: the ignore-rules key and the copied paths git was asked about under it."""
+        self._common_dir: Path | None = None
+        self._copied: dict[int, tuple[str, ...]] = {}
 
     def env(self, lane: int) -> dict[str, str]:
         """The ORCH_* variables of `lane` (empty before `prepare`)."""
         return dict(self._env.get(lane, {}))
 
-    async def prepare(self, lane: int, task_id: str, worktree: Path, sink: EventSink) -> PreparedLane:
-        """Lease ports, copy files, run setup (unless its inputs are unchanged); report it."""
+    async def prepare(self, lane: int, task_id: str, worktree: Path, sink: EventSink,
+                      head: str | None = None) -> PreparedLane:
+        """Lease ports, copy files, run setup (unless its inputs are unchanged); report it.
+        `head` (the lane's commit) lets a warm lane skip asking git again about its copies."""
         try:
             block = await asyncio.to_thread(self.ports.lease, lane)
         except OrchError as error:
@@ -74,7 +82,7 @@ class LaneEnvironments:
         self._env[lane] = env
         prepared = PreparedLane(lane, block, env)
         try:
-            copied = await self._copy(lane, worktree, sink)
+            copied = await self._copy(lane, worktree, head, sink)
             setup, failure = await self._setup(lane, task_id, worktree, sink)
         except OrchError as error:
             copied, setup, failure = (), "", str(error)
@@ -85,14 +93,25 @@ class LaneEnvironments:
                                      ("failed" if failure else "")))
         return prepared
 
-    async def _copy(self, lane: int, worktree: Path, sink: EventSink) -> tuple[str, ...]:
+    async def _copy(self, lane: int, worktree: Path, head: str | None, sink: EventSink) -> tuple[str, ...]:
         if not self.config.lane_copy:
             return ()
-        report = await asyncio.to_thread(copy_into_lane, self.main, worktree, self.config.lane_copy)
+        key = await asyncio.to_thread(self._ignore_rules_key, head)
+        known_key, known = self._copies_verified.get(lane, ("", frozenset()))
+        verified = known if key is not None and key == known_key else frozenset()
+        report = await asyncio.to_thread(copy_into_lane, self.main, worktree, self.config.lane_copy, verified)
+        if key is not None:
+            self._copies_verified[lane] = (key, verified | frozenset(report.copied))
+        self._copied[lane] = report.copied
         if report.missing:
             sink(ev.LogLine(f"lane {lane}: lane_copy: {', '.join(report.missing)} not in the main "
                             f"checkout {self.main}; nothing copied for it", "warning"))
         return report.copied
+
+    def _ignore_rules_key(self, head: str | None) -> str | None:
+        if self._common_dir is None:
+            self._common_dir = git_common_dir(self.main)
+        return ignore_rules_key(self._common_dir, head)
 
     async def _setup(self, lane: int, task_id: str, worktree: Path, sink: EventSink) -> tuple[str, str]:
         """(what setup did, why it failed or empty)."""
@@ -115,6 +134,13 @@ class LaneEnvironments:
         tail = run.tail_text(TAIL_IN_REASON)
         return "failed", (f"{run.summary('lane setup')} in {worktree} (kept for inspection)"
                           + (f"; its output ended with:\n{tail}" if tail else ""))
+
+    async def guard_copies(self, lane: int, worktree: Path, base: str) -> str:
+        """After the agent: why the lane must fail because of its copied files (empty: fine)."""
+        copied = self._copied.get(lane, ())
+        if not copied:
+            return ""
+        return await asyncio.to_thread(expose_check, worktree, base, copied)
 
     async def check(self, lane: int, task_id: str, branch: str, worktree: Path,
                     sink: EventSink) -> CheckResult | None:
@@ -146,3 +172,4 @@ class LaneEnvironments:
         """The lane is done: its ports go back to the pool."""
         self.ports.release(lane)
         self._env.pop(lane, None)
+        self._copied.pop(lane, None)

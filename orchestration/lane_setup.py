@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import OrchError
-from .git_exec import nul_fields, run_git_with_input
+from .git_exec import nul_fields, run_git, run_git_with_input
 from .worktrees import worktree_git_dir
 
 FINGERPRINT_FILE = "orch-tui-setup.json"
@@ -35,19 +35,20 @@ class CopyReport:
     """Listed in lane_copy but absent from the main checkout (nothing to copy)."""
 
 
-def copy_into_lane(main: Path, worktree: Path, paths: Sequence[str]) -> CopyReport:
-    """Copy each of `paths` that exists in `main` into `worktree`; refuse any git would track."""
+def copy_into_lane(main: Path, worktree: Path, paths: Sequence[str],
+                   already_verified: frozenset[str] = frozenset()) -> CopyReport:
+    """Copy each of `paths` that exists in `main` into `worktree`; refuse any git would track.
+
+    `already_verified` are paths known to be ignored under the lane's current commit and
+    ignore rules (the caller keys that on both), so git need not be asked again."""
     present = [path for path in paths if os.path.lexists(main / path)]
     missing = tuple(path for path in paths if path not in present)
     if not present:
         return CopyReport((), missing)
-    # `git check-ignore` names the ignored (and untracked) ones among the paths given.
-    result = run_git_with_input(worktree, "check-ignore", "-z", "--stdin", text="\0".join(present) + "\0")
-    ignored = set(nul_fields(result.out)) if result.status in (0, 1) else set()
-    if result.status not in (0, 1):
-        raise OrchError(f"lane_copy: git check-ignore failed in {worktree}: {result.err.strip()}")
-    exposed = [path for path in present if path not in ignored and path.rstrip("/") not in ignored]
+    exposed = _not_ignored(worktree, [path for path in present if path not in already_verified])
     if exposed:
+        # An earlier copy the lane still holds would be committed with the lane's leftovers now.
+        _remove(worktree, exposed)
         raise LaneCopyRefused(
             f"lane_copy: {', '.join(exposed)} {'is' if len(exposed) == 1 else 'are'} not ignored by git "
             "(or tracked), so the copy could be committed and merged; add "
@@ -56,6 +57,62 @@ def copy_into_lane(main: Path, worktree: Path, paths: Sequence[str]) -> CopyRepo
     for path in present:
         _copy(main / path, worktree / path)
     return CopyReport(tuple(present), missing)
+
+
+def _not_ignored(worktree: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` git would commit in `worktree` (not ignored, or tracked)."""
+    if not paths:
+        return []
+    # `git check-ignore` names the ignored (and untracked) ones among the paths given.
+    result = run_git_with_input(worktree, "check-ignore", "-z", "--stdin", text="\0".join(paths) + "\0")
+    if result.status not in (0, 1):
+        raise OrchError(f"lane_copy: git check-ignore failed in {worktree}: {result.err.strip()}")
+    ignored = set(nul_fields(result.out))
+    return [path for path in paths if path not in ignored and path.rstrip("/") not in ignored]
+
+
+def expose_check(worktree: Path, base: str, copied: Sequence[str]) -> str:
+    """After the agent: why the lane's copies could reach a commit (empty when they cannot).
+
+    A copy the agent committed fails the lane (its branch must never be merged: history would
+    carry the file). A copy git would now commit (the agent changed the ignore rules) is
+    deleted from the lane, so the leftovers commit cannot take it; the main checkout still has
+    the original."""
+    committed = nul_fields(run_git(worktree, "diff", "--name-only", "-z", base, "HEAD", "--", *copied).out)
+    present = [path for path in copied if os.path.lexists(worktree / path)]
+    exposed = _not_ignored(worktree, present)
+    _remove(worktree, exposed)
+    problems = []
+    if committed:
+        problems.append(f"the agent committed {', '.join(committed)}, copied into the lane by lane_copy; "
+                        "the branch must not be merged: remove the file from its history before retrying")
+    if exposed:
+        problems.append(f"{', '.join(exposed)} (copied by lane_copy) became visible to git in the lane and "
+                        "was removed from it so it is not committed; keep it in .gitignore")
+    return "; ".join(problems)
+
+
+def _remove(worktree: Path, paths: Sequence[str]) -> None:
+    """Delete lane copies (the main checkout keeps the originals)."""
+    for path in paths:
+        target = worktree / path
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif os.path.lexists(target):
+            target.unlink()
+
+
+def ignore_rules_key(common_dir: Path, head: str | None) -> str | None:
+    """What decides whether a lane's copies are ignored: its commit (tracked files and
+    .gitignore files) and the repository's info/exclude. None when the commit is unknown."""
+    if not head:
+        return None
+    exclude = common_dir / "info" / "exclude"
+    try:
+        rules = exclude.read_bytes()
+    except OSError:
+        rules = b""
+    return head + ":" + hashlib.sha256(rules).hexdigest()
 
 
 def _copy(source: Path, target: Path) -> None:

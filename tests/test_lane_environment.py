@@ -335,3 +335,42 @@ async def test_a_check_that_leaves_files_behind_is_named_in_the_log(tmp_path: Pa
         await engine.close()
     warnings = [event.text for event in seen if isinstance(event, ev.LogLine) and event.level == "warning"]
     assert any("lane check left .coverage, not ignored by git" in text for text in warnings), warnings
+
+
+async def test_copies_are_checked_again_when_the_lane_commit_changes(tmp_path: Path) -> None:
+    """A warm lane skips asking git about its copies only while its commit is the same: here
+    a person stops ignoring .env between batches, so the next lane refuses to copy it."""
+    tasks = [TaskSpec("t-1", ("a.txt",), script=quick("a.txt")),
+             TaskSpec("t-2", ("b.txt",), depends_on=("t-1",), script=quick("b.txt"))]
+    repo = make_task_repo(tmp_path / "repo", tasks, {".gitignore": IGNORES[1]})
+    (repo / ".env").write_text("SECRET=s3cret\n")
+    engine, seen = build(repo, tmp_path / "lanes", lane_copy=(".env",))
+    await engine.start()
+    try:
+        assert await run_one_batch(engine) is EngineState.IDLE
+        (repo / ".gitignore").write_text(".setup-runs\n")
+        git(repo, "commit", "-qm", "stop ignoring .env", "--", ".gitignore")
+        assert await run_one_batch(engine) is EngineState.IDLE
+    finally:
+        await engine.close()
+    outcomes = finished(seen)
+    assert outcomes["t-1"].outcome is ev.LaneOutcome.SUCCEEDED
+    assert outcomes["t-2"].outcome is ev.LaneOutcome.FAILED and ".env is not ignored by git" in outcomes["t-2"].reason
+    assert git(repo, "log", "--all", "--format=%H", "--", ".env") == ""
+
+
+async def test_an_agent_that_exposes_a_copy_fails_its_lane_and_the_copy_is_never_committed(tmp_path: Path) -> None:
+    unignore = {"steps": [{"write": ".gitignore", "content": ".setup-runs\n"}], "seconds": 0.05}
+    tasks = [TaskSpec("t-1", (".gitignore",), script=unignore)]
+    repo = make_task_repo(tmp_path / "repo", tasks, {".gitignore": IGNORES[1]})
+    (repo / ".env").write_text("SECRET=s3cret\n")
+    engine, seen = build(repo, tmp_path / "lanes", lane_copy=(".env",))
+    await engine.start()
+    try:
+        assert await run_one_batch(engine) is EngineState.IDLE
+    finally:
+        await engine.close()
+    failed = finished(seen)["t-1"]
+    assert failed.outcome is ev.LaneOutcome.FAILED and ".env (copied by lane_copy) became visible" in failed.reason
+    assert git(repo, "log", "--all", "--format=%H", "--", ".env") == ""
+    assert ".gitignore" in git(repo, "show", "--name-only", "--format=", "orch/t-1")  # the work is kept

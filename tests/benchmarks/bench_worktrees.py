@@ -94,7 +94,8 @@ def _bench_dispatch(repo: Path, scratch: Path, counter: _Counter) -> list[Result
     async def prepare_all(run: int) -> None:
         for index in range(1, LANES + 1):
             lane = pool.assign(index, f"env-{run}-{index}", "main")
-            prepared = await environments.prepare(index, lane.task_id or "", Path(lane.path), lambda event: None)
+            prepared = await environments.prepare(index, lane.task_id or "", Path(lane.path), lambda event: None,
+                                                  head=lane.head)
             if prepared.failure or (run > 0 and not prepared.setup.startswith("skipped")):
                 raise RuntimeError(f"benchmark lane environment: {prepared.failure or prepared.setup}")
             environments.release(index)
