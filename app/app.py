@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 import threading
 import time
 from functools import partial
@@ -33,6 +34,7 @@ from .screens.help import HelpScreen
 
 THEMES = ("textual-dark", "textual-light")
 POOL_USAGE_SECONDS = 60.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class OrchApp(App[None]):
@@ -60,6 +62,8 @@ class OrchApp(App[None]):
         self.mirror = EngineMirror(copy_snapshot(engine.snapshot()), clock)
         self._commands: asyncio.Queue[tuple[str, tuple[Any, ...]]] | None = None
         self._app_thread = threading.get_ident()
+        self.stopped_by: signal.Signals | None = None
+        """The signal (SIGINT, SIGTERM, SIGHUP) that made the app stop the engine and leave."""
 
     # ----- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -73,10 +77,28 @@ class OrchApp(App[None]):
         self.show_overlays()
         if self.manage_engine:
             self.send("start")  # first in the queue: every later command waits for it
+            self._catch_stop_signals()
         self.call_after_refresh(_freeze_startup_objects)
         if self.pool_usage is not None:
             self.measure_pool()
             self.set_interval(POOL_USAGE_SECONDS, self.measure_pool)
+
+    def _catch_stop_signals(self) -> None:
+        """A stop signal leaves as `q` does: agents stopped, journal saved (never killed mid-write)."""
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._stop_signal, signum)
+
+    def _stop_signal(self, signum: signal.Signals) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = signum
+            self.run_worker(self.action_quit(), group="stop-signal")
+
+    def on_unmount(self) -> None:
+        if self.manage_engine:
+            loop = asyncio.get_running_loop()
+            for signum in STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
 
     def _event_sink(self, event: Event) -> None:
         """Called by the engine, on this loop or from another thread."""
@@ -197,7 +219,9 @@ class OrchApp(App[None]):
                 try:
                     await closing()
                 except Exception as error:  # leaving must never hang on a broken engine
-                    self.log.error(f"engine close failed: {error}")
+                    self.exit(return_code=1, message=f"orch-tui: stopping the engine failed: {error!r}; "
+                              "agents may still run in the lane worktrees (`orch-tui status`)")
+                    return
         self.exit()
 
     def action_help(self) -> None:

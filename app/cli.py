@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("orch-tui: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a fault of ours: said in one line, the traceback only on request
+        if os.environ.get("ORCH_TUI_DEBUG"):
+            raise
+        print(f"orch-tui: unexpected error in `{args.command or 'orch-tui'}`: {type(error).__name__}: {error} "
+              "(a bug: please report it; ORCH_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ REGIONS: dict[type[ev.Event], frozenset[Region]] = {
     ev.ModeChanged: frozenset({Region.BANNER}),
     ev.LaneStarted: frozenset({Region.LANE, Region.LANE_DIFF, Region.BANNER}),
     ev.LaneProgress: frozenset({Region.LANE}),
+    ev.LaneStalled: frozenset({Region.LANE, Region.BANNER}),
     ev.LaneDiff: frozenset({Region.LANE, Region.LANE_DIFF}),
     ev.LaneAlert: frozenset({Region.LANE, Region.BANNER}),
     ev.LaneFinished: frozenset({Region.LANE, Region.BANNER}),
@@ -100,8 +101,10 @@ class EngineMirror:
     def apply(self, event: ev.Event) -> Changes:
         regions = REGIONS.get(type(event), frozenset())
         lanes_before = {view.lane for view in self.snapshot.lanes}
+        ends_stall = isinstance(event, ev.LaneProgress) and self._lane_status(event.lane) == "stalled"
         apply_event(self.snapshot, event, clock=self.clock)
         changes = _changes_for(event, regions)
+        changes.banner |= ends_stall  # the banner lists stalled lanes
         if Region.ALL_LANES in regions:
             # Lanes that are gone are redrawn empty too, so their panels can be removed.
             every = lanes_before | {view.lane for view in self.snapshot.lanes} | set(range(1, self.lane_count + 1))
@@ -114,11 +117,14 @@ class EngineMirror:
             changes.log.append(line)
         return changes
 
+    def _lane_status(self, lane: int) -> str:
+        return next((view.status for view in self.snapshot.lanes if view.lane == lane), "")
+
     def _note_error(self, event: ev.Event) -> None:
         if isinstance(event, ev.ErrorRaised):
             self.error = event.message
         elif isinstance(event, ev.MergeCheckFailed):
-            self.error = f"check failed after merging {event.task_id}"
+            self.error = describe(event) or f"merge of {event.task_id} stopped"
         elif isinstance(event, ev.EngineStateChanged) and event.state != EngineState.WAITING_FOR_PERSON:
             self.error = ""
 
@@ -142,8 +148,8 @@ def _changes_for(event: ev.Event, regions: frozenset[Region]) -> Changes:
 def log_line(event: ev.Event) -> tuple[str, str] | None:
     """The dashboard's log line for an event: the same words `orch-tui run` prints, or None
     (agent progress shows in its lane, diffs and reservations in their panels)."""
-    if isinstance(event, ev.LaneProgress):
-        return None
+    if isinstance(event, ev.LaneProgress) and event.status != "waiting":
+        return None  # said in the lane; waiting is said once, and belongs in the log too
     text = describe(event)
     return None if text is None else (text, severity(event))
 

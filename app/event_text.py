@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import singledispatch
 
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.snapshot_reducer import stall_text
 
 
 @singledispatch
@@ -57,6 +58,11 @@ def _(event: ev.LaneDiff) -> None:
 @describe.register
 def _(event: ev.LaneAlert) -> str:
     return f"lane {event.lane}: ALERT {event.message}"
+
+
+@describe.register
+def _(event: ev.LaneStalled) -> str:
+    return f"lane {event.lane}: {event.task_id} STALLED: {stall_text(event)}"
 
 
 @describe.register
@@ -166,6 +172,8 @@ def severity(event: ev.Event) -> str:
         return "good" if event.check.passed else "error"
     if isinstance(event, ev.MergeHeldForCheck):
         return "error"
+    if isinstance(event, ev.LaneStalled):
+        return "warning"
     if isinstance(event, ev.ModeChanged):
         return "warning" if event.mode is ev.Mode.SEQUENTIAL else "good"
     if isinstance(event, ev.LogLine):

@@ -33,6 +33,8 @@ class Config:
     """argv run in the merge worktree before the target moves; empty means no check."""
     agent: str = "opencode"
     agent_timeout_seconds: float = 1800.0
+    agent_stall_seconds: float = 120.0
+    """A lane whose agent sends no event for this long is shown as stalled (it keeps running)."""
     agent_command: tuple[str, ...] = ()
     """argv template for the command agent: {worktree} {task_id} {prompt_file} are filled in."""
     opencode_binary: str = "opencode"
@@ -96,6 +98,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "verify_command": _argv,
     "agent": _one_of(AGENT_KINDS),
     "agent_timeout_seconds": _positive_number,
+    "agent_stall_seconds": _positive_number,
     "agent_command": _argv,
     "opencode_binary": _text,
     "opencode_model": _optional_text,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -32,11 +33,19 @@ from .merge import MergeOutcome
 from .model import Task, TaskGraph
 from .recovery import resume_plan
 from .snapshot_reducer import apply_event
+from .steps import (ASSIGN_WORKTREE, CLAIM_FILES, CLOSE_TASK, COMMIT_LEFTOVERS, CONFIRM_CLAIM, DROP_TRACKER_EDITS,
+                    LIVE_DIFF, MARK_IN_PROGRESS, MERGE_BRANCH, PREDICT_MERGE, RELEASE_FILES, REOPEN_TASK,
+                    RUN_AGENT, START_AGENT, Step, StepFailed, describe_cause, run_step)
+from .steps import CHECK_LANE, GUARD_COPIES, PREPARE_LANE
 from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
 from .worktrees import branch_tip
 
 HEALTH_INTERVAL_SECONDS = 2.0
+SERVER_STEP_TIMEOUT_SECONDS = 120.0
+"""A safety net for Agent Mail calls (the client has its own, shorter timeouts)."""
+RETRY_MERGE = "retry"
+"""A person's answer to a merge that failed with an error: try the merge again."""
 
 
 @dataclass
@@ -72,9 +81,45 @@ class _Batch:
     lane_tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     finished: asyncio.Queue[MergeRecord | None] = field(default_factory=asyncio.Queue)
     """Merges of lanes as they finish, for `_merge_while_running`; None ends it."""
+    finishing: set[int] = field(default_factory=set)
+    """Lanes past their agent, in `_finish_lane`: an abort would cut their bookkeeping short."""
 
     def lanes_running(self) -> bool:
         return any(not task.done() for task in self.lane_tasks.values())
+
+
+class _LaneActivity:
+    """When the lane's agent last said anything, and what it last did (for stall reports)."""
+
+    def __init__(self, lane: int, task_id: str, emit: EventSink) -> None:
+        self.lane = lane
+        self.task_id = task_id
+        self._emit = emit
+        self.last_event = time.monotonic()
+        self.last_action = ""
+        self.stalled = False
+
+    def sink(self, event: Event) -> None:
+        """The sink the agent's runner emits into."""
+        silent = time.monotonic() - self.last_event
+        self.last_event = time.monotonic()
+        if isinstance(event, ev.LaneProgress) and event.action:
+            self.last_action = event.action
+        if self.stalled:
+            self.stalled = False
+            if not isinstance(event, ev.LaneProgress):  # the lane view leaves "stalled" on progress
+                self._emit(ev.LaneProgress(self.lane, self.task_id, "busy", f"active again after {silent:.0f} s"))
+        self._emit(event)
+
+
+async def _stop(task: asyncio.Future[Any]) -> BaseException | None:
+    """Cancel `task` and wait until it has stopped; what it raised while stopping (None when
+    it raised nothing, or had already ended: its caller has read that outcome)."""
+    if task.done():
+        return None
+    task.cancel()
+    await asyncio.wait([task])
+    return None if task.cancelled() else task.exception()
 
 
 class Engine:
@@ -101,6 +146,14 @@ class Engine:
         """A failed lane check's output, for the next agent of a task a person sent back."""
         self._held_task: str | None = None
         self._check_answer: CheckAnswer | None = None
+        self._waiting_on_error = False
+        self._resolution: Any = None
+        """A person's answer to the waiting merge: a MergeOutcome, RETRY_MERGE, or None (abort)."""
+        self._stopping = False
+        """close() was called: lanes cancelled now are interrupted (resumed by the next start),
+        not aborted by a person."""
+        self._monitor_failed = False
+        self._last_monitor_error = ""
 
     # ----- subscription and state -------------------------------------------------------
     def subscribe(self, sink: EventSink) -> None:
@@ -125,7 +178,12 @@ class Engine:
         self._emit(ev.EngineStateChanged(state.value, detail))
 
     def _save_journal(self) -> None:
-        self.parts.journal.save(self._journal_state)
+        try:
+            self.parts.journal.save(self._journal_state)
+        except OSError as error:  # a full disk must not end lanes unseen; git still holds the work
+            self._emit(ev.ErrorRaised(f"saving the journal failed: {describe_cause(error)}",
+                                      "free disk space: until the journal is saved, a crash loses track "
+                                      "of the batch (the work stays on its branches)"))
 
     def _log(self, text: str, level: str = "info") -> None:
         self._emit(ev.LogLine(text, level))
@@ -141,21 +199,36 @@ class Engine:
         for problem in problems:
             self._log(f"lane {problem.lane_index}: {problem.message}", "warning")
         await asyncio.to_thread(self.parts.pool.ensure)
-        await self.parts.runner.start()
+        await run_step(START_AGENT, self.parts.runner.start())
         await self._start_reservations()
         await self._reconcile()
 
     async def close(self) -> None:
-        for task in [*self._background, *( [self._batch_runner] if self._batch_runner else [])]:
+        """Stop everything: agents (and their process groups) stopped, journal saved.
+
+        Lanes still running are interrupted, not failed: the journal keeps them as running,
+        so the next start runs them again on their branches (see recovery.py).
+        """
+        self._stopping = True
+        batch = self._batch
+        lanes = [task for task in batch.lane_tasks.values() if not task.done()] if batch else []
+        tasks = [*lanes, *self._background, *([self._batch_runner] if self._batch_runner else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        if self._batch_runner:
-            await asyncio.gather(self._batch_runner, return_exceptions=True)
-        await self.parts.runner.close()
-        if self.parts.reservations is not None:
-            await self.parts.reservations.aclose()
-        if self.parts.lock is not None:
-            self.parts.lock.release()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        try:
+            await self.parts.runner.close()
+            if self.parts.reservations is not None:
+                await self.parts.reservations.aclose()
+        finally:
+            self._save_journal()
+            if self.parts.lock is not None:
+                self.parts.lock.release()
+
+    def interrupted_lanes(self) -> list[int]:
+        """Lanes a `close()` interrupted (the next start resumes them)."""
+        return [record.lane for record in self._journal_state.lanes if record.status == "running"]
 
     async def _start_reservations(self) -> None:
         manager = self.parts.reservations
@@ -166,8 +239,36 @@ class Engine:
         if (mode, manager.mode_reason) != (self._view.mode, self._view.mode_reason):
             self._emit(ev.ModeChanged(mode, manager.mode_reason))
         # Agent Mail trouble never stops the engine: the monitor says so in the log.
-        self._background.append(asyncio.create_task(manager.run_monitor(
-            HEALTH_INTERVAL_SECONDS, on_error=lambda error: self._log(f"Agent Mail: {error}", "warning"))))
+        self._supervise("the Agent Mail monitor",
+                        manager.run_monitor(HEALTH_INTERVAL_SECONDS, on_error=self._monitor_error),
+                        on_death=self._monitor_died)
+
+    def _monitor_error(self, error: Exception) -> None:
+        text = f"Agent Mail: {describe_cause(error)}"
+        if text != self._last_monitor_error:  # said once, not every probe
+            self._last_monitor_error = text
+            self._log(text, "warning")
+
+    def _monitor_died(self) -> None:
+        # Without the monitor nothing renews reservations or reads other agents' ones.
+        self._monitor_failed = True
+        self._emit(ev.ModeChanged(Mode.SEQUENTIAL, "the Agent Mail monitor stopped; restart orch-tui"))
+
+    def _supervise(self, name: str, work: Awaitable[None], on_death: Callable[[], None] | None = None) -> None:
+        """Run `work` in the background; if it dies, a person hears of it and the state says so."""
+        task = asyncio.ensure_future(work)
+        self._background.append(task)
+
+        def reported(done: asyncio.Task[None]) -> None:
+            if done.cancelled() or done.exception() is None:
+                return
+            error = done.exception()
+            assert error is not None
+            self._emit(ev.ErrorRaised(f"{name} stopped: {describe_cause(error)}",
+                                      "restart orch-tui; the journal keeps the batch"))
+            if on_death is not None:
+                on_death()
+        task.add_done_callback(reported)
 
     def forward(self, event: Event) -> None:
         """Entry for events from parts that emit on their own (the reservation manager)."""
@@ -273,9 +374,10 @@ class Engine:
             await self._merge_finished()
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # the engine reports and stops the batch; nothing is lost
-            self._emit(ev.ErrorRaised(f"batch stopped: {error}", repr(error)))
-            self._set_state(EngineState.WAITING_FOR_PERSON, f"error: {error}")
+        except Exception as error:  # the last resort: every lane and merge step has its own
+            self._emit(ev.ErrorRaised(f"batch stopped: {describe_cause(error)}",
+                                      "restart orch-tui (or run again): the journal keeps the batch"))
+            self._set_state(EngineState.WAITING_FOR_PERSON, f"error: {describe_cause(error)}")
 
     async def _run_lanes(self, batch: _Batch) -> None:
         """Run the lanes, merging each finished one that merges cleanly while the rest work."""
@@ -291,39 +393,72 @@ class Engine:
 
     async def _dispatch_all(self, batch: _Batch) -> None:
         pending = list(zip(batch.lanes or range(1, len(batch.tasks) + 1), batch.tasks))
+        said: dict[int, str] = {}
         while pending:
-            running = sum(1 for task in batch.lane_tasks.values() if not task.done())
-            if self._can_start_lane(running):
+            running = [task for task in batch.lane_tasks.values() if not task.done()]
+            if self._can_start_lane(len(running)):
                 lane, task = pending.pop(0)
                 batch.lane_tasks[lane] = asyncio.create_task(self._run_lane(lane, task, batch))
                 await asyncio.sleep(0)
                 continue
-            self._wake.clear()
-            waiters = [task for task in batch.lane_tasks.values() if not task.done()]
-            await asyncio.wait([asyncio.create_task(self._wake.wait()), *waiters],
-                               timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-        await asyncio.gather(*batch.lane_tasks.values(), return_exceptions=True)
+            lane, task = pending[0]
+            self._say_waiting(said, lane, task.id, self._why_not_started(batch))
+            await self._wait_for_change(running)
+        # `_run_lane` ends every lane itself; anything it lets through is a bug to show.
+        await asyncio.wait(batch.lane_tasks.values())
+        for lane, done in batch.lane_tasks.items():
+            if not done.cancelled() and done.exception() is not None:
+                self._emit(ev.ErrorRaised(f"lane {lane} ended unexpectedly: {describe_cause(done.exception())}"))
+
+    def _why_not_started(self, batch: _Batch) -> str:
+        running = tuple(lane for lane, task in batch.lane_tasks.items() if not task.done())
+        manager = self.parts.reservations
+        reason = ("the Agent Mail monitor stopped" if self._monitor_failed else
+                  manager.mode_reason if manager is not None else "Agent Mail is not configured")
+        return f"sequential mode ({reason}): starts when lane(s) {', '.join(map(str, running))} finish"
+
+    def _say_waiting(self, said: dict[int, str], lane: int, task_id: str, reason: str) -> None:
+        """A waiting lane says why once, and again only when the reason changes."""
+        if said.get(lane) != reason:
+            said[lane] = reason
+            self._emit(ev.LaneProgress(lane, task_id, "waiting", reason))
+
+    async def _wait_for_change(self, running: list[asyncio.Task[None]], timeout: float = 1.0) -> None:
+        """Until a lane ends, something wakes the engine (a mode change, a lane's release) or
+        `timeout` passes; leaves nothing behind."""
+        self._wake.clear()
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait([woken, *running], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
 
     async def _run_lane(self, lane: int, task: Task, batch: _Batch) -> None:
+        """Run one lane to its end, whatever fails: it ends exactly once, with a LaneFinished."""
         record = LaneRecord(lane, task.id, f"orch/{task.id}", "", batch.base)
         self._journal_state.lanes.append(record)
         self._save_journal()
         try:
             outcome, reason = await self._lane_body(lane, task, batch.base, record)
         except asyncio.CancelledError:
+            if self._stopping:  # shutting down: the journal keeps the lane running for the next start
+                raise
             outcome, reason = LaneOutcome.ABORTED, "aborted by a person"
-        except Exception as error:
-            outcome, reason = LaneOutcome.FAILED, f"{type(error).__name__}: {error}"
+        except StepFailed as failure:
+            outcome, reason = LaneOutcome.FAILED, str(failure)
+        except Exception as error:  # a fault in the engine itself: the lane still ends, and says so
+            outcome, reason = LaneOutcome.FAILED, f"unexpected error in the engine: {describe_cause(error)}"
+        batch.finishing.add(lane)
         await self._finish_lane(lane, task, record, outcome, reason, batch)
 
     async def _lane_body(self, lane: int, task: Task, base: str,
                          record: LaneRecord) -> tuple[LaneOutcome, str]:
         reserved = task.declared_files
         # The worktree and the claim on the files do not depend on each other: get both at once.
-        assigning = asyncio.create_task(
-            asyncio.to_thread(self.parts.pool.assign, lane, task.id, base, keep_existing=True))
+        assigning = asyncio.ensure_future(run_step(ASSIGN_WORKTREE, asyncio.to_thread(
+            self.parts.pool.assign, lane, task.id, base, keep_existing=True)))
         try:
-            refusal = await self._claim(lane, task, reserved)
+            refusal = await run_step(CLAIM_FILES, self._claim(lane, task, reserved))
         finally:
             assigned = await assigning
         record.worktree = assigned.path
@@ -332,33 +467,58 @@ class Engine:
         self._save_journal()
         if refusal:
             return LaneOutcome.FAILED, refusal
-        await asyncio.to_thread(self.parts.store.update, task.id, status="in_progress",
-                                assignee=f"lane-{lane}")
+        await run_step(MARK_IN_PROGRESS, asyncio.to_thread(
+            self.parts.store.update, task.id, status="in_progress", assignee=f"lane-{lane}"))
         self._emit(ev.LaneStarted(lane, task.id, task.title, record.branch, record.worktree))
-        prepared = await self._environments.prepare(lane, task.id, Path(record.worktree), self._emit,
-                                                    head=assigned.head)
+        prepared = await run_step(PREPARE_LANE, self._environments.prepare(
+            lane, task.id, Path(record.worktree), self._emit, head=assigned.head))
         if prepared.failure:
             return LaneOutcome.FAILED, prepared.failure
-        watcher, watching = self._start_watcher(lane, task, Path(record.worktree), base, reserved,
-                                                starts_clean=assigned.head == base)
-        agent = asyncio.create_task(
-            self.parts.runner.run(self._agent_request(lane, task, record, reserved), self._emit))
+        watcher = self._start_watcher(lane, task, Path(record.worktree), base, reserved,
+                                      starts_clean=assigned.head == base)
+        activity = _LaneActivity(lane, task.id, self._emit)
+        agent = asyncio.ensure_future(run_step(RUN_AGENT, self.parts.runner.run(
+            self._agent_request(lane, task, record, reserved), activity.sink)))
+        helpers = [self._watch_for_stall(activity)]
+        if watcher is not None:
+            helpers.append(self._watch_diff(lane, watcher.run()))
+        watching = [asyncio.ensure_future(helper) for helper in helpers]
         try:
             # The agent works while the server confirms the claim; a refusal stops it.
-            refusal = await self._confirm(lane, task)
+            refusal = await run_step(CONFIRM_CLAIM, self._confirm(lane, task), timeout=SERVER_STEP_TIMEOUT_SECONDS)
             if refusal:
                 return LaneOutcome.FAILED, refusal
             result = await agent
             if watcher is not None:  # the agent's last edit may not have been seen yet
-                await watcher.refresh()
+                await self._watch_diff(lane, watcher.refresh())
         finally:
-            for running in (agent, watching):
-                if running is not None and not running.done():
-                    running.cancel()
-                    await asyncio.gather(running, return_exceptions=True)
+            for running in (agent, *watching):
+                error = await _stop(running)
+                if error is not None:
+                    self._log(f"lane {lane}: while stopping: {describe_cause(error)}", "warning")
         return await self._check_lane(lane, task, record, result)
 
-    def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> Any:
+    async def _watch_diff(self, lane: int, work: Awaitable[None]) -> None:
+        """The live diff is a view: when it fails the lane goes on without it, and says so."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported right here, with the step
+            self._log(f"lane {lane}: {StepFailed(LIVE_DIFF, error)}; the lane goes on without a live diff",
+                      "warning")
+
+    async def _watch_for_stall(self, activity: _LaneActivity) -> None:
+        """Say once when the agent has been silent for `agent_stall_seconds` (it keeps running)."""
+        limit = self.parts.config.agent_stall_seconds
+        while True:
+            silent = time.monotonic() - activity.last_event
+            if silent >= limit and not activity.stalled:
+                activity.stalled = True
+                self._emit(ev.LaneStalled(activity.lane, activity.task_id, round(silent, 1), activity.last_action))
+            await asyncio.sleep(max(0.05, min(limit / 4, 5.0, limit - silent if silent < limit else limit / 4)))
+
+    def _agent_request(self, lane: int, task: Task, record: LaneRecord, reserved: tuple[str, ...]) -> AgentRequest:
         manager = self.parts.reservations
         parallel = manager is not None and manager.mode is Mode.PARALLEL
         return AgentRequest(lane=lane, task=task, worktree=Path(record.worktree),
@@ -374,12 +534,13 @@ class Engine:
         succeeded); the lane's ports go back either way. A failed check does not fail the
         lane: its merge waits for a person (`_hold_for_check`)."""
         try:
-            exposed = await self._environments.guard_copies(lane, Path(record.worktree), record.base)
+            exposed = await run_step(GUARD_COPIES, self._environments.guard_copies(
+                lane, Path(record.worktree), record.base))
             if exposed:
                 return LaneOutcome.FAILED, exposed
             if result.outcome is LaneOutcome.SUCCEEDED:
-                check = await self._environments.check(lane, task.id, record.branch, Path(record.worktree),
-                                                       self._emit)
+                check = await run_step(CHECK_LANE, self._environments.check(
+                    lane, task.id, record.branch, Path(record.worktree), self._emit))
                 if check is not None:
                     record.check = check.to_dict()
                     self._save_journal()
@@ -390,30 +551,35 @@ class Engine:
         return result.outcome, result.reason
 
     def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str, reserved: tuple[str, ...],
-                       *, starts_clean: bool) -> tuple[Any, asyncio.Task[None] | None]:
-        """The lane's live-diff watcher and the task running it (None, None without one)."""
+                       *, starts_clean: bool) -> Any:
+        """The lane's live-diff watcher (None without one)."""
         if self.parts.watcher_factory is None:
-            return None, None
-        watcher = self.parts.watcher_factory(lane, task.id, worktree, base, reserved, self._emit,
-                                             starts_clean=starts_clean)
-        return watcher, asyncio.create_task(watcher.run())
+            return None
+        try:
+            return self.parts.watcher_factory(lane, task.id, worktree, base, reserved, self._emit,
+                                              starts_clean=starts_clean)
+        except Exception as error:  # noqa: BLE001 - a view failing must not cost the lane
+            self._log(f"lane {lane}: {StepFailed(LIVE_DIFF, error)}; the lane goes on without a live diff",
+                      "warning")
+            return None
 
     async def _claim(self, lane: int, task: Task, patterns: tuple[str, ...]) -> str | None:
         """Claim the task's files; a reason when someone else holds them, else None.
 
         A refusal caused only by our own lanes (sequential mode, or a running lane's
-        patterns) means "not yet": the lane waits its turn instead of failing.
+        patterns) means "not yet": the lane waits its turn instead of failing, and says so once.
         """
         manager = self.parts.reservations
         if manager is None:
             return None
+        said: dict[int, str] = {}
         while True:
             outcome = await manager.claim(lane, task.id, patterns)
             if outcome.acquired:
                 return None
             if any(holder.lane is None for holder in outcome.conflicts):
                 return f"files reserved by someone else: {outcome.describe()}"
-            self._emit(ev.LaneProgress(lane, task.id, "waiting", outcome.describe()))
+            self._say_waiting(said, lane, task.id, outcome.describe())
             await self._wait_for_wake(timeout=1.0)
 
     async def _confirm(self, lane: int, task: Task) -> str | None:
@@ -438,29 +604,47 @@ class Engine:
 
     async def _finish_lane(self, lane: int, task: Task, record: LaneRecord,
                            outcome: LaneOutcome, reason: str, batch: _Batch) -> None:
+        """End the lane exactly once. Each step here is named when it fails and none stops the
+        rest: the work is committed on the branch (or left in the worktree, said so), the task
+        merges or is reopened, LaneFinished is emitted, the files are given back."""
         commit = None
         if record.worktree:
-            commit = await asyncio.to_thread(
-                self.parts.pool.release, lane,
-                f"orch-tui: {task.id}: changes the agent left uncommitted ({outcome.value})")
-            await asyncio.to_thread(self._drop_tracker_edits, lane, record)
+            try:
+                commit = await run_step(COMMIT_LEFTOVERS, asyncio.to_thread(
+                    self.parts.pool.release, lane,
+                    f"orch-tui: {task.id}: changes the agent left uncommitted ({outcome.value})"))
+                await run_step(DROP_TRACKER_EDITS, asyncio.to_thread(self._drop_tracker_edits, lane, record))
+            except StepFailed as failure:  # unsaved or unchecked work never merges
+                reason = f"{reason}; then {failure}" if outcome is not LaneOutcome.SUCCEEDED else str(failure)
+                outcome = LaneOutcome.FAILED
         record.status, record.outcome, record.reason, record.commit = "committed", outcome.value, reason, commit
         merge = MergeRecord(task.id, record.branch, check=record.check) if outcome is LaneOutcome.SUCCEEDED else None
         if merge is not None:
             self._journal_state.merges.append(merge)
         else:
             self._hold_back(task.id, f"{outcome.value} in lane {lane}")
-            await asyncio.to_thread(
+            await self._say_if_fails(lane, REOPEN_TASK, asyncio.to_thread(
                 self.parts.store.update, task.id, status="open", assignee="",
-                note=f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}")
+                note=f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}"))
         self._save_journal()
         self._emit(ev.LaneFinished(lane, task.id, outcome, reason, commit))
         if merge is not None:
             batch.finished.put_nowait(merge)
         # The work is committed: the merge need not wait for the files to be given back.
         if self.parts.reservations is not None:
-            await self._quietly(self.parts.reservations.release(lane))
+            await self._say_if_fails(lane, RELEASE_FILES, self.parts.reservations.release(lane),
+                                     timeout=SERVER_STEP_TIMEOUT_SECONDS, level="warning")
         self._wake.set()
+
+    async def _say_if_fails(self, lane: int, step: Step, work: Awaitable[Any], *,
+                            timeout: float | None = None, level: str = "error") -> None:
+        try:
+            await run_step(step, work, timeout=timeout)
+        except StepFailed as failure:
+            if level == "error":
+                self._emit(ev.ErrorRaised(f"lane {lane}: {failure}"))
+            else:
+                self._log(f"lane {lane}: {failure}", level)
 
     def _drop_tracker_edits(self, lane: int, record: LaneRecord) -> None:
         """The orchestrator is the only writer of `.beads/`: agents' edits there are dropped."""
@@ -474,6 +658,8 @@ class Engine:
         task = batch.lane_tasks.get(lane) if batch else None
         if task is None or task.done():
             raise OrchError(f"lane {lane} is not running")
+        if batch is not None and lane in batch.finishing:
+            raise OrchError(f"lane {lane} has finished its work and is being wrapped up")
         task.cancel()
 
     def _hold_back(self, task_id: str, what: str) -> None:
@@ -488,12 +674,6 @@ class Engine:
         self._dropped.discard(task_id)
         self._held_back.pop(task_id, None)
         self._log(f"{task_id} will be proposed first in the next batch")
-
-    async def _quietly(self, call: Awaitable[Any]) -> None:
-        try:
-            await call
-        except OrchError as error:
-            self._log(str(error), "warning")
 
     # ----- merging ------------------------------------------------------------------------
     def _merged_count(self) -> int:
@@ -536,8 +716,12 @@ class Engine:
             merge.state = "merging"
             self._emit(ev.MergeStarted(merge.task_id, merge.branch))
         self._save_journal()
-        outcomes = await asyncio.to_thread(self.parts.merges.merge_series_if_clean,
-                                           [merge.branch for merge in ready])
+        try:
+            outcomes = await run_step(MERGE_BRANCH, asyncio.to_thread(
+                self.parts.merges.merge_series_if_clean, [merge.branch for merge in ready]))
+        except StepFailed as failure:  # each branch is tried again on its own, which stops if need be
+            self._log(f"merging {len(ready)} branches at once: {failure}; merging them one by one", "warning")
+            outcomes = []
         for merge, outcome in zip(ready, outcomes):
             await self._record_merged(merge, outcome.commit)
         for merge in ready[len(outcomes):]:
@@ -557,10 +741,12 @@ class Engine:
         a restart interrupted comes before all of them."""
         if not pending:
             return []
-        queue = self.parts.merges
-        predictions = await asyncio.to_thread(queue.predict, [merge.branch for merge in pending])
-        ordered = await asyncio.to_thread(queue.suggested_order, predictions)
-        interrupted = await asyncio.to_thread(queue.merge_state)
+        try:
+            predictions, ordered, interrupted = await run_step(PREDICT_MERGE, asyncio.to_thread(
+                self._predict_order, [merge.branch for merge in pending]))
+        except StepFailed as failure:  # a prediction only orders the queue; each merge still checks
+            self._log(f"{failure}; merging in the order the lanes finished", "warning")
+            return pending
         if interrupted is not None and interrupted.branch in ordered:
             ordered.remove(interrupted.branch)
             ordered.insert(0, interrupted.branch)
@@ -574,49 +760,67 @@ class Engine:
             self._emit(ev.MergePredicted(merge.task_id, merge.branch, order, files))
         return pending
 
+    def _predict_order(self, branches: list[str]) -> tuple[list[Any], list[str], Any]:
+        queue = self.parts.merges
+        predictions = queue.predict(branches)
+        return predictions, queue.suggested_order(predictions), queue.merge_state()
+
     async def _merge_one(self, merge: MergeRecord, *, only_if_clean: bool = False) -> bool:
-        """Merge a finished lane's branch, asking a person when it needs one. With
-        `only_if_clean` a branch that would conflict is left pending instead (False)."""
+        """Merge a finished lane's branch, asking a person when it needs one (a conflict, a
+        failed check, or an error in any merge step). With `only_if_clean` a branch that would
+        conflict is left pending instead (False)."""
         if merge.held_for_check() and not await self._hold_for_check(merge):
             return True
         merge.state = "merging"
         self._save_journal()
         self._emit(ev.MergeStarted(merge.task_id, merge.branch))
-        if only_if_clean:
-            outcome = await asyncio.to_thread(self.parts.merges.merge_if_clean, merge.branch)
-            if outcome is None:
-                await self._defer(merge)
-                return False
-        else:
-            outcome = await asyncio.to_thread(self._start_or_resume_merge, merge.branch)
-        while not outcome.ok:
-            outcome = await self._wait_for_person(merge, outcome)
-            if outcome is None:  # aborted: the branch is kept for a later batch
+        outcome = await self._attempt_merge(merge, only_if_clean=only_if_clean)
+        if outcome is None:
+            await self._defer(merge)
+            return False
+        while isinstance(outcome, StepFailed) or not outcome.ok:
+            answer = await self._wait_for_person(merge, outcome)
+            if answer is None:  # aborted: the branch is kept for a later batch
                 merge.state = "skipped"
                 self._save_journal()
                 self._hold_back(merge.task_id, "its merge was aborted")
-                await asyncio.to_thread(
+                await self._say_if_fails(0, REOPEN_TASK, asyncio.to_thread(
                     self.parts.store.update, merge.task_id, status="open", assignee="",
-                    note=f"orch-tui: merge aborted by a person; work kept on {merge.branch}")
+                    note=f"orch-tui: merge aborted by a person; work kept on {merge.branch}"))
                 return True
+            outcome = await self._attempt_merge(merge) if answer == RETRY_MERGE else answer
         await self._record_merged(merge, outcome.commit)
         return True
+
+    async def _attempt_merge(self, merge: MergeRecord, *, only_if_clean: bool = False) -> Any:
+        """A MergeOutcome; None when `only_if_clean` and it would conflict; StepFailed on error."""
+        try:
+            if only_if_clean:
+                return await run_step(MERGE_BRANCH, asyncio.to_thread(self.parts.merges.merge_if_clean, merge.branch))
+            return await run_step(MERGE_BRANCH, asyncio.to_thread(self._start_or_resume_merge, merge.branch))
+        except StepFailed as failure:
+            return failure
 
     async def _record_merged(self, merge: MergeRecord, commit: str | None) -> None:
         commit = commit or await asyncio.to_thread(self._target_commit)
         merge.state, merge.commit = "merged", commit
         self._save_journal()
-        await asyncio.to_thread(self.parts.store.update, merge.task_id, status="closed",
-                                close_reason=f"merged by orch-tui in {commit[:12]}")
+        await self._say_if_fails(0, CLOSE_TASK, asyncio.to_thread(
+            self.parts.store.update, merge.task_id, status="closed",
+            close_reason=f"merged by orch-tui in {commit[:12]}"))
         self._emit(ev.MergeDone(merge.task_id, merge.branch, commit))
 
     async def _defer(self, merge: MergeRecord) -> None:
         """A branch that would conflict waits until the other lanes are done and merged."""
         merge.state = "pending"
         self._save_journal()
-        [prediction] = await asyncio.to_thread(self.parts.merges.predict, [merge.branch])
-        self._emit(ev.MergePredicted(merge.task_id, merge.branch, self._merged_count() + 1,
-                                     tuple(prediction.conflicted_files)))
+        try:
+            [prediction] = await run_step(PREDICT_MERGE, asyncio.to_thread(self.parts.merges.predict, [merge.branch]))
+            files = tuple(prediction.conflicted_files)
+        except StepFailed as failure:
+            self._log(str(failure), "warning")
+            files = ()
+        self._emit(ev.MergePredicted(merge.task_id, merge.branch, self._merged_count() + 1, files))
 
     def _start_or_resume_merge(self, branch: str) -> Any:
         """A merge of `branch` interrupted by a crash is picked up where git left it."""
@@ -634,8 +838,12 @@ class Engine:
         return self.parts.merges.target_commit()
 
     async def _wait_for_person(self, merge: MergeRecord, outcome: Any) -> Any:
-        """Stop the queue until a person continues (the new outcome) or aborts (None)."""
-        if outcome.status == "conflict":
+        """Stop the queue until a person continues (the new outcome, or RETRY_MERGE after an
+        error) or aborts (None)."""
+        if isinstance(outcome, StepFailed):
+            merge.state = "check-failed"
+            self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch, str(outcome)))
+        elif outcome.status == "conflict":
             merge.state = "conflict"
             self._emit(ev.MergeConflict(merge.task_id, merge.branch,
                                         tuple(file.path for file in outcome.conflict.files),
@@ -648,7 +856,8 @@ class Engine:
         self._resume_state = self.state
         self._set_state(EngineState.WAITING_FOR_PERSON, f"{merge.task_id}: {outcome.message}")
         self._person_done.clear()
-        self._resolution: Any = None
+        self._resolution = None
+        self._waiting_on_error = isinstance(outcome, StepFailed)
         await self._person_done.wait()
         return self._resolution
 
@@ -683,8 +892,12 @@ class Engine:
     async def continue_merge(self) -> None:
         """Commit the resolution and move on; raises (queue still waiting) while hunks remain."""
         self._require_waiting()
-        self._resolution = await asyncio.to_thread(self.parts.merges.continue_merge)
-        self._emit(ev.ConflictChanged(self._resolution.conflict))
+        if self._waiting_on_error:  # nothing of git's to continue: the merge is tried again
+            self._resolution = RETRY_MERGE
+            self._log("trying the merge again")
+        else:
+            self._resolution = await asyncio.to_thread(self.parts.merges.continue_merge)
+            self._emit(ev.ConflictChanged(self._resolution.conflict))
         self._person_answered()
 
     async def abort_merge(self) -> None:
@@ -723,7 +936,8 @@ class Engine:
         else:
             self._hold_back(merge.task_id, "was dropped after its lane check failed")
             note = f"orch-tui: lane check failed; dropped by a person; work kept on {merge.branch}"
-        await asyncio.to_thread(self.parts.store.update, merge.task_id, status="open", assignee="", note=note)
+        await self._say_if_fails(0, REOPEN_TASK, asyncio.to_thread(
+            self.parts.store.update, merge.task_id, status="open", assignee="", note=note))
         return False
 
     async def answer_check(self, task_id: str, answer: CheckAnswer) -> None:

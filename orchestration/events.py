@@ -106,6 +106,17 @@ class LaneAlert(Event):
 
 
 @dataclass(frozen=True)
+class LaneStalled(Event):
+    """The lane's agent has sent no event for `silent_seconds`; it keeps running. The next
+    event from the agent (a LaneProgress) ends the stall."""
+
+    lane: int
+    task_id: str
+    silent_seconds: float
+    last_action: str = ""
+
+
+@dataclass(frozen=True)
 class LaneFinished(Event):
     lane: int
     task_id: str

@@ -23,6 +23,13 @@ from .errors import OrchError
 # failing pre-commit hook is exactly what they exist to prevent.
 SAFE_COMMIT_OPTIONS = ("-c", "commit.gpgsign=false")
 
+ORCH_NAME = "orch-tui"
+ORCH_EMAIL = "orch-tui@localhost"
+"""The identity of orch-tui's own commits where git knows none (a fresh machine, a container, CI)."""
+
+_IDENTITY_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+                 "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "HOME", "XDG_CONFIG_HOME", "EMAIL")
+
 
 class GitFailed(OrchError):
     """A git command failed in a way the caller did not expect."""
@@ -56,10 +63,39 @@ def run_git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str]
     return GitResult(status, out, err)
 
 
-def run_git_with_input(cwd: Path | str, *args: str, text: str) -> GitResult:
+def run_commit_git(cwd: Path | str, *args: str, check: bool = True) -> GitResult:
+    """Run a git command that makes a commit (commit, merge, commit-tree) for orch-tui itself.
+
+    It never depends on the user's setup: signing is off, and where git knows no identity
+    (`git var` fails) the commit is made as `orch-tui <orch-tui@localhost>`; where it knows
+    one (config or GIT_* variables), that identity is used. Callers pass `--no-verify` where
+    the command runs hooks that could block.
+    """
+    return run_git(cwd, *SAFE_COMMIT_OPTIONS, *args, check=check, env=commit_identity_env(cwd) or None)
+
+
+def commit_identity_env(cwd: Path | str) -> dict[str, str]:
+    """GIT_AUTHOR_*/GIT_COMMITTER_* for the roles git knows no identity for (empty: it knows both)."""
+    return dict(_identity_env(str(Path(cwd).resolve()), tuple(os.environ.get(name) for name in _IDENTITY_ENV)))
+
+
+@functools.lru_cache(maxsize=64)
+def _identity_env(cwd: str, _environment: tuple[str | None, ...]) -> tuple[tuple[str, str], ...]:
+    # Keyed on the variables that decide the answer, so a changed environment asks again.
+    missing: list[tuple[str, str]] = []
+    for role in ("AUTHOR", "COMMITTER"):
+        if not run_git(cwd, "var", f"GIT_{role}_IDENT", check=False).ok:
+            missing += [(f"GIT_{role}_NAME", ORCH_NAME), (f"GIT_{role}_EMAIL", ORCH_EMAIL)]
+    return tuple(missing)
+
+
+def run_git_with_input(cwd: Path | str, *args: str, text: str, env: dict[str, str] | None = None,
+                       check: bool = False) -> GitResult:
     """Run `git *args` with `text` on its standard input (`update-ref --stdin`...)."""
     done = subprocess.run(["git", *args], cwd=str(cwd), input=text, capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, env={**os.environ, **env} if env else None)
+    if check and done.returncode != 0:
+        raise GitFailed(args, done.returncode, done.stderr, Path(cwd))
     return GitResult(done.returncode, done.stdout, done.stderr)
 
 

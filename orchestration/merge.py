@@ -36,7 +36,7 @@ from . import conflicts
 from .config import Config
 from .conflicts import Conflict, ConflictFile
 from .errors import BadInput, OrchError
-from .git_exec import SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_git, run_git_with_input
+from .git_exec import ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_commit_git, run_git, run_git_with_input
 from .task_refs import archive_ref, task_id_from_branch
 from .worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor,
                         list_worktrees, main_worktree, operation_in_progress, pool_root, status_entries,
@@ -46,8 +46,8 @@ STATE_FILE = "orch-tui-merge.json"
 MERGE_TREE_MIN_VERSION = (2, 38)
 VERIFY_OUTPUT_LIMIT = 8000
 # Identity for the throwaway commits that simulate a merge order (never on any branch).
-_SIMULATION_ENV = {"GIT_AUTHOR_NAME": "orch-tui", "GIT_AUTHOR_EMAIL": "orch-tui@localhost",
-                   "GIT_COMMITTER_NAME": "orch-tui", "GIT_COMMITTER_EMAIL": "orch-tui@localhost"}
+_SIMULATION_ENV = {"GIT_AUTHOR_NAME": ORCH_NAME, "GIT_AUTHOR_EMAIL": ORCH_EMAIL,
+                   "GIT_COMMITTER_NAME": ORCH_NAME, "GIT_COMMITTER_EMAIL": ORCH_EMAIL}
 
 
 class MergeTreeUnavailable(OrchError):
@@ -247,7 +247,7 @@ class MergeQueue:
             if not clean:
                 deferred.append(prediction.branch)
                 continue
-            tip = run_git(self.main, "commit-tree", tree, "-p", tip, "-p", prediction.branch_commit,
+            tip = run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree, "-p", tip, "-p", prediction.branch_commit,
                           "-m", "orch-tui simulated merge", env=_SIMULATION_ENV).out.strip()
             order.append(prediction.branch)
         return order + deferred + [p.branch for p in predictions if not p.clean]
@@ -419,7 +419,7 @@ class MergeQueue:
         clean, tree, _, _ = _merge_tree(self.main, state.target_commit, state.branch_commit)
         if not clean:
             return None
-        return run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree, "-p", state.target_commit,
+        return run_commit_git(self.main, "commit-tree", tree, "-p", state.target_commit,
                        "-p", state.branch_commit, "-m", state.message).out.strip()
 
     def _merge_in_worktree(self, state: MergeState) -> MergeOutcome:
@@ -446,7 +446,7 @@ class MergeQueue:
         if is_ancestor(self.main, state.target_commit, state.branch_commit):
             run_git(self.path, "merge", "--quiet", "--ff-only", state.branch_commit)
         else:
-            result = run_git(self.path, *SAFE_COMMIT_OPTIONS, "merge", "--no-ff", "--no-verify", "--no-edit",
+            result = run_commit_git(self.path, "merge", "--no-ff", "--no-verify", "--no-edit",
                              "-m", state.message, state.branch_commit, check=False)
             if not result.ok:
                 if not self._merge_head():
@@ -716,7 +716,7 @@ class MergeQueue:
                             "or write the file for each")
         for item in record.files:
             conflicts.stage_resolved(self.path, item.path, item.resolution)
-        run_git(self.path, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "--no-edit")
+        run_commit_git(self.path, "commit", "--quiet", "--no-verify", "--no-edit")
         state.stage, state.resolutions = "verifying", {}
         self._save(state)
         return self._verify_and_advance(state)
@@ -724,7 +724,7 @@ class MergeQueue:
     def _commit_fixes(self, state: MergeState) -> None:
         if status_entries(self.path, untracked_cache=True):
             run_git(self.path, "add", "--all")
-            run_git(self.path, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "-m",
+            run_commit_git(self.path, "commit", "--quiet", "--no-verify", "-m",
                     f"Fix the merge of {state.branch} after verification failed")
 
     def abort_merge(self) -> MergeState | None:

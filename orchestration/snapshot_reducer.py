@@ -103,6 +103,19 @@ def _(event: ev.LaneAlert, view: EngineSnapshot, clock: Clock) -> None:
 
 
 @_apply.register
+def _(event: ev.LaneStalled, view: EngineSnapshot, clock: Clock) -> None:
+    lane = _lane(view, event.lane)
+    lane.status = "stalled"
+    lane.action = stall_text(event)
+
+
+def stall_text(event: ev.LaneStalled) -> str:
+    """What a stalled lane shows: how long its agent has been silent and what it last did."""
+    text = f"no word from the agent for {event.silent_seconds:.0f} s"
+    return text + (f" (last: {event.last_action})" if event.last_action else "")
+
+
+@_apply.register
 def _(event: ev.LaneFinished, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.status, lane.outcome = event.outcome.value, event.outcome.value

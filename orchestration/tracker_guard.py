@@ -8,19 +8,18 @@ agent's tracker edits are dropped, and the commit says so. Their code changes ar
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .git_exec import run_commit_git, run_git, run_git_with_input
+
 TRACKER_DIR = ".beads"
 
 
 def _git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return result.stdout
+    return run_git(cwd, *args).out
 
 
 def drop_tracker_changes(repo: Path, branch: str, base: str) -> list[str]:
@@ -32,18 +31,16 @@ def drop_tracker_changes(repo: Path, branch: str, base: str) -> list[str]:
     if not changed:
         return []
     with _temporary_index() as env:
-        subprocess.run(["git", "read-tree", branch], cwd=repo, env=env, check=True)
-        subprocess.run(["git", "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", TRACKER_DIR],
-                       cwd=repo, env=env, check=True)
+        run_git(repo, "read-tree", branch, env=env)
+        run_git(repo, "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", TRACKER_DIR, env=env)
         base_entries = _git(repo, "ls-tree", "-r", "-z", base, "--", TRACKER_DIR)
         if base_entries:
-            subprocess.run(["git", "update-index", "-z", "--index-info"], cwd=repo, env=env,
-                           input=_index_info(base_entries), text=True, check=True)
-        tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True,
-                              text=True, check=True).stdout.strip()
+            run_git_with_input(repo, "update-index", "-z", "--index-info", text=_index_info(base_entries),
+                               env=env, check=True)
+        tree = run_git(repo, "write-tree", env=env).out.strip()
     message = ("orch-tui: drop the agent's changes to .beads/\n\n"
                "Only the orchestrator writes the tracker during a run; dropped: " + ", ".join(changed))
-    commit = _git(repo, "commit-tree", tree, "-p", branch, "-m", message).strip()
+    commit = run_commit_git(repo, "commit-tree", tree, "-p", branch, "-m", message).out.strip()
     _git(repo, "update-ref", f"refs/heads/{branch}", commit)
     return changed
 
@@ -63,4 +60,4 @@ def _index_info(ls_tree_z: str) -> str:
 def _temporary_index() -> Iterator[dict[str, str]]:
     """An environment whose GIT_INDEX_FILE is a fresh, private index (removed afterwards)."""
     with tempfile.TemporaryDirectory(prefix="orch-index-") as directory:
-        yield {**os.environ, "GIT_INDEX_FILE": str(Path(directory) / "index")}
+        yield {"GIT_INDEX_FILE": str(Path(directory) / "index")}

@@ -28,7 +28,7 @@ import git
 
 from .config import Config
 from .errors import BadInput, OrchError
-from .git_exec import SAFE_COMMIT_OPTIONS, run_git
+from .git_exec import run_commit_git, run_git
 from .task_refs import task_branch, task_id_from_branch
 
 RESCUE_NAMESPACE = "orch-rescue/"
@@ -250,7 +250,7 @@ def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[st
         branch = RESCUE_NAMESPACE + rescue_name
         run_git(worktree, "switch", "--quiet", "-c", branch)
     run_git(worktree, "add", "--all")
-    run_git(worktree, *SAFE_COMMIT_OPTIONS, "commit", "--quiet", "--no-verify", "-m", message)
+    run_commit_git(worktree, "commit", "--quiet", "--no-verify", "-m", message)
     return branch, run_git(worktree, "rev-parse", "HEAD").out.strip()
 
 

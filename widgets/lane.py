@@ -22,6 +22,7 @@ STATUS_STYLES = {
     "retry": "bold magenta", "succeeded": "bold green", "failed": "bold red",
     "timed_out": "bold red", "aborted": "bold red", "done": "bold green",
     "setup": "cyan", "checking": "cyan",
+    "stalled": "bold black on yellow", "waiting": "magenta",
 }
 
 

@@ -20,6 +20,7 @@ class BannerFacts:
     failures: list[str] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)
     waiting: str = ""
     error: str = ""
     pool: str = ""
@@ -55,7 +56,7 @@ class StatusBanner(Static):
         else:
             line.append("  parallel", "dim")
         for label, items in (("FAILED", facts.failures), ("TIMED OUT", facts.timeouts),
-                             ("ALERT", facts.alerts)):
+                             ("ALERT", facts.alerts), ("STALLED", facts.stalled)):
             if items:
                 line.append(f"  {label}: ", "bold")
                 line.append(one_line(", ".join(items), 80))
@@ -66,4 +67,4 @@ class StatusBanner(Static):
         self.update(line)
         error = bool(facts.failures or facts.timeouts or facts.alerts or facts.error or facts.waiting)
         self.set_class(error, "-error")
-        self.set_class(not error and facts.mode == "sequential", "-warning")
+        self.set_class(not error and (facts.mode == "sequential" or bool(facts.stalled)), "-warning")

@@ -19,5 +19,12 @@ def run(args: argparse.Namespace) -> int:
 
     engine = build_engine(repo, config)
     root = pool_root(repo, config.worktree_dir)
-    OrchApp(engine, manage_engine=True, pool_usage=lambda: pool_disk_bytes(root)).run()
+    app = OrchApp(engine, manage_engine=True, pool_usage=lambda: pool_disk_bytes(root))
+    app.run()
+    if app.stopped_by is not None:
+        interrupted = engine.interrupted_lanes()
+        resumes = f"{len(interrupted)} interrupted lane(s) resume" if interrupted else "it goes on"
+        print(f"orch-tui: stopped by {app.stopped_by.name}: agents stopped, journal saved. "
+              f"Open `orch-tui` (or run `orch-tui run`) and {resumes}.")
+        return 128 + app.stopped_by.value
     return 0

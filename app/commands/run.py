@@ -2,7 +2,8 @@
 
 Exit codes: 0 when the work is done (nothing ready, --max-batches reached, or paused),
 1 on failure, 2 on bad input, 3 when a merge conflict or failed check waits for a person
-(open `orch-tui` to resolve it; the next `orch-tui run` resumes).
+(open `orch-tui` to resolve it; the next `orch-tui run` resumes), 128 + the signal's number
+when SIGINT, SIGTERM or SIGHUP stopped it (agents stopped, journal saved; the next run resumes).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 
@@ -61,12 +63,46 @@ def run(args: argparse.Namespace) -> int:
     console = _console()
     engine = build_engine(repo, config)
     engine.subscribe(ProgressPrinter(console))
-    return asyncio.run(_drive(engine, console, approve_all=args.yes, max_batches=args.max_batches))
+    return asyncio.run(_until_signal(engine, console, approve_all=args.yes, max_batches=args.max_batches))
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+async def _until_signal(engine: Engine, console: Console, *, approve_all: bool, max_batches: int | None) -> int:
+    """Drive the engine; a stop signal cancels the drive, whose `finally` stops the engine."""
+    loop = asyncio.get_running_loop()
+    drive = asyncio.current_task()
+    assert drive is not None
+    caught: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        if not caught:  # the first signal stops; more while stopping change nothing
+            caught.append(signum)
+            console.print(f"{signum.name}: stopping the agents and saving the journal ...")
+            drive.cancel()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return await _drive(engine, console, approve_all=approve_all, max_batches=max_batches)
+    except asyncio.CancelledError:
+        if not caught:
+            raise
+        drive.uncancel()
+        interrupted = engine.interrupted_lanes()
+        resumes = (f"{len(interrupted)} interrupted lane(s) resume" if interrupted else "it goes on")
+        console.print(f"Stopped by {caught[0].name}: agents stopped, journal saved. "
+                      f"Run `orch-tui run` (or open `orch-tui`) and {resumes}.")
+        return 128 + caught[0].value
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
 
 
 async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_batches: int | None) -> int:
-    await engine.start()
     try:
+        await engine.start()
         approved = 0
         while True:
             state = await engine.wait_until_settled()

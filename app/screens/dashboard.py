@@ -47,6 +47,8 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.timeouts.append(label)
         if view.alerts:
             facts.alerts.append(label)
+        if view.status == "stalled" and view.outcome is None:
+            facts.stalled.append(label)
     if mirror.pool_bytes is not None:
         facts.pool = human_bytes(mirror.pool_bytes)
     if snap.conflict is not None:

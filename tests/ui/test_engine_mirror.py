@@ -84,12 +84,27 @@ def test_log_lines_and_the_banner_error() -> None:
     mirror = _mirror()
     failed = mirror.apply(ev.MergeCheckFailed("t-1", "orch/t-1", "pytest: 2 failed"))
     assert failed.log == [("merge of orch/t-1 stopped: pytest: 2 failed", "error")]
-    assert mirror.error == "check failed after merging t-1"
+    assert mirror.error == "merge of orch/t-1 stopped: pytest: 2 failed"
     mirror.apply(ev.EngineStateChanged("waiting_for_person"))
     assert mirror.error
     moved = mirror.apply(ev.EngineStateChanged("merging"))
     assert mirror.error == "" and moved.log == [("engine: merging", "info")]
     assert mirror.apply(ev.LaneProgress(1, "t", "busy", "x")).log == []
+    # Waiting is said once by the engine, so it belongs in the log as well as in the lane.
+    assert mirror.apply(ev.LaneProgress(2, "u", "waiting", "sequential mode")).log == [
+        ("lane 2: waiting: sequential mode", "info")]
+
+
+def test_a_stall_shows_in_the_lane_and_the_banner_until_the_agent_speaks_again() -> None:
+    mirror = _mirror()
+    mirror.apply(ev.LaneStarted(1, "t-1", "Title", "orch/t-1", "/w"))
+    stalled = mirror.apply(ev.LaneStalled(1, "t-1", 120.0, "bash: pytest"))
+    assert stalled.lanes == {1} and stalled.banner
+    assert stalled.log == [("lane 1: t-1 STALLED: no word from the agent for 120 s (last: bash: pytest)", "warning")]
+    assert mirror.snapshot.lanes[0].status == "stalled"
+    resumed = mirror.apply(ev.LaneProgress(1, "t-1", "busy", "active again after 130 s"))
+    assert resumed.banner and mirror.snapshot.lanes[0].status == "busy"
+    assert not mirror.apply(ev.LaneProgress(1, "t-1", "busy", "edit")).banner
     assert mirror.apply(ev.LogLine("hello", "warning")).log == [("hello", "warning")]
 
 
