@@ -22,6 +22,7 @@ from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink
 from orch_tui.orchestration.journal import Journal
 from orch_tui.orchestration.lane_check import CheckAnswer
+from orch_tui.orchestration.lane_environment import LaneEnvironments
 from orch_tui.orchestration.lane_ports import PortLeases, port_is_free
 from orch_tui.orchestration.merge import MergeQueue
 from orch_tui.orchestration.worktrees import WorktreePool
@@ -162,6 +163,23 @@ def test_two_lanes_never_share_a_port_and_a_port_in_use_is_skipped() -> None:
         assert not port_is_free(taken)
 
 
+async def test_lanes_prepared_at_once_never_share_a_port(tmp_path: Path) -> None:
+    repo = make_task_repo(tmp_path / "repo", [], {".gitignore": IGNORES[1]})
+    pool = WorktreePool(repo, 3, tmp_path / "lanes")
+    pool.ensure()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        environments = LaneEnvironments(repo, Config(lane_ports=4, lane_port_base=taken))
+        prepared = await asyncio.gather(*(environments.prepare(lane, f"t-{lane}", pool.lane_path(lane),
+                                                                lambda event: None) for lane in (1, 2, 3)))
+    ports = [set(item.ports.ports) for item in prepared]
+    assert all(len(block) == 4 and taken not in block for block in ports)
+    assert not (ports[0] & ports[1] or ports[0] & ports[2] or ports[1] & ports[2])
+    assert [item.env["ORCH_LANE"] for item in prepared] == ["1", "2", "3"]
+
+
 async def test_lanes_of_one_batch_get_their_own_ports(tmp_path: Path) -> None:
     tasks = [TaskSpec("t-1", ("a.txt",), script=quick("a.txt")),
              TaskSpec("t-2", ("b.txt",), script=quick("b.txt"))]
@@ -176,7 +194,6 @@ async def test_lanes_of_one_batch_get_their_own_ports(tmp_path: Path) -> None:
         await engine.close()
     ready = [event for event in seen if isinstance(event, ev.LaneEnvironmentReady)]
     assert len(ready) == 2 and all(len(event.ports) == 5 for event in ready)
-    assert not set(ready[0].ports) & set(ready[1].ports)
     # The agent got the same ports as its setup.
     for request in runner.requests:
         event = next(item for item in ready if item.lane == request.lane)
