@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from functools import partial
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -22,6 +22,7 @@ from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.doctor import Check, Status
 from orch_tui.orchestration.events import Event
 
 from .engine_mirror import EngineMirror, copy_snapshot
@@ -48,7 +49,9 @@ class OrchApp(App[None]):
 
     def __init__(self, engine: EngineCommands, *, clock: Callable[[], float] = time.time,
                  theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None,
-                 manage_engine: bool = False, pool_usage: Callable[[], int] | None = None) -> None:
+                 manage_engine: bool = False,
+                 startup_checks: Callable[[], Awaitable[Sequence[Check]]] | None = None,
+                 pool_usage: Callable[[], int] | None = None) -> None:
         super().__init__()
         self.pool_usage = pool_usage
         """Bytes the lane pool takes on disk (blocking; run in a thread); None hides it."""
@@ -59,6 +62,8 @@ class OrchApp(App[None]):
         self.theme = theme
         self.run_editor = editor
         """Runs `$EDITOR` argv while the app is suspended; tests pass their own."""
+        self.startup_checks = startup_checks
+        """`orch-tui doctor`'s rows, run once at start: the failing ones are shown."""
         self.mirror = EngineMirror(copy_snapshot(engine.snapshot()), clock)
         self._commands: asyncio.Queue[tuple[str, tuple[Any, ...]]] | None = None
         self._app_thread = threading.get_ident()
@@ -82,6 +87,22 @@ class OrchApp(App[None]):
         if self.pool_usage is not None:
             self.measure_pool()
             self.set_interval(POOL_USAGE_SECONDS, self.measure_pool)
+        if self.startup_checks is not None:
+            self._show_failing_checks()
+
+    @work(exclusive=True, group="doctor", exit_on_error=False)
+    async def _show_failing_checks(self) -> None:
+        """Once at start: each failing `doctor` row in the log and as a notification."""
+        assert self.startup_checks is not None
+        try:
+            rows = await self.startup_checks()
+        except Exception as error:  # the checks guard themselves; say so if one did not
+            rows = [Check("doctor", Status.FAIL, f"the checks stopped: {error}", "run orch-tui doctor")]
+        for row in rows:
+            if row.status is Status.FAIL:
+                text = f"doctor: {row.name}: {row.detail}" + (f" (fix: {row.fix})" if row.fix else "")
+                self.dashboard.log_line(text, "error")
+                self.notify(text, title="orch-tui doctor", severity="error", timeout=12)
 
     def _catch_stop_signals(self) -> None:
         """A stop signal leaves as `q` does: agents stopped, journal saved (never killed mid-write)."""

@@ -92,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_repo(openspec)
     openspec.add_argument("change_id", metavar="CHANGE-ID")
 
+    doctor = commands.add_parser(
+        "doctor", help="check what orch-tui depends on: ok / warn / fail, each with the fix",
+        epilog="exit codes: 0 every row ok, 1 warnings only, 2 any failure",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_repo(doctor)
+    doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    doctor.add_argument("--no-serve", action="store_true", help="do not try starting `opencode serve`")
+    doctor.add_argument("--agent", choices=("opencode", "scripted", "command"), default=argparse.SUPPRESS,
+                        help="check this agent runner instead of the configured one")
+    doctor.add_argument("--agent-mail", metavar="URL", default=argparse.SUPPRESS,
+                        help="check this Agent Mail endpoint instead of the configured one")
+
     pool = commands.add_parser("pool", help="lane worktrees: status, prune the surplus, reset a lane",
                                description="Each lane worktree with its branch, state, disk use and age "
                                            "(status); remove lanes beyond the batch size and stale entries "

@@ -47,6 +47,8 @@ def _(event: ev.LaneStarted) -> str:
 
 @describe.register
 def _(event: ev.LaneProgress) -> str | None:
+    if event.heartbeat:
+        return None
     return f"lane {event.lane}: {event.status}" + (f": {event.action}" if event.action else "")
 
 

@@ -59,6 +59,8 @@ class MergeView:
     """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, held, merged."""
     predicted_conflicts: tuple[str, ...] = ()
     commit: str | None = None
+    output: str = ""
+    """Why the merge stopped for a person (a failed check's output, a failed step), else empty."""
     check: CheckResult | None = None
     """The lane check's evidence (None: no lane_check_command)."""
 

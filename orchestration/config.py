@@ -18,6 +18,7 @@ MIN_BATCH_SIZE = 2
 MAX_BATCH_SIZE = 6
 AGENT_KINDS = ("opencode", "scripted", "command")
 BRANCH_POLICIES = ("archive", "delete", "keep")
+RESERVATION_BACKENDS = ("auto", "agent-mail", "local")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Config:
     """The first port of lane 1's block; lane N starts lane_ports * (N - 1) above it."""
     lane_check_command: tuple[str, ...] = ()
     """argv run in the lane when its agent succeeds; a failure holds the lane's merge for a person."""
+    reservations: str = "auto"
+    """auto (Agent Mail when it answers at start, else the local ledger), agent-mail or local."""
     source: str = field(default="defaults", compare=False)
 
 
@@ -111,6 +114,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "lane_ports": lane_settings.check_lane_ports,
     "lane_port_base": lane_settings.check_port_base,
     "lane_check_command": _argv,
+    "reservations": _one_of(RESERVATION_BACKENDS),
 }
 
 

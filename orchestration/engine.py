@@ -12,14 +12,13 @@ runs in threads so the event loop never stalls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from . import events as ev
-from .agents.base import AgentRequest
+from .agents.base import AgentRequest, AgentResult
 from .batch import BatchProposal, propose_batch
 from .beads import BeadsStore
 from .commands import EngineSnapshot, EngineState, HunkChoice, LaneView
@@ -39,6 +38,7 @@ from .steps import (ASSIGN_WORKTREE, CLAIM_FILES, CLOSE_TASK, COMMIT_LEFTOVERS, 
 from .steps import CHECK_LANE, GUARD_COPIES, PREPARE_LANE
 from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
+from .waiting import wait_at_most
 from .worktrees import branch_tip
 
 HEALTH_INTERVAL_SECONDS = 2.0
@@ -63,7 +63,7 @@ class EngineParts:
     """An agent runner (orchestration/agents/)."""
     journal: Journal
     reservations: Any | None = None
-    """ReservationManager (orchestration/reservations.py); None means sequential mode."""
+    """A ReservationBackend (orchestration/reservation_backend.py); None means sequential mode."""
     watcher_factory: Callable[..., Any] | None = None
     """Builds a live-diff watcher for a lane (orchestration/live_diff.py)."""
     lock: Any | None = None
@@ -238,13 +238,13 @@ class Engine:
         mode = await manager.start()
         if (mode, manager.mode_reason) != (self._view.mode, self._view.mode_reason):
             self._emit(ev.ModeChanged(mode, manager.mode_reason))
-        # Agent Mail trouble never stops the engine: the monitor says so in the log.
-        self._supervise("the Agent Mail monitor",
+        # Reservation trouble never stops the engine: the monitor says so in the log.
+        self._supervise("the reservation monitor",
                         manager.run_monitor(HEALTH_INTERVAL_SECONDS, on_error=self._monitor_error),
                         on_death=self._monitor_died)
 
     def _monitor_error(self, error: Exception) -> None:
-        text = f"Agent Mail: {describe_cause(error)}"
+        text = f"reservations: {describe_cause(error)}"
         if text != self._last_monitor_error:  # said once, not every probe
             self._last_monitor_error = text
             self._log(text, "warning")
@@ -252,7 +252,7 @@ class Engine:
     def _monitor_died(self) -> None:
         # Without the monitor nothing renews reservations or reads other agents' ones.
         self._monitor_failed = True
-        self._emit(ev.ModeChanged(Mode.SEQUENTIAL, "the Agent Mail monitor stopped; restart orch-tui"))
+        self._emit(ev.ModeChanged(Mode.SEQUENTIAL, "the reservation monitor stopped; restart orch-tui"))
 
     def _supervise(self, name: str, work: Awaitable[None], on_death: Callable[[], None] | None = None) -> None:
         """Run `work` in the background; if it dies, a person hears of it and the state says so."""
@@ -363,7 +363,7 @@ class Engine:
     # ----- running lanes ------------------------------------------------------------------
     def _can_start_lane(self, running: int) -> bool:
         manager = self.parts.reservations
-        if manager is None:
+        if manager is None or self._monitor_failed:  # nothing keeps lanes apart: one at a time
             return running == 0
         return manager.can_start_lane(running)
 
@@ -413,7 +413,7 @@ class Engine:
     def _why_not_started(self, batch: _Batch) -> str:
         running = tuple(lane for lane, task in batch.lane_tasks.items() if not task.done())
         manager = self.parts.reservations
-        reason = ("the Agent Mail monitor stopped" if self._monitor_failed else
+        reason = ("the reservation monitor stopped" if self._monitor_failed else
                   manager.mode_reason if manager is not None else "Agent Mail is not configured")
         return f"sequential mode ({reason}): starts when lane(s) {', '.join(map(str, running))} finish"
 
@@ -440,6 +440,8 @@ class Engine:
         self._save_journal()
         try:
             outcome, reason = await self._lane_body(lane, task, batch.base, record)
+            if self._stopping:  # the runner turned the shutdown's cancellation into a result
+                raise asyncio.CancelledError
         except asyncio.CancelledError:
             if self._stopping:  # shutting down: the journal keeps the lane running for the next start
                 raise
@@ -477,11 +479,11 @@ class Engine:
         watcher = self._start_watcher(lane, task, Path(record.worktree), base, reserved,
                                       starts_clean=assigned.head == base)
         activity = _LaneActivity(lane, task.id, self._emit)
-        agent = asyncio.ensure_future(run_step(RUN_AGENT, self.parts.runner.run(
-            self._agent_request(lane, task, record, reserved), activity.sink)))
+        request = self._agent_request(lane, task, record, reserved)
+        agent = asyncio.ensure_future(self._run_agent(request, activity.sink))
         helpers = [self._watch_for_stall(activity)]
         if watcher is not None:
-            helpers.append(self._watch_diff(lane, watcher.run()))
+            helpers.append(self._watch_diff(lane, watcher.run))
         watching = [asyncio.ensure_future(helper) for helper in helpers]
         try:
             # The agent works while the server confirms the claim; a refusal stops it.
@@ -490,7 +492,7 @@ class Engine:
                 return LaneOutcome.FAILED, refusal
             result = await agent
             if watcher is not None:  # the agent's last edit may not have been seen yet
-                await self._watch_diff(lane, watcher.refresh())
+                await self._watch_diff(lane, watcher.refresh)
         finally:
             for running in (agent, *watching):
                 error = await _stop(running)
@@ -498,10 +500,15 @@ class Engine:
                     self._log(f"lane {lane}: while stopping: {describe_cause(error)}", "warning")
         return await self._check_lane(lane, task, record, result)
 
-    async def _watch_diff(self, lane: int, work: Awaitable[None]) -> None:
+    async def _run_agent(self, request: AgentRequest, sink: EventSink) -> AgentResult:
+        # The runner's coroutine is made here, when the task starts, so a lane stopped before
+        # that leaves no coroutine unawaited.
+        return await run_step(RUN_AGENT, self.parts.runner.run(request, sink))
+
+    async def _watch_diff(self, lane: int, work: Callable[[], Awaitable[None]]) -> None:
         """The live diff is a view: when it fails the lane goes on without it, and says so."""
         try:
-            await work
+            await work()
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - reported right here, with the step
@@ -597,10 +604,7 @@ class Engine:
 
     async def _wait_for_wake(self, timeout: float) -> None:
         self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await wait_at_most(self._wake.wait(), timeout)
 
     async def _finish_lane(self, lane: int, task: Task, record: LaneRecord,
                            outcome: LaneOutcome, reason: str, batch: _Batch) -> None:
@@ -843,6 +847,7 @@ class Engine:
         if isinstance(outcome, StepFailed):
             merge.state = "check-failed"
             self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch, str(outcome)))
+            summary = outcome.step.name + " failed"
         elif outcome.status == "conflict":
             merge.state = "conflict"
             self._emit(ev.MergeConflict(merge.task_id, merge.branch,
@@ -854,7 +859,9 @@ class Engine:
             self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch,
                                            f"{outcome.message}\n{detail}".strip()))
         self._resume_state = self.state
-        self._set_state(EngineState.WAITING_FOR_PERSON, f"{merge.task_id}: {outcome.message}")
+        if not isinstance(outcome, StepFailed):
+            summary = outcome.message
+        self._set_state(EngineState.WAITING_FOR_PERSON, f"{merge.task_id}: {summary}")
         self._person_done.clear()
         self._resolution = None
         self._waiting_on_error = isinstance(outcome, StepFailed)
@@ -993,8 +1000,7 @@ class Engine:
             if self.state in settled and not self._lanes_running():
                 return self.state
             # Every state change is an event; a lane task ends just after its last one.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._emitted.wait(), 0.05)
+            await wait_at_most(self._emitted.wait(), 0.05)
 
     def _lanes_running(self) -> bool:
         """A person may be asked about a merge while other lanes still work."""

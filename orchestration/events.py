@@ -17,7 +17,11 @@ from .model import Reservation
 
 class Mode(StrEnum):
     PARALLEL = "parallel"
+    """Lanes run at once; their reservations live in Agent Mail, where other agents see them."""
     SEQUENTIAL = "sequential"
+    """Agent Mail in use stopped answering: one lane at a time until it is back."""
+    LOCAL = "local"
+    """Lanes run at once; their reservations live in orch-tui's own ledger (no Agent Mail)."""
 
 
 class LaneOutcome(StrEnum):
@@ -82,6 +86,9 @@ class LaneProgress(Event):
     action: str = ""
     tokens: int | None = None
     cost: float | None = None
+    heartbeat: bool = False
+    """A sign of life that says nothing new (a model step began or ended): the lane shows it,
+    a log skips it, the stall watch counts it."""
 
 
 @dataclass(frozen=True)

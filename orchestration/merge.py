@@ -255,9 +255,25 @@ class MergeQueue:
     def _branch(self, branch: str) -> tuple[str, str]:
         short = branch.removeprefix("refs/heads/")
         result = run_git(self.main, "rev-parse", "--verify", "--quiet", f"refs/heads/{short}^{{commit}}", check=False)
-        if not result.ok:
+        if result.ok:
+            return short, result.out.strip()
+        archived = self._merged_archive(short)
+        if archived is None:
             raise OrchError(f"branch {short!r} does not exist")
-        return short, result.out.strip()
+        return short, archived
+
+    def _merged_archive(self, short: str) -> str | None:
+        """The archived tip of a task branch already merged into the target, else None: a
+        series merge disposes of every branch before the engine has journaled them all, so
+        after a crash there the journal may still list a gone branch as pending."""
+        task_id = task_id_from_branch(short)
+        if task_id is None:
+            return None
+        archived = run_git(self.main, "rev-parse", "--verify", "--quiet",
+                           f"{archive_ref(task_id)}^{{commit}}", check=False)
+        if not archived.ok or not is_ancestor(self.main, archived.out.strip(), self._target_and_tip()[1]):
+            return None
+        return archived.out.strip()
 
     # ----- the merge worktree -------------------------------------------------------------
     def _ensure_worktree(self, commit: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput, OrchError
+from .errors import BadInput
 from .git_exec import run_git
 from .lane_setup import remember_setup
 from .worktrees import (MERGE_DIR_NAME, list_worktrees, operation_in_progress, same_path,
@@ -248,5 +248,4 @@ def age_text(last_used: float | None, now: float | None = None) -> str:
 
 
 __all__ = ["PoolAction", "PoolEntry", "PoolReport", "age_text", "carry_out_prune", "carry_out_reset",
-           "disk_bytes", "human_bytes", "plan_prune", "plan_reset", "pool_disk_bytes", "pool_report",
-           "require_no_orchestrator"]
+           "disk_bytes", "human_bytes", "plan_prune", "plan_reset", "pool_disk_bytes", "pool_report"]

@@ -111,8 +111,9 @@ def _(event: ev.LaneStalled, view: EngineSnapshot, clock: Clock) -> None:
 
 def stall_text(event: ev.LaneStalled) -> str:
     """What a stalled lane shows: how long its agent has been silent and what it last did."""
-    text = f"no word from the agent for {event.silent_seconds:.0f} s"
-    return text + (f" (last: {event.last_action})" if event.last_action else "")
+    seconds = round(event.silent_seconds)
+    silent = f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+    return f"silent for {silent}" + (f"; last: {event.last_action}" if event.last_action else "")
 
 
 @_apply.register
@@ -154,7 +155,8 @@ def _(event: ev.MergeConflict, view: EngineSnapshot, clock: Clock) -> None:
 
 @_apply.register
 def _(event: ev.MergeCheckFailed, view: EngineSnapshot, clock: Clock) -> None:
-    _merge(view, event.task_id, event.branch).state = "check-failed"
+    merge = _merge(view, event.task_id, event.branch)
+    merge.state, merge.output = "check-failed", event.output
 
 
 @_apply.register

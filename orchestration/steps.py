@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from .errors import OrchError
 
@@ -71,7 +72,7 @@ class StepFailed(OrchError):
 def describe_cause(error: BaseException) -> str:
     """The error in one short paragraph: an OrchError's own words, else its type and message."""
     if isinstance(error, TimeoutError):
-        text = "it did not finish in time"
+        text = str(error) or "it did not finish in time"
     elif isinstance(error, OrchError):
         text = str(error)
     else:
@@ -92,8 +93,11 @@ async def run_step(step: Step, work: Awaitable[T], *, timeout: float | None = No
     try:
         if timeout is None:
             return await work
-        async with asyncio.timeout(timeout):
-            return await work
+        try:
+            async with asyncio.timeout(timeout):
+                return await work
+        except TimeoutError as late:
+            raise StepFailed(step, TimeoutError(f"no answer within {timeout:g} s")) from late
     except (asyncio.CancelledError, StepFailed):
         raise
     except Exception as error:  # noqa: BLE001 - every failure is named, never lost

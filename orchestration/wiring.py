@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:
+    from .reservation_backend import ReservationBackend
     from .reservations import ReservationManager
 
 from .beads import open_store
@@ -81,14 +82,33 @@ def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | 
 
 
 def make_reservations(repo: Path, config: Config, on_event: EventSink | None = None,
-                      *, timeout: float = 5.0) -> "ReservationManager":
+                      *, timeout: float = 5.0) -> "ReservationBackend":
+    """The backend `config.reservations` names: Agent Mail, the local ledger, or `auto`."""
+    from .local_reservations import LocalLedger, LocalReservations
+    from .reservation_backend import AutoReservations
+
+    local = LocalReservations(LocalLedger.for_repo(repo), str(repo), MAX_BATCH_SIZE,
+                              config.reservation_ttl_seconds, on_event, agent_prefix=_lane_prefix(repo))
+    if config.reservations == "local":
+        return local
+    agent_mail = make_agent_mail_reservations(repo, config, on_event, timeout=timeout)
+    if config.reservations == "agent-mail":
+        return agent_mail
+    return AutoReservations(agent_mail, local, on_event)
+
+
+def make_agent_mail_reservations(repo: Path, config: Config, on_event: EventSink | None = None,
+                                 *, timeout: float = 5.0) -> "ReservationManager":
     from .agent_mail import AgentMailClient
     from .reservations import ReservationManager
 
     token = os.environ.get(config.agent_mail_token_env) or None
     client = AgentMailClient(config.agent_mail_url, token=token, timeout=timeout)
+    return ReservationManager(client, str(repo), MAX_BATCH_SIZE, config.reservation_ttl_seconds,
+                              on_event, agent_prefix=_lane_prefix(repo))
+
+
+def _lane_prefix(repo: Path) -> str:
     # Agent names are global on the PyPI server: a per-repository prefix keeps two
     # repositories sharing one server from retiring each other's lane agents.
-    prefix = "lane-" + hashlib.sha1(str(repo).encode()).hexdigest()[:6]
-    return ReservationManager(client, str(repo), MAX_BATCH_SIZE, config.reservation_ttl_seconds,
-                              on_event, agent_prefix=prefix)
+    return "lane-" + hashlib.sha1(str(repo).encode()).hexdigest()[:6]

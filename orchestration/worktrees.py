@@ -19,7 +19,7 @@ orchestrator sees the same pool.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -380,7 +380,8 @@ class WorktreePool:
         Uncommitted work already in the lane is committed to the branch it was on first. An
         existing `orch/<task-id>` with commits not in the base is refused (it holds someone's
         work) unless `keep_existing`, which checks that branch out as it is (resuming a task;
-        a branch with nothing the base lacks starts afresh from the base either way).
+        a branch with nothing the base lacks starts afresh from the base either way), taking
+        it from another lane of the pool where it was left checked out.
         """
         branch = task_branch(task_id)
         path = self.lane_path(lane_index)
@@ -391,6 +392,8 @@ class WorktreePool:
         base = resolve_commit(self.main, base_ref)
         save_uncommitted(path, f"orch-tui: save uncommitted work found in lane {lane_index} before reuse",
                          f"lane-{lane_index}-{_stamp()}")
+        if keep_existing:
+            self._take_branch_from_other_lanes(branch, path, registered)
         self._check_branch_free(branch, path, registered)
         existing = branch_tip(self.main, branch)
         kept_work = existing is not None and not is_ancestor(self.main, existing, base)
@@ -408,6 +411,21 @@ class WorktreePool:
         # to the previous branch above (saved, never deleted), so the switch leaves the lane
         # clean; ignored files (caches, virtual environments) are never touched.
         return Lane(lane_index, str(path), True, head, branch, task_id)
+
+    def _take_branch_from_other_lanes(self, branch: str, lane_path: Path, registered: list[WorktreeInfo]) -> None:
+        """A task retried in another lane finds its branch still checked out where it last ran
+        (that lane's finish failed half-way): its leftovers are committed there and the lane
+        is detached, so the branch, with all its work, moves to the new lane."""
+        for index in range(1, self.size + 1):
+            other = self.lane_path(index)
+            if same_path(other, lane_path):
+                continue
+            info = next((w for w in registered if same_path(w.path, other)), None)
+            if info is not None and info.branch == f"refs/heads/{branch}" and other.exists():
+                save_uncommitted(other, f"orch-tui: save work left in lane {index} before {branch} moves lanes",
+                                 f"lane-{index}-{_stamp()}")
+                run_git(other, "switch", "--quiet", "--detach")
+                registered[registered.index(info)] = replace(info, branch=None)
 
     def _check_branch_free(self, branch: str, lane_path: Path, registered: list[WorktreeInfo]) -> None:
         for info in registered:

@@ -117,7 +117,7 @@ async def test_scripted_abort_by_call_and_by_cancelling_the_task(tmp_path: Path)
 
         def sink(event: Event) -> None:
             if isinstance(event, LaneProgress) and "hanging" in event.action:
-                started.set()
+                started.set()  # noqa: B023 - used within this iteration only
 
         running = asyncio.create_task(runner.run(request, sink))
         await asyncio.wait_for(started.wait(), 10)

@@ -19,7 +19,7 @@ from orch_tui.orchestration.journal import Journal
 from orch_tui.orchestration.merge import MergeQueue
 from orch_tui.orchestration.worktrees import WorktreePool
 from tests.helpers import git
-from tests.task_repos import TaskSpec, log_subjects, make_task_repo, read_statuses
+from tests.task_repos import TaskSpec, make_task_repo, read_statuses
 
 QUICK = {"seconds": 0.05}
 

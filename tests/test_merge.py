@@ -452,6 +452,23 @@ def test_a_series_of_clean_branches_moves_the_target_once_with_a_merge_commit_ea
     assert git(project, "rev-parse", f"{tips['bd-1']}^") == old  # nothing of the old tip lost
 
 
+def test_a_branch_merged_in_a_series_reads_as_merged_after_a_crash(project: Path) -> None:
+    """Killed after the series moved the target and archived its branches, before the engine
+    journaled the last one: the restart finds that branch gone, and merged, not missing."""
+    commit_on(project, "orch/bd-1", {"one.txt": "1\n"})
+    commit_on(project, "orch/bd-2", {"two.txt": "2\n"})
+    queue = queue_for(project)
+    assert len(queue.merge_series_if_clean(["orch/bd-1", "orch/bd-2"])) == 2
+    tip = git(project, "rev-parse", "main")
+
+    [prediction] = queue.predict(["orch/bd-2"])
+    assert prediction.clean and prediction.already_merged
+    outcome = queue.merge("orch/bd-2")
+    assert outcome.status == "already_merged" and git(project, "rev-parse", "main") == tip
+    with pytest.raises(OrchError, match="does not exist"):
+        queue.merge("orch/bd-9")  # never archived: still an error
+
+
 def test_a_series_stops_before_a_conflicting_branch_and_leaves_it_alone(project: Path) -> None:
     commit_on(project, "orch/bd-1", {"story.txt": edit_line(3, "from bd-1")})
     commit_on(project, "orch/bd-2", {"story.txt": edit_line(3, "from bd-2")})

@@ -211,3 +211,11 @@ def test_configured_pool_directory(project: Path, tmp_path: Path) -> None:
     inside = WorktreePool.from_config(project, Config(worktree_dir=".lanes"))
     inside.ensure()
     assert git(project, "status", "--porcelain") == "M .gitignore"  # lanes stay invisible
+
+
+def test_resuming_a_task_takes_its_branch_and_leftovers_from_the_lane_it_was_left_in(pool: WorktreePool) -> None:
+    first = pool.assign(1, "bd-a1", "main")
+    (Path(first.path) / "half.txt").write_text("left uncommitted when the lane's finish failed\n")
+    moved = pool.assign(2, "bd-a1", "main", keep_existing=True)
+    assert moved.branch == "orch/bd-a1" and (Path(moved.path) / "half.txt").is_file()
+    assert pool.lane(1).branch is None  # lane 1 gave the branch up, detached

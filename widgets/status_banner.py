@@ -1,5 +1,6 @@
 """One line at the top that says what needs a person's eye: engine state, sequential mode,
-failures, timeouts, alerts and a merge waiting for a person. Never only in the log."""
+failures, timeouts, alerts and a merge waiting for a person. Never only in the log.
+Local reservations (no Agent Mail) are said calmly: the lanes still run in parallel."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual.widgets import Static
+
+from orch_tui.orchestration.local_reservations import LOCAL_MODE_REASON
 
 from .safe_text import one_line
 
@@ -53,6 +56,9 @@ class StatusBanner(Static):
             line.append("  SEQUENTIAL MODE", "bold reverse")
             if facts.mode_reason:
                 line.append(" " + one_line(facts.mode_reason, 80))
+        elif facts.mode == "local":
+            # Lanes run in parallel; only other agents are in the dark. Not an error.
+            line.append(f"  parallel · {LOCAL_MODE_REASON}", "dim")
         else:
             line.append("  parallel", "dim")
         for label, items in (("FAILED", facts.failures), ("TIMED OUT", facts.timeouts),

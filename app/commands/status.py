@@ -33,21 +33,38 @@ def collect(repo: Any, config: Any) -> dict[str, Any]:
 
 
 async def _reservations(repo: Any, config: Any) -> dict[str, Any]:
-    from orch_tui.orchestration.agent_mail import AgentMailError
-    from orch_tui.orchestration.wiring import make_reservations
+    """Agent Mail's reservations when it is configured and answers; the local ledger's too
+    (an orchestrator on `auto` that found no Agent Mail at its start keeps them there)."""
+    from orch_tui.orchestration.local_reservations import LocalLedger
 
-    manager = make_reservations(repo, config, timeout=2.0)
+    local = await asyncio.to_thread(LocalLedger.for_repo(repo).active)
+    answer: dict[str, Any] = {"url": config.agent_mail_url, "reachable": False, "entries": [],
+                              "local_entries": [_local_json(entry) for entry in local]}
+    if config.reservations != "local":
+        answer.update(await _agent_mail_reservations(repo, config))
+    return answer
+
+
+async def _agent_mail_reservations(repo: Any, config: Any) -> dict[str, Any]:
+    from orch_tui.orchestration.agent_mail import AgentMailError
+    from orch_tui.orchestration.wiring import make_agent_mail_reservations
+
+    manager = make_agent_mail_reservations(repo, config, timeout=2.0)
     client = manager.client
     try:
         if not await client.liveness():
-            return {"reachable": False, "url": config.agent_mail_url, "entries": []}
+            return {"reachable": False}
         entries = await manager.refresh_ledger()
-        return {"reachable": True, "url": config.agent_mail_url,
-                "entries": [_reservation_json(entry) for entry in entries]}
+        return {"reachable": True, "entries": [_reservation_json(entry) for entry in entries]}
     except AgentMailError as error:
-        return {"reachable": False, "url": config.agent_mail_url, "error": str(error), "entries": []}
+        return {"reachable": False, "error": str(error)}
     finally:
         await client.aclose()
+
+
+def _local_json(entry: Any) -> dict[str, Any]:
+    return {"path_pattern": entry.path_pattern, "agent": entry.agent, "exclusive": entry.exclusive,
+            "reason": entry.reason, "expires_at": entry.expires_at.isoformat()}
 
 
 def _reservation_json(entry: Any) -> dict[str, Any]:
@@ -83,9 +100,13 @@ def _human(status: dict[str, Any]) -> str:
     lines.append(f"merge: {merge['stage']} {merge['branch']}" if merge else "merge: nothing in progress")
     reservations = status["reservations"]
     if not reservations["reachable"]:
-        lines.append(f"reservations: Agent Mail not reachable at {reservations['url']} (sequential mode)")
+        lines.append(f"reservations: Agent Mail not reachable at {reservations['url']}")
     else:
-        lines.append(f"reservations ({len(reservations['entries'])}):")
+        lines.append(f"reservations in Agent Mail ({len(reservations['entries'])}):")
         for entry in reservations["entries"]:
             lines.append(f"  {entry['path_pattern']}  {entry['agent']}  expires {entry['expires_at']}")
+    local = reservations["local_entries"]
+    lines.append(f"local reservations ({len(local)}; other agents cannot see them):")
+    for entry in local:
+        lines.append(f"  {entry['path_pattern']}  {entry['agent']}  expires {entry['expires_at']}")
     return "\n".join(lines)

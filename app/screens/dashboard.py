@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from orch_tui.orchestration.commands import EngineState, LaneView
+from orch_tui.orchestration.commands import EngineState, LaneView, MergeView
 from orch_tui.orchestration.pool_care import human_bytes
 from orch_tui.widgets.event_log import EventLog
 from orch_tui.widgets.lane import LanePanel
@@ -25,6 +25,7 @@ from orch_tui.widgets.safe_text import one_line
 from orch_tui.widgets.task_graph import TaskGraphView
 
 from .confirm import ConfirmScreen
+from .merge_stopped import MergeStoppedScreen
 
 if TYPE_CHECKING:
     from ..app import OrchApp
@@ -51,13 +52,24 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.stalled.append(label)
     if mirror.pool_bytes is not None:
         facts.pool = human_bytes(mirror.pool_bytes)
+    stopped = _stopped_merge(mirror)
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
     elif snap.held is not None:
         facts.waiting = f"lane check of {snap.held.task_id} failed; its merge waits for you: press m"
+    elif stopped is not None:
+        facts.waiting = f"merge of {stopped.task_id} stopped: press m"
     elif snap.state == EngineState.PROPOSED and snap.proposal is not None:
         facts.waiting = "batch proposed: press v to review"
     return facts
+
+
+def _stopped_merge(mirror: EngineMirror) -> MergeView | None:
+    """The merge waiting for a person for a reason other than a conflict, if any."""
+    snap = mirror.snapshot
+    if snap.state != EngineState.WAITING_FOR_PERSON:
+        return None
+    return next((merge for merge in snap.merges if merge.state == "check-failed"), None)
 
 
 class DashboardScreen(Screen[None]):
@@ -186,13 +198,20 @@ class DashboardScreen(Screen[None]):
             self.orch.show_proposal()
 
     def action_resolve(self) -> None:
-        snap = self.orch.mirror.snapshot
-        if snap.conflict is not None:
+        stopped = _stopped_merge(self.orch.mirror)
+        if self.orch.mirror.snapshot.conflict is not None:
             self.orch.show_conflict()
-        elif snap.held is not None:
+        elif self.orch.mirror.snapshot.held is not None:
             self.orch.show_held()
+        elif stopped is not None:
+            def answered(answer: str | None) -> None:
+                if answer == "continue":
+                    self.orch.send("continue_merge")
+                elif answer == "abort":
+                    self.orch.send("abort_merge")
+            self.app.push_screen(MergeStoppedScreen(stopped), answered)
         else:
-            self.notify("No merge conflict or failed lane check is waiting.")
+            self.notify("No merge is waiting for you.")
 
     def action_filter(self) -> None:
         self.query_one(TaskGraphView).action_focus_filter()

@@ -54,11 +54,11 @@ class OpenCodeVerdict:
     _tool_errors: dict[tuple[str, str], str] = field(default_factory=dict)
     _tools_seen: set[str] = field(default_factory=set)
 
-    def progress(self, status: str, action: str = "") -> None:
+    def progress(self, status: str, action: str = "", *, heartbeat: bool = False) -> None:
         if self.log is not None:
             self.log.add(f"{status}: {action}" if action else status)
         self.sink(LaneProgress(self.lane, self.task_id, status, action=action,
-                               tokens=self.tokens or None, cost=self.cost or None))
+                               tokens=self.tokens or None, cost=self.cost or None, heartbeat=heartbeat))
 
     # -- parts (both modes) ---------------------------------------------------------------
     def on_part(self, part: dict[str, Any]) -> None:
@@ -71,9 +71,9 @@ class OpenCodeVerdict:
             self.cost += float(part.get("cost") or 0.0)
             if part.get("reason") not in ("tool-calls", None):
                 self.finished = True
-            self.progress("busy", "step finished")
+            self.progress("busy", "step finished", heartbeat=True)
         elif kind == "step-start":
-            self.progress("busy", "thinking")
+            self.progress("busy", "thinking", heartbeat=True)
 
     def _on_tool(self, part: dict[str, Any]) -> None:
         tool = str(part.get("tool", "tool"))
@@ -108,7 +108,7 @@ class OpenCodeVerdict:
             message = str(status.get("message") or "model request failed")
             self.progress("retry", f"retry {attempt}: {message}"[:200])
         elif kind:
-            self.progress(kind)
+            self.progress(kind, heartbeat=kind == "busy")
 
     def on_error(self, error: Any) -> None:
         self.session_error = _error_text(error)

@@ -14,6 +14,8 @@ import signal
 from pathlib import Path
 from typing import AsyncIterator, Mapping, Sequence
 
+from ..waiting import wait_at_most
+
 STREAM_LIMIT = 16 * 1024 * 1024
 """Longest line read from a child (OpenCode's JSON lines carry whole tool outputs)."""
 
@@ -105,14 +107,10 @@ class GroupProcess:
     async def kill(self, grace: float = 3.0) -> None:
         """Stop the whole group: SIGTERM, then SIGKILL for whatever outlives `grace` seconds."""
         _signal_group(self.pgid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
-        except TimeoutError:
-            pass
+        await wait_at_most(asyncio.shield(self._process.wait()), grace)
         # Descendants may outlive the leader (or ignore SIGTERM): finish the group off.
         _signal_group(self.pgid, signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._process.wait()), grace)
+        await wait_at_most(asyncio.shield(self._process.wait()), grace)
         await wait_group_gone(self.pgid, grace)
 
     async def reap_group(self) -> None:

@@ -272,7 +272,7 @@ class ScenarioEngine:
         self.emit(ev.EngineStateChanged(EngineState.PROPOSED.value, f"{len(proposal.picked)} task(s) proposed"))
         return proposal
 
-    def run_lanes(self, *, with_diffs: bool = True) -> None:
+    def run_lanes(self, *, with_diffs: bool = True, other_agent: bool = True) -> None:
         """Approve the proposed batch (proposing one if needed) and put every lane mid-task."""
         proposal = self.view.proposal or self.propose_now()
         picked = proposal.picked
@@ -292,8 +292,9 @@ class ScenarioEngine:
             for pattern in choice.files:
                 reservations.append(Reservation(pattern, f"lane-{lane}", lane, True,
                                                 datetime.fromtimestamp(self.now + 600 + 120 * lane, timezone.utc)))
-        reservations.append(Reservation("src/config/**", "other-agent", None, True,
-                                        datetime.fromtimestamp(self.now + 45, timezone.utc), conflicts=True))
+        if other_agent:  # only Agent Mail shows other agents' reservations
+            reservations.append(Reservation("src/config/**", "other-agent", None, True,
+                                            datetime.fromtimestamp(self.now + 45, timezone.utc), conflicts=True))
         self.emit(ev.ReservationsChanged(tuple(reservations)))
 
     def prepare_lanes(self) -> None:
@@ -327,6 +328,10 @@ class ScenarioEngine:
 
     def sequential_mode(self) -> None:
         self.emit(ev.ModeChanged(Mode.SEQUENTIAL, "Agent Mail at 127.0.0.1:8765 does not answer"))
+
+    def local_mode(self) -> None:
+        self.emit(ev.ModeChanged(Mode.LOCAL, "local reservations: other agents cannot see them; "
+                                             "no Agent Mail at http://127.0.0.1:8765"))
 
     def alert(self, lane: int = 2) -> None:
         view = self.view.lanes[lane - 1]

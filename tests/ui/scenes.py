@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.events import LaneOutcome
+from orch_tui.orchestration.steps import MERGE_BRANCH, StepFailed
 from tests.ui.scenario_engine import ScenarioEngine
 
 
@@ -42,10 +44,34 @@ def sequential() -> ScenarioEngine:
     return engine
 
 
+def local() -> ScenarioEngine:
+    engine = ScenarioEngine()
+    engine.local_mode()
+    engine.run_lanes(other_agent=False)
+    return engine
+
+
 def alert() -> ScenarioEngine:
     engine = mid_batch()
     engine.alert(lane=2)
     engine.fail(4, LaneOutcome.TIMED_OUT, "no answer from the agent for 1800 s")
+    return engine
+
+
+def stalled() -> ScenarioEngine:
+    engine = mid_batch()
+    view = engine.view.lanes[2]
+    engine.emit(ev.LaneStalled(3, view.task_id or "", 184.0, "bash pytest -x tests/ (started)"))
+    return engine
+
+
+def merge_error() -> ScenarioEngine:
+    engine = mid_batch()
+    view = engine.view.lanes[0]
+    failure = StepFailed(MERGE_BRANCH, RuntimeError("fatal: cannot lock ref 'refs/heads/main'"))
+    engine.emit(ev.MergeStarted(view.task_id or "", f"orch/{view.task_id}"))
+    engine.emit(ev.MergeCheckFailed(view.task_id or "", f"orch/{view.task_id}", str(failure)))
+    engine.emit(ev.EngineStateChanged(EngineState.WAITING_FOR_PERSON.value, "merging the branch failed"))
     return engine
 
 
@@ -92,6 +118,9 @@ SCENES = (
     Scene("dashboard_mid_batch", mid_batch, description="four lanes at work with live diffs"),
     Scene("dashboard_sequential", sequential, description="Agent Mail down: sequential mode"),
     Scene("dashboard_alert", alert, description="an agent edited outside its reservation; a lane timed out"),
+    Scene("dashboard_stalled", stalled, description="a lane whose agent has been silent for 3 minutes"),
+    Scene("dashboard_merge_error", merge_error, description="a merge step failed: the queue waits for a person"),
+    Scene("merge_stopped", merge_error, press=("m",), description="m on a stopped merge: its output, try again or abort"),
     Scene("approval", proposed, description="the approval gate for a proposed batch"),
     Scene("conflict", conflict, description="a merge conflict: 2 files, 3 hunks"),
     Scene("help", idle, press=("question_mark",), description="help over the dashboard"),
@@ -103,6 +132,7 @@ SCENES = (
     Scene("check_held", check_held, description="a failed lane check holds its merge: merge anyway, retry, drop"),
     Scene("approval_after_check", approval_after_check,
           description="the next batch's approval shows the last lane check of a retried task"),
+    Scene("dashboard_local", local, description="no Agent Mail: four lanes on the local reservation ledger"),
 )
 SIZES = {"small": (100, 30), "large": (160, 48)}
 """100x30 is the smallest supported size; 160x48 shows how a large terminal is used."""

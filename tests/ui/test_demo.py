@@ -1,9 +1,10 @@
 """`orch-tui demo` end to end: the real engine, scripted agents, the real keys.
 
 The demo repository is built as `orch-tui demo` builds it, the engine as the demo wires it
-(scripted agents; Agent Mail is pointed at a closed port, so the lanes run in sequential
-mode, which the demo supports). The person presses `p`, `a` on the approval gate, resolves
-the CHANGELOG.md conflict with `b` and `c`, and the first batch ends merged on main.
+(scripted agents; Agent Mail is pointed at a closed port, as on a fresh machine, so the lanes
+reserve their files in the local ledger and run in parallel). The person presses `p`, `a` on
+the approval gate, resolves the CHANGELOG.md conflict with `b` and `c`, and the first batch
+ends merged on main.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from orch_tui.app.screens.approval import ApprovalScreen
 from orch_tui.app.screens.check_hold import CheckHoldScreen
 from orch_tui.app.screens.conflict import ConflictScreen
 from orch_tui.app.screens.dashboard import DashboardScreen
+from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.wiring import build_engine, effective_config
 from orch_tui.widgets.merge_queue import MergeQueueTable
+from orch_tui.widgets.status_banner import StatusBanner
 from tests.agent_mail_server import free_port
 from tests.ui.ui_helpers import screen_text, wait_for
 
@@ -58,11 +61,16 @@ async def test_the_demo_reaches_a_merged_state(tmp_path: Path) -> None:
     config = effective_config(repo, agent="scripted", agent_mail_url=f"http://127.0.0.1:{free_port()}/mcp/")
     engine = build_engine(repo, config)
     engine.parts.runner.speed = AGENT_SPEED
+    seen: list[ev.Event] = []
+    engine.subscribe(seen.append)
     app = OrchApp(engine, manage_engine=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        # Agent Mail does not answer: the banner says so once the engine has started.
-        await wait_for(pilot, lambda: "SEQUENTIAL MODE" in screen_text(app).splitlines()[0],
-                       "the engine to start in sequential mode", DEADLINE)
+        # No Agent Mail: the banner says calmly that reservations are local, and lanes run at once.
+        await wait_for(pilot, lambda: "local reservations: other agents cannot see them"
+                       in screen_text(app).splitlines()[0], "the engine to start on the local ledger", DEADLINE)
+        banner = app.screen.query_one(StatusBanner)
+        assert "SEQUENTIAL" not in screen_text(app).splitlines()[0]
+        assert not banner.has_class("-error") and not banner.has_class("-warning")
 
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval gate", DEADLINE)
@@ -109,6 +117,15 @@ async def test_the_demo_reaches_a_merged_state(tmp_path: Path) -> None:
         graph = app.mirror.snapshot.graph  # redrawn from GraphReloaded after the batch
         assert all(graph.tasks[task_id].status == "closed" for task_id in FIRST_BATCH)
         await pilot.press("q")  # closes the engine (lock, runner, Agent Mail client)
+
+    # Four lanes ran at once: every lane started before the first one finished, and the
+    # reservation table held all four lanes' files together.
+    order = [type(event).__name__ for event in seen if isinstance(event, (ev.LaneStarted, ev.LaneFinished))]
+    assert order[:4] == ["LaneStarted"] * 4, order
+    tables = [{(r.lane, r.path_pattern) for r in event.reservations}
+              for event in seen if isinstance(event, ev.ReservationsChanged)]
+    assert {(1, "bookshop/catalog.py"), (2, "bookshop/cart.py"), (3, "docs/api.md"),
+            (4, "bookshop/api/orders/**")} in tables
 
     tracker = _tracker(repo)
     for task_id in FIRST_BATCH:

@@ -100,7 +100,7 @@ def test_a_stall_shows_in_the_lane_and_the_banner_until_the_agent_speaks_again()
     mirror.apply(ev.LaneStarted(1, "t-1", "Title", "orch/t-1", "/w"))
     stalled = mirror.apply(ev.LaneStalled(1, "t-1", 120.0, "bash: pytest"))
     assert stalled.lanes == {1} and stalled.banner
-    assert stalled.log == [("lane 1: t-1 STALLED: no word from the agent for 120 s (last: bash: pytest)", "warning")]
+    assert stalled.log == [("lane 1: t-1 STALLED: silent for 2 min 00 s; last: bash: pytest", "warning")]
     assert mirror.snapshot.lanes[0].status == "stalled"
     resumed = mirror.apply(ev.LaneProgress(1, "t-1", "busy", "active again after 130 s"))
     assert resumed.banner and mirror.snapshot.lanes[0].status == "busy"

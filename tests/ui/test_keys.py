@@ -437,3 +437,19 @@ async def test_the_banner_shows_the_pool_disk_use(engine: ScenarioEngine) -> Non
     async with app.run_test(size=SMALL) as pilot:
         await wait_for(pilot, lambda: "pool 3.0 GB" in screen_text(app).splitlines()[0], "the pool's disk use")
     assert measured.is_set()
+async def test_failing_doctor_rows_show_once_at_start(engine: ScenarioEngine, tmp_path: Path) -> None:
+    from functools import partial
+
+    from orch_tui.orchestration.doctor import run_checks
+    from tests.helpers import make_repo
+
+    untracked = make_repo(tmp_path / "no-tracker")  # a real repository without a Beads tracker
+    app = make_app(engine, startup_checks=partial(run_checks, untracked, agent="scripted",
+                                                  agent_mail_url="http://127.0.0.1:9/mcp/",
+                                                  start_server=False))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app._notifications, "the doctor's notification")
+        [note] = list(app._notifications)
+        assert note.severity == "error" and "doctor: beads: no Beads tracker" in note.message
+        assert "doctor: beads: no Beads tracker" in screen_text(app)  # also in the log
+        assert "agent mail" not in screen_text(app)  # a warning: only `orch-tui doctor` shows it
