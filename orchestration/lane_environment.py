@@ -86,6 +86,9 @@ class LaneEnvironments:
             setup, failure = await self._setup(lane, task_id, worktree, sink)
         except OrchError as error:
             copied, setup, failure = (), "", str(error)
+        except BaseException:  # a fault (or an abort) raised on: the ports go back first
+            self.release(lane)
+            raise
         prepared = PreparedLane(lane, block, env, copied, setup, failure)
         if failure:
             self.release(lane)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 class CheckHoldScreen(ModalScreen[None]):
     BINDINGS = [
-        Binding("m", "answer('merge')", "Merge anyway",
+        # Shift+M, not m: m on the dashboard opens this screen, and a second m must not merge.
+        Binding("M", "answer('merge')", "Merge anyway",
                 tooltip="Merge this branch although its lane check failed (verify_command still runs last)"),
         Binding("r", "answer('retry')", "Retry agent",
                 tooltip="Send the task back to an agent with the check's failure, first in the next batch"),
@@ -59,7 +60,7 @@ class CheckHoldScreen(ModalScreen[None]):
             with VerticalScroll(id="check-output") as output:
                 output.border_title = "output (last lines)"
                 yield Static(id="check-tail")
-            yield Static(Text("m merge anyway · r retry the agent with this failure · d drop · escape back"),
+            yield Static(Text("M merge anyway · r retry the agent with this failure · d drop · escape back"),
                          id="check-hint")
         yield Footer(compact=True)
 

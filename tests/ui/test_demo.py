@@ -51,7 +51,7 @@ async def _merge_anyway(pilot, app: OrchApp) -> None:
     assert isinstance(screen, CheckHoldScreen) and screen.held.task_id == "shop-5"
     await wait_for(pilot, lambda: "still raises NotImplementedError" in screen_text(app),
                    "the check's output on the held-merge screen", DEADLINE)
-    await pilot.press("m")
+    await pilot.press("M")
     await wait_for(pilot, lambda: app.mirror.snapshot.held is None, "the answer to reach the engine", DEADLINE)
 
 

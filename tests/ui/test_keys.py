@@ -412,7 +412,10 @@ async def test_merge_anyway_and_drop_keys(engine: ScenarioEngine) -> None:
     app = make_app(engine)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        await pilot.press("m")
+        await pilot.press("m")  # m opens the screen on the dashboard: here it must not merge
+        await settle(pilot)
+        assert not [call for call in engine.calls if call[0] == "answer_check"]
+        await pilot.press("M")
         await settle(pilot)
     assert engine.calls[-1] == ("answer_check", held.task_id, "merge")
     other = ScenarioEngine()
