@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
+from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.doctor import Check, Status
 from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered, LaneNeedsInput
 
@@ -30,6 +31,7 @@ from .attention import osc9, osc9_supported
 from .engine_mirror import EngineMirror, copy_snapshot
 from .messages import CommandFailed, EngineEvent, EngineStarted
 from .screens.approval import ApprovalScreen
+from .screens.check_hold import CheckHoldScreen
 from .screens.conflict import ConflictScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
@@ -37,6 +39,7 @@ from .screens.input_request import InputRequestScreen
 from .screens.lane_detail import LaneDetailScreen
 
 THEMES = ("textual-dark", "textual-light")
+POOL_USAGE_SECONDS = 60.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -53,10 +56,13 @@ class OrchApp(App[None]):
                  theme: str = "textual-dark", editor: Callable[[list[str]], int] | None = None,
                  manage_engine: bool = False,
                  startup_checks: Callable[[], Awaitable[Sequence[Check]]] | None = None,
-                 input_alert: str = "notify") -> None:
+                 input_alert: str = "notify",
+                 pool_usage: Callable[[], int] | None = None) -> None:
         super().__init__()
         self.input_alert = input_alert
         """notify (bell + OSC 9 where supported), bell or off: when a lane starts waiting."""
+        self.pool_usage = pool_usage
+        """Bytes the lane pool takes on disk (blocking; run in a thread); None hides it."""
         self.engine = engine
         self.manage_engine = manage_engine
         """Start the engine after the first frame and close it on quit (`orch-tui` does)."""
@@ -86,6 +92,9 @@ class OrchApp(App[None]):
             self.send("start")  # first in the queue: every later command waits for it
             self._catch_stop_signals()
         self.call_after_refresh(_freeze_startup_objects)
+        if self.pool_usage is not None:
+            self.measure_pool()
+            self.set_interval(POOL_USAGE_SECONDS, self.measure_pool)
         if self.startup_checks is not None:
             self._show_failing_checks()
 
@@ -145,6 +154,10 @@ class OrchApp(App[None]):
             for screen in self.screen_stack:
                 if isinstance(screen, LaneDetailScreen) and screen.lane in changes.lanes | changes.diff_lanes:
                     screen.lane_changed()
+        if isinstance(message.event, (ev.MergeHeldForCheck, ev.CheckHoldAnswered)):
+            self.show_held()
+        if isinstance(message.event, ev.EngineStateChanged) and message.event.state == "idle":
+            self.measure_pool()
 
     def call_for_attention(self, event: LaneNeedsInput) -> None:
         """A lane started waiting for a person: the bell, and a desktop notification."""
@@ -173,6 +186,32 @@ class OrchApp(App[None]):
             self.show_proposal()
         if self.mirror.snapshot.conflict is not None:
             self.show_conflict()
+        if self.mirror.snapshot.held is not None:
+            self.show_held()
+
+    def show_held(self) -> None:
+        """The merge held for a failed lane check, over the dashboard (gone once answered)."""
+        held = self.mirror.snapshot.held
+        screens = [s for s in self.screen_stack if isinstance(s, CheckHoldScreen)]
+        if held is None:
+            for screen in screens:
+                screen.dismiss()
+        elif screens:
+            screens[-1].show_held(held)
+        else:
+            self.push_screen(CheckHoldScreen(held))
+
+    @work(exclusive=True, group="pool-usage", exit_on_error=False)
+    async def measure_pool(self) -> None:
+        """Total disk use of the lane pool, measured off the event loop, for the banner."""
+        if self.pool_usage is None:
+            return
+        try:
+            self.mirror.pool_bytes = await asyncio.to_thread(self.pool_usage)
+        except Exception as error:  # shown, never fatal: the banner just keeps the last figure
+            self.dashboard.log_line(f"could not measure the pool's disk use: {error}", "warning")
+            return
+        self.dashboard.show_banner()
 
     def show_proposal(self) -> None:
         proposal = self.mirror.snapshot.proposal

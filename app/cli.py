@@ -126,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="check this agent runner instead of the configured one")
     doctor.add_argument("--agent-mail", metavar="URL", default=argparse.SUPPRESS,
                         help="check this Agent Mail endpoint instead of the configured one")
+
+    pool = commands.add_parser("pool", help="lane worktrees: status, prune the surplus, reset a lane",
+                               description="Each lane worktree with its branch, state, disk use and age "
+                                           "(status); remove lanes beyond the batch size and stale entries "
+                                           "(prune); return a lane to a clean state (reset LANE). Nothing "
+                                           "with uncommitted work is removed without --force.")
+    _add_repo(pool)
+    pool.add_argument("action", nargs="?", choices=("status", "prune", "reset"), default="status")
+    pool.add_argument("lane", nargs="?", type=int, metavar="LANE", help="the lane to reset")
+    pool.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    pool.add_argument("--force", action="store_true", help="also remove or reset lanes with uncommitted work")
+    pool.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
+    pool.add_argument("--batch-size", type=int, metavar="N", default=argparse.SUPPRESS,
+                      help="lanes to keep when pruning (default: the configured batch size)")
     return parser
 
 

@@ -5,12 +5,18 @@ and two tracks. The first batch holds two tasks that both also edit `CHANGELOG.m
 neither declared: the dashboard flags the edit outside the reservation, and the second of
 the two merges conflicts, so a new user sees approve -> lanes -> merges -> a conflict to
 resolve within a minute, whether Agent Mail runs or not.
+
+Every lane also gets the demo's `.env` copied in (lane_copy) and runs a short lane check
+(tests/check_lane.py) when its agent is done: it passes in three lanes and fails in the
+Orders endpoint lane, whose handler still raises NotImplementedError, so the merge of that
+lane waits for a person (merge anyway, retry the agent, or drop).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,16 +33,36 @@ SOURCE_FILES = {
     "bookshop/api/routes.py": "ROUTES = []\n",
     "docs/api.md": "# API\n",
     "tests/test_catalog.py": "def test_placeholder():\n    assert True\n",
-    ".gitignore": ".venv/\n__pycache__/\n",
-    ".orch-tui.toml": 'agent = "scripted"\nbatch_size = 4\n',
+    ".gitignore": ".venv/\n__pycache__/\n.env\n",
+    "tests/check_lane.py": (
+        '"""The lane check: every module parses and no handler is left unfinished."""\n'
+        "import ast\nimport pathlib\nimport sys\n\n"
+        "problems = []\n"
+        "modules = sorted(pathlib.Path('bookshop').rglob('*.py'))\n"
+        "for path in modules:\n"
+        "    tree = ast.parse(path.read_text(), str(path))\n"
+        "    for node in ast.walk(tree):\n"
+        "        if isinstance(node, ast.Raise) and 'NotImplementedError' in ast.unparse(node):\n"
+        "            problems.append(f'{path}:{node.lineno}: still raises NotImplementedError')\n"
+        "print('\\n'.join(problems) or f'{len(modules)} modules checked: all finished')\n"
+        "sys.exit(1 if problems else 0)\n"),
 }
+LOCAL_ENV = "BOOKSHOP_DB=sqlite:///tmp/bookshop-demo.db\n"
+"""The demo's `.env`: git-ignored in the main checkout, copied into each lane (lane_copy)."""
+
+
+def demo_config() -> str:
+    """`.orch-tui.toml` of the demo: scripted agents, .env copied, the lane check."""
+    check = json.dumps([sys.executable, "tests/check_lane.py"])
+    return (f'agent = "scripted"\nbatch_size = 4\nlane_copy = [".env"]\n'
+            f"lane_check_command = {check}\n")
 
 
 def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depends: list[str] = (),
           seconds: float = 6.0, changelog: bool = False, issue_type: str = "task",
-          parent: str | None = None) -> dict[str, Any]:
+          parent: str | None = None, unfinished: bool = False) -> dict[str, Any]:
     description = f"{title}.\n\nFiles: {', '.join(files)}\n" if files else f"{title}.\n"
-    steps = _steps(task_id, title, files)
+    steps = _steps(task_id, title, files, unfinished=unfinished)
     if changelog:
         # First, not last: the live diff then shows the stray edit (and its alert) while the
         # agent still works. Both tasks append at the end of the file, so the second merge conflicts.
@@ -58,12 +84,13 @@ def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depe
     return record
 
 
-def _steps(task_id: str, title: str, files: list[str]) -> list[dict[str, str]]:
+def _steps(task_id: str, title: str, files: list[str], *, unfinished: bool = False) -> list[dict[str, str]]:
     steps = []
+    body = '    raise NotImplementedError("orders are not stored yet")\n' if unfinished else f'    return "{task_id}"\n'
     for pattern in files:
         if pattern.endswith("/**"):
             path = f"{pattern[:-3]}/{task_id.replace('-', '_')}.py"
-            steps.append({"write": path, "content": f'"""{title}."""\n\n\ndef handler():\n    return "{task_id}"\n'})
+            steps.append({"write": path, "content": f'"""{title}."""\n\n\ndef handler():\n{body}'})
         elif pattern.endswith(".md"):
             steps.append({"append": pattern, "content": f"\n## {title}\n\nSee {task_id}.\n"})
         else:
@@ -79,7 +106,8 @@ def demo_tasks() -> list[dict[str, Any]]:
         _task("shop-3", "Cart totals with tax", ["bookshop/cart.py"], priority=1,
               changelog=True, seconds=8, parent="shop-1"),
         _task("shop-4", "Document the API", ["docs/api.md"], priority=2, seconds=4),
-        _task("shop-5", "Orders endpoint", ["bookshop/api/orders/**"], priority=2, seconds=7),
+        _task("shop-5", "Orders endpoint", ["bookshop/api/orders/**"], priority=2, seconds=7,
+              unfinished=True),
         _task("shop-6", "Catalog search endpoint", ["bookshop/api/routes.py"], priority=2,
               depends=["shop-2"], seconds=5),
         _task("shop-7", "Checkout flow", ["bookshop/checkout.py"], priority=2,
@@ -107,7 +135,7 @@ def create_demo_repo(directory: Path | None = None) -> Path:
 
         raise BadInput(f"{repo} is not empty", path=repo, fix="give --dir a new or empty directory")
     repo.mkdir(parents=True, exist_ok=True)
-    for name, text in SOURCE_FILES.items():
+    for name, text in {**SOURCE_FILES, ".orch-tui.toml": demo_config()}.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
     beads = repo / ".beads"
@@ -119,4 +147,5 @@ def create_demo_repo(directory: Path | None = None) -> Path:
     _git(repo, *identity, "commit", "-q", "-m", "Bookshop: starting point for the orch-tui demo")
     _git(repo, "config", "user.name", "orch-tui demo")
     _git(repo, "config", "user.email", "demo@orch-tui.invalid")
+    (repo / ".env").write_text(LOCAL_ENV)  # never committed: ignored, copied into each lane
     return repo

@@ -63,6 +63,10 @@ REGIONS: dict[type[ev.Event], frozenset[Region]] = {
     ev.ErrorRaised: frozenset({Region.BANNER}),
     ev.LaneNeedsInput: frozenset({Region.LANE, Region.BANNER}),
     ev.LaneInputAnswered: frozenset({Region.LANE, Region.BANNER}),
+    ev.LaneEnvironmentReady: frozenset({Region.LANE}),
+    ev.LaneCheckFinished: frozenset({Region.LANE, Region.MERGES}),
+    ev.MergeHeldForCheck: frozenset({Region.MERGES, Region.BANNER}),
+    ev.CheckHoldAnswered: frozenset({Region.MERGES, Region.BANNER}),
 }
 """What each event makes stale; an event missing here (LogLine) only adds its log line."""
 
@@ -89,6 +93,8 @@ class EngineMirror:
     clock: Callable[[], float]
     error: str = ""
     """The banner's error line: the last error or failed check, until the engine moves on."""
+    pool_bytes: int | None = None
+    """Disk use of the lane pool (measured by the app off the event loop); None: not measured."""
 
     @property
     def lane_count(self) -> int:
@@ -159,4 +165,4 @@ def log_line(event: ev.Event) -> tuple[str, str] | None:
 def copy_snapshot(snapshot: EngineSnapshot) -> EngineSnapshot:
     """A private copy, so the mirror never edits the engine's own lists."""
     return replace(snapshot, lanes=[replace(view) for view in snapshot.lanes],
-                   merges=[replace(item) for item in snapshot.merges])
+                   merges=[replace(item) for item in snapshot.merges], checks=dict(snapshot.checks))

@@ -143,6 +143,38 @@ def _(event: ev.LogLine) -> str:
     return event.text
 
 
+@describe.register
+def _(event: ev.LaneEnvironmentReady) -> str | None:
+    parts = []
+    if event.ports:
+        parts.append(f"ports {event.ports[0]}" + (f"-{event.ports[-1]}" if len(event.ports) > 1 else ""))
+    if event.copied:
+        parts.append(f"copied {', '.join(event.copied)}")
+    if event.setup:
+        parts.append(f"setup {event.setup}")
+    return f"lane {event.lane}: {'; '.join(parts)}" if parts else None
+
+
+@describe.register
+def _(event: ev.LaneCheckFinished) -> str:
+    check = event.check
+    if check.passed:
+        return f"lane {event.lane}: {event.task_id} check passed in {check.seconds:.1f} s"
+    last = next((line for line in reversed(check.output_tail.splitlines()) if line.strip()), "")
+    return f"lane {event.lane}: {event.task_id} check FAILED ({check.summary})" + (f": {last}" if last else "")
+
+
+@describe.register
+def _(event: ev.MergeHeldForCheck) -> str:
+    return f"merge of {event.branch} held: its lane check failed; merge anyway, retry or drop"
+
+
+@describe.register
+def _(event: ev.CheckHoldAnswered) -> str:
+    what = {"merge": "merge anyway", "retry": "send back to an agent with the failure", "drop": "drop"}
+    return f"{event.task_id}: a person chose {what.get(event.answer, event.answer)}"
+
+
 def severity(event: ev.Event) -> str:
     """info, good, warning or error: how loudly a front end should show the event."""
     if isinstance(event, (ev.ErrorRaised, ev.MergeConflict, ev.MergeCheckFailed, ev.LaneAlert)):
@@ -153,6 +185,10 @@ def severity(event: ev.Event) -> str:
         return "good" if event.outcome is ev.LaneOutcome.SUCCEEDED else "error"
     if isinstance(event, ev.MergeDone):
         return "good"
+    if isinstance(event, ev.LaneCheckFinished):
+        return "good" if event.check.passed else "error"
+    if isinstance(event, ev.MergeHeldForCheck):
+        return "error"
     if isinstance(event, ev.LaneStalled):
         return "warning"
     if isinstance(event, ev.ModeChanged):

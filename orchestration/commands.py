@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .events import EventSink, InputAnswer, InputRequest, Mode
+from .lane_check import CheckAnswer, CheckResult
 from .model import Reservation, TaskGraph
 
 
@@ -48,6 +49,11 @@ class LaneView:
     tokens: int = 0
     cost: float = 0.0
     """What the lane's agent spent so far (OpenCode says; other agents leave 0)."""
+    ports: tuple[int, ...] = ()
+    copied: tuple[str, ...] = ()
+    """Files copied from the main checkout into the lane (lane_copy)."""
+    setup: str = ""
+    check: CheckResult | None = None
 
 
 @dataclass
@@ -55,11 +61,22 @@ class MergeView:
     task_id: str
     branch: str
     state: str = "pending"
-    """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, merged."""
+    """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, held, merged."""
     predicted_conflicts: tuple[str, ...] = ()
     commit: str | None = None
     output: str = ""
     """Why the merge stopped for a person (a failed check's output, a failed step), else empty."""
+    check: CheckResult | None = None
+    """The lane check's evidence (None: no lane_check_command)."""
+
+
+@dataclass
+class HeldMerge:
+    """A merge held because its lane's check failed, until a person answers."""
+
+    task_id: str
+    branch: str
+    check: CheckResult
 
 
 @dataclass
@@ -76,6 +93,9 @@ class EngineSnapshot:
     reservations: tuple[Reservation, ...] = ()
     merges: list[MergeView] = field(default_factory=list)
     conflict: Any = None
+    held: HeldMerge | None = None
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    """The last lane check of each task, kept across batches (the next approval shows them)."""
 
 
 class EngineCommands(Protocol):
@@ -102,3 +122,4 @@ class EngineCommands(Protocol):
     def follow_up_refusal(self, lane: int) -> str | None: ...
     async def follow_up(self, lane: int, text: str) -> None: ...
     async def lane_transcript(self, lane: int) -> tuple[Any, ...]: ...
+    async def answer_check(self, task_id: str, answer: CheckAnswer) -> None: ...

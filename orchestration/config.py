@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from . import lane_settings
 from .errors import BadInput
 
 MIN_BATCH_SIZE = 2
@@ -48,6 +49,18 @@ class Config:
     agent_mail_token_env: str = "AGENT_MAIL_TOKEN"
     """Name of the environment variable holding the bearer token (the token never sits in a file)."""
     reservation_ttl_seconds: int = 3600
+    lane_setup_command: tuple[str, ...] = ()
+    """argv run in a lane's worktree after it is assigned, before its agent starts; empty: none."""
+    lane_setup_when_changed: tuple[str, ...] = ()
+    """Files (relative to the lane) whose content decides whether setup runs again; empty: always."""
+    lane_copy: tuple[str, ...] = ()
+    """Git-ignored files or folders copied from the main checkout into each lane on assignment."""
+    lane_ports: int = 10
+    """Free ports leased to each lane (ORCH_PORT, ORCH_PORTS); 0 leases none."""
+    lane_port_base: int = 42000
+    """The first port of lane 1's block; lane N starts lane_ports * (N - 1) above it."""
+    lane_check_command: tuple[str, ...] = ()
+    """argv run in the lane when its agent succeeds; a failure holds the lane's merge for a person."""
     reservations: str = "auto"
     """auto (Agent Mail when it answers at start, else the local ledger), agent-mail or local."""
     agent_permissions: str = "reject"
@@ -149,6 +162,12 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "agent_mail_url": agent_mail_url_problem,
     "agent_mail_token_env": _text,
     "reservation_ttl_seconds": _positive_number,
+    "lane_setup_command": _argv,
+    "lane_setup_when_changed": lane_settings.check_lane_paths,
+    "lane_copy": lane_settings.check_lane_paths,
+    "lane_ports": lane_settings.check_lane_ports,
+    "lane_port_base": lane_settings.check_port_base,
+    "lane_check_command": _argv,
     "reservations": _one_of(RESERVATION_BACKENDS),
     "agent_permissions": _one_of(AGENT_PERMISSION_POLICIES),
     "input_alert": _one_of(INPUT_ALERTS),
@@ -216,6 +235,7 @@ def _validated(path: Path, text: str, table: dict[str, Any]) -> dict[str, Any]:
     if values.get("agent") == "command" and not values.get("agent_command"):
         raise BadInput('agent = "command" needs agent_command', path=path, line=_line_of(text, "agent"),
                        fix='add agent_command = ["your-agent", "--prompt-file", "{prompt_file}"]')
+    lane_settings.check_together(values, path, text, _line_of, max_lanes=MAX_BATCH_SIZE)
     return values
 
 

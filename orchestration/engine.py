@@ -26,6 +26,8 @@ from .config import Config, check_batch_size
 from .errors import OrchError
 from .events import Event, EventSink, LaneOutcome, Mode
 from .journal import Journal, JournalState, LaneRecord, MergeRecord
+from .lane_check import CheckAnswer, CheckResult
+from .lane_environment import LaneEnvironments
 from .merge import MergeOutcome
 from .model import Task, TaskGraph
 from .recovery import live_tasks, repair_at_start, resume_plan, settle_orphans
@@ -33,6 +35,7 @@ from .snapshot_reducer import apply_event
 from .steps import (ASSIGN_WORKTREE, CLAIM_FILES, CLOSE_TASK, COMMIT_LEFTOVERS, CONFIRM_CLAIM, DROP_TRACKER_EDITS,
                     LIVE_DIFF, MARK_IN_PROGRESS, MERGE_BRANCH, PREDICT_MERGE, RELEASE_FILES, REOPEN_TASK,
                     RUN_AGENT, START_AGENT, Step, StepFailed, describe_cause, run_step)
+from .steps import CHECK_LANE, GUARD_COPIES, PREPARE_LANE
 from .task_refs import task_branch
 from .tracker_guard import drop_tracker_changes
 from .usage import batch_usage_line
@@ -66,6 +69,8 @@ class EngineParts:
     """Builds a live-diff watcher for a lane (orchestration/live_diff.py)."""
     lock: Any | None = None
     """InstanceLock: held from start() to close(), so one orchestrator runs per repository."""
+    environments: LaneEnvironments | None = None
+    """Ports, copied files, setup and check of each lane; None builds one from `config`."""
 
 
 @dataclass
@@ -143,6 +148,11 @@ class Engine:
         self._pause_requested = False
         self._background: list[asyncio.Task[None]] = []
         self._resume_state = EngineState.MERGING
+        self._environments = parts.environments or LaneEnvironments(parts.repo, parts.config)
+        self._follow_ups: dict[str, str] = {}
+        """A failed lane check's output, for the next agent of a task a person sent back."""
+        self._held_task: str | None = None
+        self._check_answer: CheckAnswer | None = None
         self._waiting_on_error = False
         self._resolution: Any = None
         """A person's answer to the waiting merge: a MergeOutcome, RETRY_MERGE, or None (abort)."""
@@ -480,6 +490,10 @@ class Engine:
         await run_step(MARK_IN_PROGRESS, asyncio.to_thread(
             self.parts.store.update, task.id, status="in_progress", assignee=f"lane-{lane}"))
         self._emit(ev.LaneStarted(lane, task.id, task.title, record.branch, record.worktree))
+        prepared = await run_step(PREPARE_LANE, self._environments.prepare(
+            lane, task.id, Path(record.worktree), self._emit, head=assigned.head))
+        if prepared.failure:
+            return LaneOutcome.FAILED, prepared.failure
         watcher = self._start_watcher(lane, task, Path(record.worktree), base, reserved,
                                       starts_clean=assigned.head == base)
         activity = _LaneActivity(lane, task.id, self._emit)
@@ -502,7 +516,7 @@ class Engine:
                 error = await _stop(running)
                 if error is not None:
                     self._log(f"lane {lane}: while stopping: {describe_cause(error)}", "warning")
-        return result.outcome, result.reason
+        return await self._check_lane(lane, task, record, result)
 
     async def _run_agent(self, request: AgentRequest, sink: EventSink) -> AgentResult:
         # The runner's coroutine is made here, when the task starts, so a lane stopped before
@@ -541,7 +555,29 @@ class Engine:
                             mail_agent=manager.agent_name(lane) if parallel else "",
                             mail_project=manager.project_key if parallel else "",
                             max_tokens=self.parts.config.max_tokens_per_task,
-                            max_cost=self.parts.config.max_cost_per_task)
+                            max_cost=self.parts.config.max_cost_per_task,
+                            env=self._environments.env(lane), follow_up=self._follow_ups.pop(task.id, ""))
+
+    async def _check_lane(self, lane: int, task: Task, record: LaneRecord, result: Any) -> tuple[LaneOutcome, str]:
+        """After the agent: copied files kept out of commits, then the lane check (when it
+        succeeded); the lane's ports go back either way. A failed check does not fail the
+        lane: its merge waits for a person (`_hold_for_check`)."""
+        try:
+            exposed = await run_step(GUARD_COPIES, self._environments.guard_copies(
+                lane, Path(record.worktree), record.base))
+            if exposed:
+                return LaneOutcome.FAILED, exposed
+            if result.outcome is LaneOutcome.SUCCEEDED:
+                check = await run_step(CHECK_LANE, self._environments.check(
+                    lane, task.id, record.branch, Path(record.worktree), self._emit))
+                if check is not None:
+                    record.check = check.to_dict()
+                    self._save_journal()
+                    if not check.passed:
+                        return result.outcome, f"{result.reason}; lane check failed: its merge waits for a person"
+        finally:
+            self._environments.release(lane)
+        return result.outcome, result.reason
 
     def _start_watcher(self, lane: int, task: Task, worktree: Path, base: str, reserved: tuple[str, ...],
                        *, starts_clean: bool) -> Any:
@@ -608,7 +644,7 @@ class Engine:
                 reason = f"{reason}; then {failure}" if outcome is not LaneOutcome.SUCCEEDED else str(failure)
                 outcome = LaneOutcome.FAILED
         record.status, record.outcome, record.reason, record.commit = "committed", outcome.value, reason, commit
-        merge = MergeRecord(task.id, record.branch) if outcome is LaneOutcome.SUCCEEDED else None
+        merge = MergeRecord(task.id, record.branch, check=record.check) if outcome is LaneOutcome.SUCCEEDED else None
         if merge is not None:
             self._journal_state.merges.append(merge)
         else:
@@ -717,7 +753,7 @@ class Engine:
                     break
                 ready.append(more)
             if early:
-                early = await self._merge_early([m for m in ready if m.state == "pending"])
+                early = await self._merge_early([m for m in ready if m.state == "pending" and not m.held_for_check()])
 
     async def _merge_early(self, ready: list[MergeRecord]) -> bool:
         """Merge what merges cleanly now; False once a person stopped a merge."""
@@ -788,6 +824,8 @@ class Engine:
         """Merge a finished lane's branch, asking a person when it needs one (a conflict, a
         failed check, or an error in any merge step). With `only_if_clean` a branch that would
         conflict is left pending instead (False)."""
+        if merge.held_for_check() and not await self._hold_for_check(merge):
+            return True
         merge.state = "merging"
         self._save_journal()
         self._emit(ev.MergeStarted(merge.task_id, merge.branch))
@@ -925,6 +963,48 @@ class Engine:
         await asyncio.to_thread(self.parts.merges.abort_merge)
         self._resolution = None
         self._emit(ev.ConflictChanged(None))
+        self._person_answered()
+
+    async def _hold_for_check(self, merge: MergeRecord) -> bool:
+        """The lane's check failed: wait for a person. True to merge anyway; False when the
+        task was sent back to an agent (retry) or dropped. Its work stays on its branch."""
+        check = CheckResult.from_dict(merge.check) or CheckResult(False, 0.0, "", "", "failed")
+        merge.state = "held"
+        self._emit(ev.MergeHeldForCheck(merge.task_id, merge.branch, check))
+        self._resume_state = self.state
+        self._held_task, self._check_answer = merge.task_id, None
+        self._set_state(EngineState.WAITING_FOR_PERSON,
+                        f"{merge.task_id}: lane check failed; merge anyway, retry or drop")
+        self._person_done.clear()
+        await self._person_done.wait()
+        self._held_task = None
+        answer = self._check_answer or CheckAnswer.DROP  # abort_merge meanwhile: do not merge
+        merge.check_answer = answer.value
+        self._save_journal()
+        self._emit(ev.CheckHoldAnswered(merge.task_id, merge.branch, answer.value))
+        if answer is CheckAnswer.MERGE:
+            self._log(f"{merge.task_id}: merging although its lane check failed (a person decided)", "warning")
+            return True
+        merge.state = "skipped"
+        self._save_journal()
+        if answer is CheckAnswer.RETRY:
+            self._follow_ups[merge.task_id] = check.follow_up()
+            await self.retry_task(merge.task_id)
+            note = f"orch-tui: lane check failed; sent back to an agent with the failure; work kept on {merge.branch}"
+        else:
+            self._hold_back(merge.task_id, "was dropped after its lane check failed")
+            note = f"orch-tui: lane check failed; dropped by a person; work kept on {merge.branch}"
+        await self._say_if_fails(0, REOPEN_TASK, asyncio.to_thread(
+            self.parts.store.update, merge.task_id, status="open", assignee="", note=note))
+        return False
+
+    async def answer_check(self, task_id: str, answer: CheckAnswer) -> None:
+        """A person's answer to the merge held by a failed lane check."""
+        if self.state is not EngineState.WAITING_FOR_PERSON or self._held_task is None:
+            raise OrchError("no merge is held for a failed lane check")
+        if task_id != self._held_task:
+            raise OrchError(f"the merge held for its lane check is {self._held_task}, not {task_id}")
+        self._check_answer = CheckAnswer(answer)
         self._person_answered()
 
     async def _finish_batch(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Callable
 
+from .lane_check import CheckResult
 from .model import Reservation
 
 
@@ -301,3 +302,41 @@ class LaneInputAnswered(Event):
     answer: str
     """What was answered, in words ("allowed once", "rejected", "answered 'Blue'")."""
     by: str = "a person"
+# ----- lane environments (orchestration/lane_environment.py) --------------------------------
+@dataclass(frozen=True)
+class LaneEnvironmentReady(Event):
+    """A lane's ports, copied files and setup, before its agent starts (setup may have failed)."""
+
+    lane: int
+    task_id: str
+    ports: tuple[int, ...] = ()
+    copied: tuple[str, ...] = ()
+    setup: str = ""
+    """`ran in 1.2 s`, `skipped: uv.lock unchanged`, `failed`, or empty (no setup configured)."""
+
+
+@dataclass(frozen=True)
+class LaneCheckFinished(Event):
+    """`lane_check_command` ran in the lane after its agent: the evidence its merge carries."""
+
+    lane: int
+    task_id: str
+    branch: str
+    check: CheckResult
+
+
+@dataclass(frozen=True)
+class MergeHeldForCheck(Event):
+    """A lane's check failed: its merge waits for a person (merge anyway, retry, drop)."""
+
+    task_id: str
+    branch: str
+    check: CheckResult
+
+
+@dataclass(frozen=True)
+class CheckHoldAnswered(Event):
+    task_id: str
+    branch: str
+    answer: str
+    """merge, retry or drop (orchestration.lane_check.CheckAnswer)."""

@@ -35,6 +35,8 @@ class LaneRecord:
     commit: str | None = None
     tokens: int = 0
     cost: float = 0.0
+    check: dict[str, Any] | None = None
+    """The lane check's result (lane_check.CheckResult.to_dict()); None without a check."""
 
 
 @dataclass
@@ -42,8 +44,15 @@ class MergeRecord:
     task_id: str
     branch: str
     state: str = "pending"
-    """pending, merging, conflict, check-failed, merged, skipped."""
+    """pending, merging, conflict, check-failed, held, merged, skipped."""
     commit: str | None = None
+    check: dict[str, Any] | None = None
+    """The lane check's result the merge carries; a failed one holds it for a person."""
+    check_answer: str | None = None
+    """The person's answer to a failed check (merge, retry, drop); None while unanswered."""
+
+    def held_for_check(self) -> bool:
+        return bool(self.check) and not self.check.get("passed") and self.check_answer is None
 
 
 @dataclass

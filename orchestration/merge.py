@@ -618,11 +618,7 @@ class MergeQueue:
         busy = operation_in_progress(checkout)
         if busy:
             return f"{checkout} is in the middle of {busy}; finish or abort it there."
-        lock = worktree_git_dir(checkout) / "index.lock"
-        if lock.exists():  # the person's checkout: never removed on a guess (checkout_update.py)
-            return (f"{lock} exists: a git command is running in {checkout}, or one was interrupted "
-                    f"there. If none is running, remove {lock}.")
-        return None
+        return None  # lock files in the person's checkout: `lock_refusal` (git_locks.py) names them
 
     def _blocking_changes(self, checkout: Path, old: str, new: str) -> str | None:
         """A clear refusal when `checkout` has local work the update from old to new would touch."""

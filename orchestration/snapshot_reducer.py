@@ -11,7 +11,7 @@ from functools import singledispatch
 from typing import Callable
 
 from . import events as ev
-from .commands import EngineSnapshot, EngineState, LaneView, MergeView
+from .commands import EngineSnapshot, EngineState, HeldMerge, LaneView, MergeView
 
 Clock = Callable[[], float]
 
@@ -25,7 +25,7 @@ def _lane(view: EngineSnapshot, number: int) -> LaneView:
 def _merge(view: EngineSnapshot, task_id: str, branch: str) -> MergeView:
     found = next((merge for merge in view.merges if merge.task_id == task_id), None)
     if found is None:
-        found = MergeView(task_id, branch)
+        found = MergeView(task_id, branch, check=view.checks.get(task_id))
         view.merges.append(found)
     return found
 
@@ -80,6 +80,7 @@ def _(event: ev.LaneStarted, view: EngineSnapshot, clock: Clock) -> None:
     lane.started_at, lane.action, lane.diff, lane.diff_files = clock(), "", "", ()
     lane.alerts, lane.outcome, lane.inputs = (), None, ()
     lane.tokens, lane.cost = 0, 0.0
+    lane.ports, lane.copied, lane.setup, lane.check = (), (), "", None
 
 
 @_apply.register
@@ -202,3 +203,32 @@ def _(event: ev.ConflictChanged, view: EngineSnapshot, clock: Clock) -> None:
 @_apply.register
 def _(event: ev.GraphReloaded, view: EngineSnapshot, clock: Clock) -> None:
     view.graph = event.graph
+
+
+@_apply.register
+def _(event: ev.LaneEnvironmentReady, view: EngineSnapshot, clock: Clock) -> None:
+    lane = _lane(view, event.lane)
+    lane.ports, lane.copied, lane.setup = event.ports, event.copied, event.setup
+
+
+@_apply.register
+def _(event: ev.LaneCheckFinished, view: EngineSnapshot, clock: Clock) -> None:
+    _lane(view, event.lane).check = event.check
+    view.checks[event.task_id] = event.check
+    found = next((merge for merge in view.merges if merge.task_id == event.task_id), None)
+    if found is not None:
+        found.check = event.check
+
+
+@_apply.register
+def _(event: ev.MergeHeldForCheck, view: EngineSnapshot, clock: Clock) -> None:
+    merge = _merge(view, event.task_id, event.branch)
+    merge.state, merge.check = "held", event.check
+    view.held = HeldMerge(event.task_id, event.branch, event.check)
+
+
+@_apply.register
+def _(event: ev.CheckHoldAnswered, view: EngineSnapshot, clock: Clock) -> None:
+    view.held = None
+    if event.answer != "merge":
+        _merge(view, event.task_id, event.branch).state = f"{event.answer}: not merged"

@@ -52,6 +52,12 @@ MERGE_BRANCH = Step("merging the branch",
                     "look at the merge worktree; continue (c) retries the merge, abort (A) keeps the branch for later")
 CLOSE_TASK = Step("closing the merged task in Beads",
                   "the work is merged; close the task by hand (`bd close`) or restart orch-tui, which closes it")
+PREPARE_LANE = Step("preparing the lane's environment (ports, lane_copy, lane_setup_command)",
+                    "check the lane_* settings and the lane's worktree, then " + RETRY)
+GUARD_COPIES = Step("keeping the lane's copied files (lane_copy) out of its commits",
+                    "check the lane's .gitignore and its branch, then " + RETRY)
+CHECK_LANE = Step("running the lane check (lane_check_command)",
+                  "run the check by hand in the lane's worktree, then " + RETRY)
 
 
 class StepFailed(OrchError):

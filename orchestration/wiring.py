@@ -19,6 +19,7 @@ from .errors import BadInput
 from .events import Event, EventSink
 from .instance_lock import InstanceLock
 from .journal import Journal
+from .lane_environment import LaneEnvironments
 from .merge import MergeQueue
 from .preflight import check_run_places
 from .repo_paths import git_common_dir
@@ -80,6 +81,7 @@ def build_engine(repo: Path, config: Config, *, runner_env: Mapping[str, str] | 
         reservations=make_reservations(repo, config, relay),
         watcher_factory=LaneDiffWatcher,
         lock=InstanceLock(repo),
+        environments=LaneEnvironments(repo, config, runner_env),
     )
     engine = Engine(parts)
     relay.sink = engine.forward

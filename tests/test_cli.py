@@ -17,6 +17,6 @@ def test_version_names_the_product(capsys) -> None:
 def test_help_lists_every_command() -> None:
     result = subprocess.run([sys.executable, "-m", "orch_tui.app", "--help"],
                             capture_output=True, text=True, check=True)
-    for command in ("demo", "plan", "run", "status", "init", "import-openspec", "doctor"):
+    for command in ("demo", "plan", "run", "status", "init", "import-openspec", "doctor", "pool"):
         assert command in result.stdout
     assert "exit codes" in result.stdout

@@ -215,12 +215,13 @@ def test_status_shows_server_and_journal_text_literally() -> None:
     from orch_tui.app.commands.status import _human
 
     hostile = "src/\x1b]52;c;cHduZWQ=\x07\u202e[bold]x"
-    status = {"repo": "/r", "orchestrator": None,
+    status = {"repo": "/r", "orchestrator": None, "usage": {"tokens": 0, "cost": 0.0, "lanes": []},
               "journal": {"state": "running", "batch": [hostile]},
               "lanes": [{"index": 1, "branch": f"orch/{hostile}", "exists": True, "path": "/p"}],
               "merge": {"stage": "conflict", "branch": hostile},
               "reservations": {"reachable": True, "url": "u",
-                               "entries": [{"path_pattern": hostile, "agent": hostile, "expires_at": None}]}}
+                               "entries": [{"path_pattern": hostile, "agent": hostile, "expires_at": None}],
+                               "local_entries": [{"path_pattern": hostile, "agent": hostile, "expires_at": None}]}}
     shown = _human(status)
     assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
-    assert shown.count("\\x1b]52;c;cHduZWQ=\\x07\\u202e[bold]x") == 5
+    assert shown.count("\\x1b]52;c;cHduZWQ=\\x07\\u202e[bold]x") == 7

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from orch_tui.orchestration.commands import LaneView
 from orch_tui.orchestration.events import InputRequest
 from orch_tui.orchestration.usage import usage_text
+from orch_tui.orchestration.lane_ports import PortBlock
 
 from .diff_view import DiffView
 from .file_diffs import compact_diff
@@ -23,6 +24,7 @@ STATUS_STYLES = {
     "idle": "dim", "busy": "bold yellow", "running": "bold yellow", "starting": "yellow",
     "retry": "bold magenta", "succeeded": "bold green", "failed": "bold red",
     "timed_out": "bold red", "aborted": "bold red", "done": "bold green",
+    "setup": "cyan", "checking": "cyan",
     "stalled": "bold black on yellow", "waiting": "magenta",
     "needs-input": "bold black on cyan",
 }
@@ -34,6 +36,24 @@ def format_elapsed(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
+
+
+def environment_line(view: LaneView) -> Text:
+    """Setup, copied files and the lane check of a lane (empty when none is configured)."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    if not view.task_id:
+        return line
+    parts: list[tuple[str, str]] = []
+    if view.check is not None:  # first: the evidence matters most when the line is cut
+        parts.append((f"check {view.check.short()}", "bold green" if view.check.passed else "bold red"))
+    if view.setup:
+        parts.append((f"setup {one_line(view.setup, 60)}", "bold red" if view.setup == "failed" else "dim"))
+    if view.copied:
+        parts.append((f"copied {one_line(', '.join(view.copied), 80)}", "dim"))
+    for index, (text, style) in enumerate(parts):
+        line.append(" · " if index else "", "dim")
+        line.append(text, style)
+    return line
 
 
 class LaneStatus(Widget):
@@ -65,6 +85,8 @@ class LanePanel(Vertical):
     LanePanel.-alert .lane-alert { display: block; }
     LanePanel .lane-ask { height: auto; max-height: 3; padding: 0 1; background: $warning 25%; display: none; }
     LanePanel.-needs-input .lane-ask { display: block; }
+    LanePanel .lane-env { height: 1; padding: 0 1; display: none; }
+    LanePanel.-env .lane-env { display: block; }
     """
 
     def __init__(self, lane: int, clock: Callable[[], float], *, id: str | None = None) -> None:
@@ -77,11 +99,13 @@ class LanePanel(Vertical):
         self._ready = False
         self._shown_alerts: tuple[str, ...] = ()
         self._shown_inputs: tuple[InputRequest, ...] = ()
+        self._shown_env: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield LaneStatus()
         yield Static("", classes="lane-alert")
         yield Static("", classes="lane-ask")
+        yield Static("", classes="lane-env")
         yield DiffView(classes="lane-diff")
 
     def on_mount(self) -> None:
@@ -93,7 +117,9 @@ class LanePanel(Vertical):
         self.view = view
         if not self._ready:  # drawn by on_mount
             return
-        title = f"lane {self.lane} · {view.task_id} {one_line(view.title, 80)}" if view.task_id \
+        # Ports come first: a long title is cut at the end, and the ports are what a person types.
+        ports = f" {PortBlock(self.lane, view.ports).describe()}" if view.task_id and view.ports else ""
+        title = f"lane {self.lane}{ports} · {view.task_id} {one_line(view.title, 80)}" if view.task_id \
             else f"lane {self.lane} · free"
         if title != self._title:
             self._title = title
@@ -118,6 +144,11 @@ class LanePanel(Vertical):
                 if len(view.alerts) > 1:
                     alerts.append(f"  (+{len(view.alerts) - 1} more)", "dim")
             self.query_one(".lane-alert", Static).update(alerts)
+        env = environment_line(view)
+        if env != self._shown_env:
+            self._shown_env = env
+            self.set_class(bool(env.plain), "-env")
+            self.query_one(".lane-env", Static).update(env)
         diff = self.query_one(DiffView)
         if diff_changed:
             diff.show_diff(compact_diff(view.diff), truncated)

@@ -30,6 +30,8 @@ class BannerFacts:
     """Lanes whose agent waits for a person's answer."""
     usage: str = ""
     """Tokens and cost of the batch so far."""
+    pool: str = ""
+    """Disk use of the lane pool (`1.2 GB`); empty until measured."""
 
 
 class StatusBanner(Static):
@@ -52,6 +54,8 @@ class StatusBanner(Static):
         line.append("orch-tui ", "bold")
         line.append(f"● {facts.state}", "bold")
         line.append(f"  batch {facts.batch_size}")
+        if facts.pool:
+            line.append(f"  pool {facts.pool}", "dim")
         if facts.mode == "sequential":
             line.append("  SEQUENTIAL MODE", "bold reverse")
             if facts.mode_reason:

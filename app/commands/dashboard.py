@@ -10,7 +10,9 @@ def run(args: argparse.Namespace) -> int:
     # Textual and the engine load only here, so headless commands stay fast.
     from orch_tui.app.app import OrchApp
     from orch_tui.orchestration.doctor import run_checks
+    from orch_tui.orchestration.pool_care import pool_disk_bytes
     from orch_tui.orchestration.wiring import build_engine, effective_config, resolve_repo
+    from orch_tui.orchestration.worktrees import pool_root
 
     repo = resolve_repo(args.repo)
     config = effective_config(repo, agent=getattr(args, "agent", None),
@@ -20,8 +22,9 @@ def run(args: argparse.Namespace) -> int:
     # The engine starts its own agent server: the checks need not start a second one.
     checks = partial(run_checks, repo, agent=config.agent, agent_mail_url=config.agent_mail_url,
                      start_server=False)
-    app = OrchApp(engine, manage_engine=True, startup_checks=checks,
-                  input_alert=config.input_alert)
+    root = pool_root(repo, config.worktree_dir)
+    app = OrchApp(engine, manage_engine=True, startup_checks=checks, input_alert=config.input_alert,
+                  pool_usage=lambda: pool_disk_bytes(root))
     app.run()
     if app.stopped_by is not None:
         interrupted = engine.interrupted_lanes()

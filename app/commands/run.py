@@ -152,8 +152,11 @@ async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_bat
         while True:
             state = await engine.wait_until_settled()
             if state is EngineState.WAITING_FOR_PERSON:
-                console.print("A merge waits for a person: open `orch-tui` in this repository to "
-                              "resolve it; then `orch-tui run` goes on.")
+                held = engine.snapshot().held
+                what = (f"The merge of {held.task_id} is held: its lane check failed" if held is not None
+                        else "A merge waits for a person")
+                console.print(_literal(f"{what}: open `orch-tui` in this repository to "
+                                       "resolve it; then `orch-tui run` goes on."))
                 return EXIT_NEEDS_PERSON
             if state is EngineState.PAUSED or (max_batches is not None and approved >= max_batches):
                 return 0

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from orch_tui.orchestration.commands import EngineSnapshot
 from orch_tui.orchestration.patterns import first_overlap
+from orch_tui.widgets.merge_queue import check_cell
 from orch_tui.widgets.safe_text import one_line
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class ApprovalScreen(Screen[None]):
     def on_mount(self) -> None:
         batch = self.query_one("#batch-table", DataTable)
         batch.border_title = "proposed batch"
-        for label in ("Lane", "Task", "P", "Title", "Declared files", "Overlaps", "Merge conflicts"):
+        for label in ("Lane", "Task", "P", "Title", "Declared files", "Overlaps", "Merge conflicts", "Last check"):
             batch.add_column(label, key=label)
         left = self.query_one("#left-out-table", DataTable)
         left.border_title = "left out"
@@ -123,7 +124,7 @@ class ApprovalScreen(Screen[None]):
                           Text(one_line(", ".join(files), 60) or "none: runs alone", "" if files else "yellow"),
                           Text(one_line("; ".join(meets), 50) or "none", "bold red" if meets else "dim"),
                           Text(one_line(", ".join(conflicts), 50) or "none", "bold red" if conflicts else "dim"),
-                          key=choice.task_id)
+                          check_cell(snapshot.checks.get(choice.task_id)), key=choice.task_id)
         if picked:
             table.move_cursor(row=min(row, len(picked) - 1))
         self._show_reason()
@@ -159,6 +160,11 @@ class ApprovalScreen(Screen[None]):
             text.append(one_line(getattr(choice, "reason", "") or "no reason given", 300))
             if track := getattr(choice, "track_id", None):
                 text.append(f"  (track {track})", "dim")
+            check = self.snapshot.checks.get(choice.task_id)
+            if check is not None and not check.passed:
+                last = next((line for line in reversed(check.output_tail.splitlines()) if line.strip()), "")
+                text.append(f"\nlast lane check {check.short()}: ", "bold red")
+                text.append(one_line(last or check.summary, 200))
         self.query_one("#choice-reason", Static).update(text)
 
     # ----- actions ------------------------------------------------------------------------

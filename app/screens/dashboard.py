@@ -14,6 +14,7 @@ from textual.widgets import Footer
 
 from orch_tui.orchestration.commands import EngineState, LaneView, MergeView
 from orch_tui.orchestration.usage import usage_text
+from orch_tui.orchestration.pool_care import human_bytes
 from orch_tui.widgets.event_log import EventLog
 from orch_tui.widgets.lane import LanePanel
 from orch_tui.widgets.lane_grid import LaneGrid
@@ -55,9 +56,13 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
         if view.status == "stalled" and view.outcome is None:
             facts.stalled.append(label)
     facts.usage = usage_text(sum(view.tokens for view in snap.lanes), sum(view.cost for view in snap.lanes))
+    if mirror.pool_bytes is not None:
+        facts.pool = human_bytes(mirror.pool_bytes)
     stopped = _stopped_merge(mirror)
     if snap.conflict is not None:
         facts.waiting = "merge conflict waits for you: press m"
+    elif snap.held is not None:
+        facts.waiting = f"lane check of {snap.held.task_id} failed; its merge waits for you: press m"
     elif stopped is not None:
         facts.waiting = f"merge of {stopped.task_id} stopped: press m"
     elif snap.state == EngineState.PROPOSED and snap.proposal is not None:
@@ -79,7 +84,9 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("p", "propose", "Propose", tooltip="Ask the planner for the next batch"),
         Binding("v", "review", "Review", tooltip="Open the approval screen for the proposed batch"),
-        Binding("m", "resolve", "Resolve", tooltip="Open the conflict screen of the waiting merge"),
+        Binding("m", "resolve", "Resolve",
+                tooltip="Open the conflict screen of the waiting merge, or the merge held by a failed "
+                        "lane check (merge anyway, retry the agent, drop)"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter tasks by text"),
         Binding("f", "status_filter", "Status", tooltip="Cycle the task status filter"),
         Binding("P", "pause", "Pause", tooltip="Pause after the current batch"),
@@ -179,6 +186,10 @@ class DashboardScreen(Screen[None]):
         if grid.count != mirror.lane_count:  # drops the panels emptied above
             grid.set_lane_count(mirror.lane_count)
 
+    def show_banner(self) -> None:
+        if self._drawn:
+            self.query_one(StatusBanner).show_facts(banner_facts(self.orch.mirror))
+
     def log_line(self, text: str, level: str = "info") -> None:
         if self._drawn:
             self.query_one(EventLog).add(text, level)
@@ -201,6 +212,8 @@ class DashboardScreen(Screen[None]):
         stopped = _stopped_merge(self.orch.mirror)
         if self.orch.mirror.snapshot.conflict is not None:
             self.orch.show_conflict()
+        elif self.orch.mirror.snapshot.held is not None:
+            self.orch.show_held()
         elif stopped is not None:
             def answered(answer: str | None) -> None:
                 if answer == "continue":

@@ -22,6 +22,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from ..errors import OrchError
 from ..events import Event, EventSink, InputAnswer, LaneOutcome, LaneProgress
@@ -50,6 +51,10 @@ class AgentRequest:
     max_tokens: int | None = None
     max_cost: float | None = None
     """Budgets: the agent is stopped (ABORTED, saying which) once it spends more."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The lane's ORCH_* variables (ORCH_LANE, ORCH_TASK_ID, ORCH_WORKTREE, ORCH_PORT, ORCH_PORTS)."""
+    follow_up: str = ""
+    """Why the task came back (a failed lane check's output); empty on a first attempt."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ def build_prompt(request: AgentRequest) -> str:
         parts += ["", "## Acceptance criteria", task.acceptance_criteria.strip()]
     if task.design.strip():
         parts += ["", "## Design notes", task.design.strip()]
+    if request.follow_up.strip():
+        parts += ["", "## Follow-up", request.follow_up.strip()]
     parts += [
         "",
         "## Where you work",
@@ -106,6 +113,9 @@ def build_prompt(request: AgentRequest) -> str:
         reserved,
         *([f"Agent Mail: they are held by agent {request.mail_agent} in project {request.mail_project};"
            " reserve any extra file under that name."] if request.mail_agent else []),
+        *([f"Ports leased to your lane (use these for any server you start): {request.env['ORCH_PORTS']}"
+           f" (also in the environment as ORCH_PORT, the first, and ORCH_PORTS)."]
+          if request.env.get("ORCH_PORTS") else []),
         "",
         "## Boundaries",
         "- Stay inside your worktree; do not read or write files anywhere else.",

@@ -71,7 +71,8 @@ class CommandRunner(RunnerBase):
             "{worktree}": str(request.worktree), "{task_id}": request.task.id,
             "{prompt_file}": str(prompt_file)})
         try:
-            child = await GroupProcess.spawn(argv, request.worktree, child_env(request.worktree, self.env))
+            env = child_env(request.worktree, {**self.env, **request.env})
+            child = await GroupProcess.spawn(argv, request.worktree, env)
         except OSError as error:
             return LaneOutcome.FAILED, f"cannot start {argv[0]}: {error.strerror or error}"
         lane, task_id = request.lane, request.task.id

@@ -43,7 +43,7 @@ class OpenCodeRunRunner(RunnerBase):
 
     async def _execute(self, request: AgentRequest, sink: EventSink,
                        log: LaneLog) -> tuple[LaneOutcome, str]:
-        env = child_env(request.worktree, {**OPENCODE_ENV_DEFAULTS, **self.env})
+        env = child_env(request.worktree, {**OPENCODE_ENV_DEFAULTS, **self.env, **request.env})
         try:
             child = await GroupProcess.spawn(self.argv(request), request.worktree, env,
                                              stdin_data=build_prompt(request).encode())

@@ -1,19 +1,25 @@
 """Worktree pool and merge queue on a generated 20k-file repository.
 
 * dispatching 4 lanes from a warm pool vs 4 fresh `git worktree add` (target: >= 10x faster)
+* the same warm dispatch with each lane's environment prepared (10 ports leased, `.env`
+  copied, setup skipped because `uv.lock` did not change): within 10% of the plain one
 * merging 4 clean branches with prediction and a suggested order (time reported)
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from orch_tui.orchestration.config import Config
+from orch_tui.orchestration.lane_environment import LaneEnvironments
 from orch_tui.orchestration.merge import MergeQueue
 from orch_tui.orchestration.worktrees import WorktreePool
 from tests.benchmarks.harness import Result, median_seconds
@@ -21,6 +27,8 @@ from tests.benchmarks.harness import Result, median_seconds
 FILE_COUNT = 20_000
 LANES = 4
 REPEAT = 3
+PAIRS = 7
+"""Plain and lane-environment warm dispatches, measured alternately."""
 _IDENTITY = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
              "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
              "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
@@ -37,7 +45,8 @@ def _generate(path: Path) -> Path:
         folder = path / "src" / f"pkg{n // 100:03d}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"mod{n % 100:02d}.py").write_text(f"# module {n}\nVALUE = {n}\n\ndef f():\n    return VALUE\n")
-    (path / ".gitignore").write_text(".venv/\n")
+    (path / ".gitignore").write_text(".venv/\n.env\n")
+    (path / "uv.lock").write_text("version = 1\n")
     _git(path, "add", "-A")
     _git(path, "commit", "-q", "-m", "20k files")
     return path
@@ -81,7 +90,32 @@ def _bench_dispatch(repo: Path, scratch: Path, counter: _Counter) -> list[Result
             _git(repo, "worktree", "add", "-q", "-b", f"fresh/{run}-{index}",
                  str(fresh_root / f"lane-{index}"), "main")
 
+    environments = LaneEnvironments(repo, Config(lane_setup_command=(sys.executable, "-c", "pass"),
+                                                 lane_setup_when_changed=("uv.lock",), lane_copy=(".env",)))
+    (repo / ".env").write_text("SECRET=bench\n")
+
+    async def prepare_all(run: int) -> None:
+        for index in range(1, LANES + 1):
+            lane = pool.assign(index, f"env-{run}-{index}", "main")
+            prepared = await environments.prepare(index, lane.task_id or "", Path(lane.path), lambda event: None,
+                                                  head=lane.head)
+            if prepared.failure or (run > 0 and not prepared.setup.startswith("skipped")):
+                raise RuntimeError(f"benchmark lane environment: {prepared.failure or prepared.setup}")
+            environments.release(index)
+
+    def warm_with_environment() -> None:
+        asyncio.run(prepare_all(counter.next()))
+
+    finish_previous_tasks()
+    asyncio.run(prepare_all(0))  # untimed: the first setup of each lane runs and is remembered
     warm_seconds = median_seconds(warm, REPEAT, setup=finish_previous_tasks)
+    # Interleaved pairs, so a machine busy with other work slows both sides alike.
+    plain_times, env_times = [], []
+    for _ in range(PAIRS):
+        plain_times.append(median_seconds(warm, 1, setup=finish_previous_tasks))
+        env_times.append(median_seconds(warm_with_environment, 1, setup=finish_previous_tasks))
+    env_seconds = statistics.median(env_times)
+    overhead = env_seconds / statistics.median(plain_times)
     fresh_seconds = median_seconds(fresh, REPEAT, setup=remove_fresh)
     remove_fresh()
     ratio = fresh_seconds / warm_seconds
@@ -89,6 +123,9 @@ def _bench_dispatch(repo: Path, scratch: Path, counter: _Counter) -> list[Result
         Result(f"dispatch {LANES} lanes, warm pool ({FILE_COUNT} files)", warm_seconds, "s"),
         Result(f"dispatch {LANES} lanes, fresh git worktree add", fresh_seconds, "s"),
         Result("warm pool speed-up over fresh worktrees", ratio, "x", ">= 10x", ratio >= 10),
+        Result(f"dispatch {LANES} lanes, warm pool + lane environment (setup skipped)", env_seconds, "s"),
+        Result("lane environment cost over plain warm dispatch (interleaved)", overhead, "x", "<= 1.10x",
+               overhead <= 1.10),
     ]
 
 

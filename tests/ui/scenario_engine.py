@@ -22,6 +22,7 @@ from orch_tui.orchestration.batch import propose_batch
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState, HunkChoice
 from orch_tui.orchestration.conflicts import Conflict, ConflictFile, Hunk
 from orch_tui.orchestration.errors import OrchError
+from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.events import EventSink, LaneOutcome, Mode
 from orch_tui.orchestration.model import Dependency, Reservation, Task, TaskGraph
 from orch_tui.orchestration.snapshot_reducer import apply_event
@@ -259,6 +260,13 @@ class ScenarioEngine:
         if view is None or all(request.id != request_id for request in view.inputs):
             raise OrchError(f"lane {lane}: its agent is not waiting on request {request_id}")
         self.emit(ev.LaneInputAnswered(lane, view.task_id or "", request_id, answer.describe(), by))
+    async def answer_check(self, task_id: str, answer: CheckAnswer) -> None:
+        self.calls.append(("answer_check", task_id, CheckAnswer(answer).value))
+        held = self.view.held
+        if held is None or held.task_id != task_id:
+            raise OrchError("no merge is held for a failed lane check")
+        self.emit(ev.CheckHoldAnswered(task_id, held.branch, CheckAnswer(answer).value))
+        self.emit(ev.EngineStateChanged(EngineState.MERGING.value))
 
     # ----- helpers that set a scene ---------------------------------------------------------
     def emit(self, event: ev.Event) -> None:
@@ -299,6 +307,35 @@ class ScenarioEngine:
             reservations.append(Reservation("src/config/**", "other-agent", None, True,
                                             datetime.fromtimestamp(self.now + 45, timezone.utc), conflicts=True))
         self.emit(ev.ReservationsChanged(tuple(reservations)))
+
+    def prepare_lanes(self) -> None:
+        """Every lane's environment as `lane_ports`, `lane_copy` and a warm setup leave it."""
+        for view in self.view.lanes:
+            if view.task_id:
+                first = 42000 + 10 * (view.lane - 1)
+                self.emit(ev.LaneEnvironmentReady(view.lane, view.task_id, tuple(range(first, first + 10)),
+                                                  (".env", "config/local.toml"),
+                                                  "ran in 4.2 s" if view.lane == 1 else "skipped: uv.lock unchanged"))
+
+    def check_lane(self, lane: int, passed: bool) -> CheckResult:
+        """The lane's agent finished and its check ran (and passed or failed)."""
+        view = self.view.lanes[lane - 1]
+        check = CheckResult(True, 3.4, "12 passed in 3.2s", "uv run pytest -q", "passed") if passed else \
+            CheckResult(False, 2.1, "tests/test_health.py::test_health_json FAILED\n"
+                        "E   assert 'status' in {'ok': True}\n1 failed, 11 passed in 1.9s",
+                        "uv run pytest -q", "the check exited with status 1 after 2.1 s")
+        self.emit(ev.LaneCheckFinished(lane, view.task_id or "", f"orch/{view.task_id}", check))
+        self.emit(ev.LaneFinished(lane, view.task_id or "", LaneOutcome.SUCCEEDED,
+                                  "agent command exited with status 0" + ("" if passed else
+                                                                         "; lane check failed: its merge waits for a person")))
+        return check
+
+    def hold_for_check(self, lane: int) -> None:
+        view = self.view.lanes[lane - 1]
+        check = self.view.checks[view.task_id or ""]
+        self.emit(ev.MergeHeldForCheck(view.task_id or "", f"orch/{view.task_id}", check))
+        self.emit(ev.EngineStateChanged(EngineState.WAITING_FOR_PERSON.value,
+                                        f"{view.task_id}: lane check failed; merge anyway, retry or drop"))
 
     def sequential_mode(self) -> None:
         self.emit(ev.ModeChanged(Mode.SEQUENTIAL, "Agent Mail at 127.0.0.1:8765 does not answer"))

@@ -118,6 +118,32 @@ def question_waits() -> ScenarioEngine:
     return engine
 
 
+def lane_checks() -> ScenarioEngine:
+    engine = mid_batch()
+    engine.prepare_lanes()
+    engine.check_lane(1, passed=True)
+    engine.check_lane(2, passed=False)
+    engine.queue_merges()
+    return engine
+
+
+def check_held() -> ScenarioEngine:
+    engine = lane_checks()
+    engine.hold_for_check(2)
+    return engine
+
+
+def approval_after_check() -> ScenarioEngine:
+    """The next batch: a task sent back after its lane check failed comes first."""
+    engine = check_held()
+    retried = engine.view.held.task_id
+    engine.emit(ev.CheckHoldAnswered(retried, f"orch/{retried}", "retry"))
+    engine.emit(ev.EngineStateChanged("idle", "batch finished"))
+    engine.pinned = [retried]
+    engine.propose_now()
+    return engine
+
+
 SCENES = (
     Scene("dashboard_idle", idle, description="the dashboard before any batch"),
     Scene("dashboard_mid_batch", mid_batch, description="four lanes at work with live diffs"),
@@ -141,6 +167,11 @@ SCENES = (
           description="the lane's transcript: messages, tool calls and errors"),
     Scene("dashboard_mid_batch_light", mid_batch, theme="textual-light", description="light theme"),
     Scene("approval_light", proposed, theme="textual-light", description="approval gate, light theme"),
+    Scene("dashboard_lane_checks", lane_checks,
+          description="lane environments (ports, copied files, setup) and lane checks in the merge queue"),
+    Scene("check_held", check_held, description="a failed lane check holds its merge: merge anyway, retry, drop"),
+    Scene("approval_after_check", approval_after_check,
+          description="the next batch's approval shows the last lane check of a retried task"),
     Scene("dashboard_local", local, description="no Agent Mail: four lanes on the local reservation ledger"),
 )
 SIZES = {"small": (100, 30), "large": (160, 48)}

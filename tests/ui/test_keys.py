@@ -371,6 +371,75 @@ async def test_graph_reloaded_redraws_the_tree_and_keeps_the_selection(engine: S
         assert "✓ orch-c1" in text
 
 
+# ----- a merge held by a failed lane check ---------------------------------------------------------
+def _held_engine(engine: ScenarioEngine) -> ScenarioEngine:
+    engine.run_lanes()
+    engine.prepare_lanes()
+    engine.check_lane(1, passed=True)
+    engine.check_lane(2, passed=False)
+    engine.queue_merges()
+    engine.hold_for_check(2)
+    return engine
+
+
+async def test_a_held_merge_opens_its_screen_and_each_key_answers(engine: ScenarioEngine) -> None:
+    from orch_tui.app.screens.check_hold import CheckHoldScreen
+
+    held = _held_engine(engine).view.held
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, CheckHoldScreen)
+        text = screen_text(app)
+        assert "lane check failed" in text and "assert 'status' in {'ok': True}" in text
+        await pilot.press("escape")  # back to the dashboard: the merge keeps waiting
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert "lane check of orch-a1 failed" in screen_text(app).splitlines()[0]
+        assert ":42010-42019" in screen_text(app)  # the lane's ports in its header
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, CheckHoldScreen)
+        await pilot.press("r")
+        await settle(pilot)
+        assert engine.calls[-1] == ("answer_check", held.task_id, "retry")
+        assert isinstance(app.screen, DashboardScreen)
+        assert "retry: not merged" in screen_text(app)
+
+
+async def test_merge_anyway_and_drop_keys(engine: ScenarioEngine) -> None:
+    held = _held_engine(engine).view.held
+    app = make_app(engine)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("m")  # m opens the screen on the dashboard: here it must not merge
+        await settle(pilot)
+        assert not [call for call in engine.calls if call[0] == "answer_check"]
+        await pilot.press("M")
+        await settle(pilot)
+    assert engine.calls[-1] == ("answer_check", held.task_id, "merge")
+    other = ScenarioEngine()
+    _held_engine(other)
+    app = make_app(other)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+    assert other.calls[-1] == ("answer_check", held.task_id, "drop")
+
+
+async def test_the_banner_shows_the_pool_disk_use(engine: ScenarioEngine) -> None:
+    measured = threading.Event()
+
+    def usage() -> int:
+        measured.set()
+        assert threading.current_thread() is not threading.main_thread()  # off the event loop
+        return 3 * 1024 ** 3
+
+    app = make_app(engine, pool_usage=usage)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for(pilot, lambda: "pool 3.0 GB" in screen_text(app).splitlines()[0], "the pool's disk use")
+    assert measured.is_set()
 async def test_failing_doctor_rows_show_once_at_start(engine: ScenarioEngine, tmp_path: Path) -> None:
     from functools import partial
 
