@@ -85,8 +85,9 @@ class DashboardScreen(Screen[None]):
         Binding("p", "propose", "Propose", tooltip="Ask the planner for the next batch"),
         Binding("v", "review", "Review", tooltip="Open the approval screen for the proposed batch"),
         Binding("m", "resolve", "Resolve",
-                tooltip="Open the conflict screen of the waiting merge, or the merge held by a failed "
-                        "lane check (merge anyway, retry the agent, drop)"),
+                tooltip="Open the waiting merge: its conflict, the merge held by a failed lane check "
+                        "(merge anyway, retry the agent, drop), or a merge stopped by a failed step or "
+                        "verify check (try again, abort)"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter tasks by text"),
         Binding("f", "status_filter", "Status", tooltip="Cycle the task status filter"),
         Binding("P", "pause", "Pause", tooltip="Pause after the current batch"),
