@@ -215,7 +215,8 @@ class Engine:
             self._log(line, "warning")
         problems = await asyncio.to_thread(self.parts.pool.recover)
         for problem in problems:
-            self._log(f"lane {problem.lane_index}: {problem.message}", "warning")
+            named = problem.message.startswith(f"lane {problem.lane_index} ")
+            self._log(problem.message if named else f"lane {problem.lane_index}: {problem.message}", "warning")
         await asyncio.to_thread(self.parts.pool.ensure)
         await run_step(START_AGENT, self.parts.runner.start())
         await self._start_reservations()
