@@ -155,7 +155,7 @@ def test_a_lock_in_the_persons_checkout_is_never_removed(tmp_path: Path) -> None
     lock.write_text("")  # the person's own git, or theirs interrupted: not ours to judge
     code, output = run_to_the_end(trial)
     assert code == 3, output
-    assert str(lock) in output and "If none is running, remove" in output
+    assert str(lock) in output and "if no git process is running there" in output and "yourself" in output
     assert lock.exists()
     assert read_statuses(trial.repo)["k-1"] == "in_progress"
     lock.unlink()  # what the person does; then the run goes on
