@@ -156,6 +156,7 @@ class Engine:
         self._waiting_on_error = False
         self._resolution: Any = None
         """A person's answer to the waiting merge: a MergeOutcome, RETRY_MERGE, or None (abort)."""
+        self._started = False
         self._stopping = False
         """close() was called: lanes cancelled now are interrupted (resumed by the next start),
         not aborted by a person."""
@@ -209,6 +210,7 @@ class Engine:
         """Load the graph, set up the pool and the agents, reconcile with the journal."""
         if self.parts.lock is not None:
             self.parts.lock.acquire()
+        self._started = True  # from here on this engine owns the journal
         self._view.lanes = [LaneView(lane) for lane in range(1, self.parts.config.batch_size + 1)]
         await self._reload_graph()
         for line in await asyncio.to_thread(repair_at_start, self.parts):  # before git is used
@@ -241,7 +243,8 @@ class Engine:
             if self.parts.reservations is not None:
                 await self.parts.reservations.aclose()
         finally:
-            self._save_journal()
+            if self._started:  # an engine that never got the lock must not touch another's journal
+                self._save_journal()
             if self.parts.lock is not None:
                 self.parts.lock.release()
 

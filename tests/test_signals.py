@@ -106,3 +106,23 @@ async def test_a_stop_signal_closes_the_dashboard_and_stops_its_agents(tmp_path:
     assert not processes_working_in(lane)
     assert engine.interrupted_lanes() == [1]
     assert read_statuses(repo)["t-1"] == "in_progress"
+
+
+def test_a_second_orchestrator_is_refused_and_touches_nothing(tmp_path: Path) -> None:
+    repo = _slow_agent_repo(tmp_path)
+    first = _start_run(repo)
+    try:
+        _read_until(first, "lane 1: busy: started sleep")
+        journal = repo / ".git" / "orch-tui" / "journal.json"
+        before = journal.read_bytes()
+        second = subprocess.run([sys.executable, "-m", "orch_tui.app.cli", "run", "--yes", "--repo", str(repo),
+                                 "--agent-mail", "http://127.0.0.1:9/mcp/"],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"another orch-tui orchestrator (pid {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert journal.read_bytes() == before  # the running orchestrator's journal is untouched
+        assert first.poll() is None and read_statuses(repo)["t-1"] == "in_progress"
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
