@@ -653,7 +653,7 @@ class Engine:
             self._journal_state.merges.append(merge)
         else:
             self._hold_back(task.id, f"{outcome.value} in lane {lane}")
-            await self._say_if_fails(lane, REOPEN_TASK, asyncio.to_thread(
+            await self._say_if_fails(f"lane {lane}", REOPEN_TASK, asyncio.to_thread(
                 self.parts.store.update, task.id, status="open", assignee="",
                 note=f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}"))
         self._save_journal()
@@ -662,19 +662,20 @@ class Engine:
             batch.finished.put_nowait(merge)
         # The work is committed: the merge need not wait for the files to be given back.
         if self.parts.reservations is not None:
-            await self._say_if_fails(lane, RELEASE_FILES, self.parts.reservations.release(lane),
+            await self._say_if_fails(f"lane {lane}", RELEASE_FILES, self.parts.reservations.release(lane),
                                      timeout=SERVER_STEP_TIMEOUT_SECONDS, level="warning")
         self._wake.set()
 
-    async def _say_if_fails(self, lane: int, step: Step, work: Awaitable[Any], *,
+    async def _say_if_fails(self, where: str, step: Step, work: Awaitable[Any], *,
                             timeout: float | None = None, level: str = "error") -> None:
+        """Run a step whose failure must not stop what follows; say it, prefixed by `where`."""
         try:
             await run_step(step, work, timeout=timeout)
         except StepFailed as failure:
             if level == "error":
-                self._emit(ev.ErrorRaised(f"lane {lane}: {failure}"))
+                self._emit(ev.ErrorRaised(f"{where}: {failure}"))
             else:
-                self._log(f"lane {lane}: {failure}", level)
+                self._log(f"{where}: {failure}", level)
 
     def _drop_tracker_edits(self, lane: int, record: LaneRecord) -> None:
         """The orchestrator is the only writer of `.beads/`: agents' edits there are dropped."""
@@ -843,7 +844,7 @@ class Engine:
                 merge.state = "skipped"
                 self._save_journal()
                 self._hold_back(merge.task_id, "its merge was aborted")
-                await self._say_if_fails(0, REOPEN_TASK, asyncio.to_thread(
+                await self._say_if_fails(merge.task_id, REOPEN_TASK, asyncio.to_thread(
                     self.parts.store.update, merge.task_id, status="open", assignee="",
                     note=f"orch-tui: merge aborted by a person; work kept on {merge.branch}"))
                 return True
@@ -864,7 +865,7 @@ class Engine:
         commit = commit or await asyncio.to_thread(self._target_commit)
         merge.state, merge.commit = "merged", commit
         self._save_journal()
-        await self._say_if_fails(0, CLOSE_TASK, asyncio.to_thread(
+        await self._say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
             self.parts.store.update, merge.task_id, status="closed",
             close_reason=f"merged by orch-tui in {commit[:12]}"))
         self._emit(ev.MergeDone(merge.task_id, merge.branch, commit))
@@ -998,7 +999,7 @@ class Engine:
         else:
             self._hold_back(merge.task_id, "was dropped after its lane check failed")
             note = f"orch-tui: lane check failed; dropped by a person; work kept on {merge.branch}"
-        await self._say_if_fails(0, REOPEN_TASK, asyncio.to_thread(
+        await self._say_if_fails(merge.task_id, REOPEN_TASK, asyncio.to_thread(
             self.parts.store.update, merge.task_id, status="open", assignee="", note=note))
         return False
 

@@ -30,7 +30,8 @@ def _cut(text: str) -> str:
     return text if len(text) <= ENTRY_CHARS else text[:ENTRY_CHARS] + f"\n[... {len(text) - ENTRY_CHARS} more characters]"
 
 
-def _short(path: str, worktree: Path | None) -> str:
+def short_path(path: str, worktree: Path | None) -> str:
+    """`path` relative to the agent's worktree where it lies inside it, else as it is."""
     if worktree is None:
         return path
     try:
@@ -39,7 +40,8 @@ def _short(path: str, worktree: Path | None) -> str:
         return path
 
 
-def _error_text(error: Any) -> str:
+def error_text(error: Any) -> str:
+    """OpenCode errors are `{name, data: {message}}` objects or plain strings."""
     if isinstance(error, dict):
         data = error.get("data") if isinstance(error.get("data"), dict) else {}
         return str(data.get("message") or error.get("message") or error.get("name") or error)
@@ -63,12 +65,12 @@ def from_opencode_messages(messages: Iterable[Any], worktree: Path | None = None
                 state = part.get("state") if isinstance(part.get("state"), dict) else {}
                 inputs = state.get("input") if isinstance(state.get("input"), dict) else {}
                 subject = str(inputs.get("filePath") or inputs.get("command") or inputs.get("pattern") or "")
-                title = f"{part.get('tool', 'tool')} {_short(subject, worktree)}".strip()
+                title = f"{part.get('tool', 'tool')} {short_path(subject, worktree)}".strip()
                 status = str(state.get("status") or "")
-                body = _error_text(state["error"]) if status == "error" and "error" in state else str(state.get("output") or "")
+                body = error_text(state["error"]) if status == "error" and "error" in state else str(state.get("output") or "")
                 entries.append(TranscriptEntry("tool", _cut(body), title, status))
         if info.get("error"):
-            entries.append(TranscriptEntry("error", _cut(_error_text(info["error"]))))
+            entries.append(TranscriptEntry("error", _cut(error_text(info["error"]))))
     return tuple(entries)
 
 

@@ -33,22 +33,8 @@ from typing import Any
 
 from ..events import (EventSink, InputKind, InputQuestion, InputRequest, LaneInputAnswered,
                       LaneNeedsInput, LaneOutcome, LaneProgress, Reply)
+from ..transcript import error_text, short_path
 from .base import LaneLog
-
-
-def _short_path(path: str, worktree: Path) -> str:
-    try:
-        return str(Path(path).relative_to(worktree))
-    except ValueError:
-        return path
-
-
-def _error_text(error: Any) -> str:
-    """OpenCode errors are `{name, data: {message}}` objects or plain strings."""
-    if isinstance(error, dict):
-        data = error.get("data") if isinstance(error.get("data"), dict) else {}
-        return str(data.get("message") or error.get("message") or error.get("name") or error)
-    return str(error)
 
 
 def _strings(value: Any) -> list[str]:
@@ -64,7 +50,7 @@ def permission_request(properties: dict[str, Any], worktree: Path,
     if permission == "bash" and metadata.get("command"):
         text = f"run: {metadata['command']}"
     elif metadata.get("filepath"):
-        text = f"{permission} {_short_path(str(metadata['filepath']), worktree)}"
+        text = f"{permission} {short_path(str(metadata['filepath']), worktree)}"
     else:
         text = f"{permission}: {', '.join(patterns) or '(no details)'}"
     always = _strings(properties.get("always"))
@@ -144,7 +130,7 @@ class OpenCodeVerdict:
         status = state.get("status")
         inputs = state.get("input") or {}
         subject = str(inputs.get("filePath") or inputs.get("command") or inputs.get("pattern") or "")
-        label = f"{tool} {_short_path(subject, self.worktree)}".strip()
+        label = f"{tool} {short_path(subject, self.worktree)}".strip()
         key = (tool, subject)
         call = str(part.get("callID") or part.get("id") or "")
         if status == "running" and call not in self._tools_seen:
@@ -157,12 +143,12 @@ class OpenCodeVerdict:
                 self._tool_errors[key] = f"{label} exited with status {exit_code}"
             self.progress("busy", f"{label} (done)")
         elif status == "error":
-            message = f"{label} failed: {_error_text(state.get('error', 'error'))}"
+            message = f"{label} failed: {error_text(state.get('error', 'error'))}"
             self._tool_errors[key] = message
             self.progress("busy", message[:200])
 
     def on_file_edited(self, path: str) -> None:
-        self.progress("busy", f"edited {_short_path(path, self.worktree)}")
+        self.progress("busy", f"edited {short_path(path, self.worktree)}")
 
     def on_status(self, status: dict[str, Any]) -> None:
         kind = str(status.get("type", ""))
@@ -174,7 +160,7 @@ class OpenCodeVerdict:
             self.progress(kind, heartbeat=kind == "busy")
 
     def on_error(self, error: Any) -> None:
-        self.session_error = _error_text(error)
+        self.session_error = error_text(error)
         self.progress("error", self.session_error[:200])
 
     # -- agents that ask --------------------------------------------------------------------
