@@ -23,20 +23,20 @@ from textual.screen import Screen
 
 from orch_tui.orchestration.commands import EngineCommands
 from orch_tui.orchestration import events as ev
-from orch_tui.orchestration.doctor import Check, Status
+from orch_tui.orchestration.setup.doctor import Check, Status
 from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered, LaneNeedsInput
 
-from .attention import osc9, osc9_supported
+from orch_tui.app.attention import osc9, osc9_supported
 
-from .engine_mirror import EngineMirror, copy_snapshot
-from .messages import CommandFailed, EngineEvent, EngineStarted
-from .screens.approval import ApprovalScreen
-from .screens.check_hold import CheckHoldScreen
-from .screens.conflict import ConflictScreen
-from .screens.dashboard import DashboardScreen
-from .screens.help import HelpScreen
-from .screens.input_request import InputRequestScreen
-from .screens.lane_detail import LaneDetailScreen
+from orch_tui.app.engine_mirror import EngineMirror, copy_snapshot
+from orch_tui.app.messages import CommandFailed, EngineEvent, EngineStarted
+from orch_tui.app.screens.approval import ApprovalScreen
+from orch_tui.app.screens.check_hold import CheckHoldScreen
+from orch_tui.app.screens.conflict import ConflictScreen
+from orch_tui.app.screens.dashboard import DashboardScreen
+from orch_tui.app.screens.help import HelpScreen
+from orch_tui.app.screens.input_request import InputRequestScreen
+from orch_tui.app.screens.lane_detail import LaneDetailScreen
 
 THEMES = ("textual-dark", "textual-light")
 POOL_USAGE_SECONDS = 60.0

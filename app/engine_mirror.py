@@ -14,9 +14,9 @@ from typing import Callable
 
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState
-from orch_tui.orchestration.snapshot_reducer import apply_event
+from orch_tui.orchestration.engine.snapshot_reducer import apply_event
 
-from .event_text import describe, severity
+from orch_tui.app.event_text import describe, severity
 
 
 class Region(Enum):

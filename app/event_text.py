@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import singledispatch
 
 from orch_tui.orchestration import events as ev
-from orch_tui.orchestration.snapshot_reducer import stall_text
+from orch_tui.orchestration.engine.snapshot_reducer import stall_text
 
 
 @singledispatch

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from .events import EventSink, InputAnswer, InputRequest, Mode
-from .lane_check import CheckAnswer, CheckResult
-from .model import Reservation, TaskGraph
+from orch_tui.orchestration.events import EventSink, InputAnswer, InputRequest, Mode
+from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
+from orch_tui.orchestration.model import Reservation, TaskGraph
 
 
 class EngineState(StrEnum):

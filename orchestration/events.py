@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Callable
 
-from .lane_check import CheckResult
-from .model import Reservation
+from orch_tui.orchestration.lane_check import CheckResult
+from orch_tui.orchestration.model import Reservation
 
 
 class Mode(StrEnum):
@@ -302,7 +302,7 @@ class LaneInputAnswered(Event):
     answer: str
     """What was answered, in words ("allowed once", "rejected", "answered 'Blue'")."""
     by: str = "a person"
-# ----- lane environments (orchestration/lane_environment.py) --------------------------------
+# ----- lane environments (orchestration/lanes/environment.py) --------------------------------
 @dataclass(frozen=True)
 class LaneEnvironmentReady(Event):
     """A lane's ports, copied files and setup, before its agent starts (setup may have failed)."""

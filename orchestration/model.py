@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import InputProblem
+from orch_tui.orchestration.errors import InputProblem
 
 DONE_STATUSES = frozenset({"closed", "tombstone"})
 """Statuses that count as finished work (bv counts only `closed`; see reference/beads.md)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.helpers import make_repo
+from tests.support.helpers import make_repo
 
 # Every git call in the tests (ours and the product's) sees the same identity and no user
 # or system configuration, so results do not depend on the machine.

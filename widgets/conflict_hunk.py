@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from .safe_text import clean
+from orch_tui.widgets.safe_text import clean
 
 MAX_HUNK_LINES = 60
 

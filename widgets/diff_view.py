@@ -15,7 +15,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from .safe_text import clean
+from orch_tui.widgets.safe_text import clean
 
 MAX_DIFF_LINES = 5000
 """Lines kept of one diff; a notice replaces the rest."""

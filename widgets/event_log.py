@@ -8,7 +8,7 @@ from typing import Callable
 from rich.text import Text
 from textual.widgets import RichLog
 
-from .safe_text import one_line
+from orch_tui.widgets.safe_text import one_line
 
 LEVEL_STYLES = {"debug": "dim", "info": "", "good": "green", "warning": "yellow", "error": "bold red",
                 "alert": "bold red"}

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from .safe_text import clean, one_line
+from orch_tui.widgets.safe_text import clean, one_line
 
 HUGE_LINES = 1500
 """A file's diff longer than this shows its first SHOWN_OF_HUGE lines and a summary."""

@@ -1,7 +1,7 @@
 """What the graph widget needs to know about a TaskGraph, computed once per graph.
 
 Parents (epics) and children come from `parent-child` edges; readiness and blockers come
-from the planner's bd 1.x rule (orchestration/readiness.py).
+from the planner's bd 1.x rule (orchestration/planning/readiness.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from orch_tui.orchestration.model import Task, TaskGraph
-from orch_tui.orchestration.readiness import blockers, is_deferred
+from orch_tui.orchestration.planning.readiness import blockers, is_deferred
 
 
 @dataclass

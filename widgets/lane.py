@@ -13,12 +13,12 @@ from textual.widgets import Static
 
 from orch_tui.orchestration.commands import LaneView
 from orch_tui.orchestration.events import InputRequest
-from orch_tui.orchestration.usage import usage_text
-from orch_tui.orchestration.lane_ports import PortBlock
+from orch_tui.orchestration.agents.usage import usage_text
+from orch_tui.orchestration.lanes.ports import PortBlock
 
-from .diff_view import DiffView
-from .file_diffs import compact_diff
-from .safe_text import one_line
+from orch_tui.widgets.diff_view import DiffView
+from orch_tui.widgets.file_diffs import compact_diff
+from orch_tui.widgets.safe_text import one_line
 
 STATUS_STYLES = {
     "idle": "dim", "busy": "bold yellow", "running": "bold yellow", "starting": "yellow",

@@ -10,7 +10,7 @@ from textual.containers import Grid
 
 from orch_tui.orchestration.commands import LaneView
 
-from .lane import LanePanel
+from orch_tui.widgets.lane import LanePanel
 
 MIN_LANE_WIDTH = 30
 

@@ -8,7 +8,7 @@ from textual.widgets import DataTable
 from orch_tui.orchestration.commands import MergeView
 from orch_tui.orchestration.lane_check import CheckResult
 
-from .safe_text import one_line
+from orch_tui.widgets.safe_text import one_line
 
 STATE_STYLES = {
     "pending": "dim", "predicted-clean": "green", "predicted-conflict": "yellow",

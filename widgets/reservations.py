@@ -11,8 +11,8 @@ from textual.widgets import DataTable
 
 from orch_tui.orchestration.model import Reservation
 
-from .lane import format_elapsed
-from .safe_text import one_line
+from orch_tui.widgets.lane import format_elapsed
+from orch_tui.widgets.safe_text import one_line
 
 COLUMNS = (("path", "Path", None), ("lane", "Lane", 4), ("left", "Left", 7), ("excl", "Excl", 4),
            ("agent", "Agent", None))

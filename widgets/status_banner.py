@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual.widgets import Static
 
-from orch_tui.orchestration.local_reservations import LOCAL_MODE_REASON
+from orch_tui.orchestration.reservations.local_ledger import LOCAL_MODE_REASON
 
-from .safe_text import one_line
+from orch_tui.widgets.safe_text import one_line
 
 
 @dataclass

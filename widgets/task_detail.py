@@ -7,8 +7,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from .graph_index import GraphIndex
-from .safe_text import clean, one_line
+from orch_tui.widgets.graph_index import GraphIndex
+from orch_tui.widgets.safe_text import clean, one_line
 
 DESCRIPTION_LINES = 40
 

@@ -20,8 +20,8 @@ from textual.widgets.tree import TreeNode
 
 from orch_tui.orchestration.model import TaskGraph
 
-from .graph_index import GraphIndex
-from .safe_text import one_line
+from orch_tui.widgets.graph_index import GraphIndex
+from orch_tui.widgets.safe_text import one_line
 
 STATUS_GLYPHS = {
     "open": "○", "in_progress": "◐", "blocked": "⊘", "deferred": "◇", "closed": "✓",

@@ -9,9 +9,9 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from orch_tui.orchestration.transcript import TranscriptEntry
+from orch_tui.orchestration.agents.transcript import TranscriptEntry
 
-from .safe_text import clean, one_line
+from orch_tui.widgets.safe_text import clean, one_line
 
 _STATE_STYLES = {"completed": "green", "error": "bold red", "running": "yellow", "pending": "dim"}
 _WHO = {"user": ("you / orch-tui", "bold cyan"), "assistant": ("agent", "bold magenta"),

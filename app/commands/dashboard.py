@@ -9,10 +9,10 @@ from functools import partial
 def run(args: argparse.Namespace) -> int:
     # Textual and the engine load only here, so headless commands stay fast.
     from orch_tui.app.app import OrchApp
-    from orch_tui.orchestration.doctor import run_checks
-    from orch_tui.orchestration.pool_care import pool_disk_bytes
-    from orch_tui.orchestration.wiring import build_engine, effective_config, resolve_repo
-    from orch_tui.orchestration.worktrees import pool_root
+    from orch_tui.orchestration.setup.doctor import run_checks
+    from orch_tui.orchestration.lanes.pool_care import pool_disk_bytes
+    from orch_tui.orchestration.engine.wiring import build_engine, effective_config, resolve_repo
+    from orch_tui.orchestration.lanes.worktrees import pool_root
 
     repo = resolve_repo(args.repo)
     config = effective_config(repo, agent=getattr(args, "agent", None),

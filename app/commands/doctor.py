@@ -1,6 +1,6 @@
 """`orch-tui doctor [--json]`: what orch-tui depends on, one row each, ok / warn / fail with the fix.
 
-Exit code: 0 every row ok, 1 warnings only, 2 any failure (orchestration/doctor.py).
+Exit code: 0 every row ok, 1 warnings only, 2 any failure (orchestration/setup/doctor.py).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import argparse
 import asyncio
 import json
 
-from orch_tui.orchestration.doctor import Check, exit_code, run_checks
-from orch_tui.orchestration.wiring import resolve_repo
+from orch_tui.orchestration.setup.doctor import Check, exit_code, run_checks
+from orch_tui.orchestration.engine.wiring import resolve_repo
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 

@@ -1,13 +1,13 @@
 """`orch-tui import-openspec CHANGE-ID`: an OpenSpec change's unchecked tasks -> Beads tasks
-with dependencies in group order, declared files and a link back (orchestration/openspec.py)."""
+with dependencies in group order, declared files and a link back (orchestration/tracker/openspec.py)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from orch_tui.orchestration.beads import open_store
-from orch_tui.orchestration.openspec import ImportResult, import_change, read_change
+from orch_tui.orchestration.tracker.beads import open_store
+from orch_tui.orchestration.tracker.openspec import ImportResult, import_change, read_change
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,12 +1,12 @@
 """`orch-tui init`: install the /orch-* commands, skills, agents, oh-my-opencode entries and
-WORKFLOW.md into a repository (see orchestration/installer.py for the safety rules)."""
+WORKFLOW.md into a repository (see orchestration/setup/installer.py for the safety rules)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from orch_tui.orchestration.installer import InstallReport, install
+from orch_tui.orchestration.setup.installer import InstallReport, install
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from orch_tui.app.terminal_text import literal
-from orch_tui.orchestration.batch import BatchChoice
-from orch_tui.orchestration.beads import BdError, open_store
-from orch_tui.orchestration.config import check_batch_size, load_config
+from orch_tui.orchestration.planning.batch import BatchChoice
+from orch_tui.orchestration.tracker.beads import BdError, open_store
+from orch_tui.orchestration.settings.config import check_batch_size, load_config
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.model import TaskGraph
-from orch_tui.orchestration.planner import PlanResult, make_plan
+from orch_tui.orchestration.planning.planner import PlanResult, make_plan
 
 LEFT_OUT_SHOWN = 15
 TRACKS_SHOWN = 12

@@ -14,12 +14,12 @@ import json
 from typing import Any
 
 from orch_tui.orchestration.errors import BadInput
-from orch_tui.orchestration.instance_lock import InstanceLock
-from orch_tui.orchestration.pool_care import (PoolAction, PoolReport, age_text, carry_out_prune,
+from orch_tui.orchestration.engine.instance_lock import InstanceLock
+from orch_tui.orchestration.lanes.pool_care import (PoolAction, PoolReport, age_text, carry_out_prune,
                                               carry_out_reset, human_bytes, plan_prune, plan_reset,
                                               pool_report)
-from orch_tui.orchestration.wiring import effective_config, resolve_repo
-from orch_tui.orchestration.worktrees import pool_root
+from orch_tui.orchestration.engine.wiring import effective_config, resolve_repo
+from orch_tui.orchestration.lanes.worktrees import pool_root
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,10 +20,10 @@ from rich.text import Text
 
 from orch_tui.app.event_text import describe, severity
 from orch_tui.orchestration.commands import EngineState
-from orch_tui.orchestration.engine import Engine
+from orch_tui.orchestration.engine.core import Engine
 from orch_tui.orchestration.events import Event, InputAnswer, InputRequest, LaneNeedsInput
-from orch_tui.orchestration.input_policy import parse_typed_answer, policy_answer, policy_label
-from orch_tui.orchestration.wiring import build_engine, effective_config, resolve_repo
+from orch_tui.orchestration.agents.input_policy import parse_typed_answer, policy_answer, policy_label
+from orch_tui.orchestration.engine.wiring import build_engine, effective_config, resolve_repo
 
 EXIT_NEEDS_PERSON = 3
 _STYLES = {"info": "", "good": "green", "warning": "yellow", "error": "bold red"}

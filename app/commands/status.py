@@ -11,12 +11,12 @@ import json
 from typing import Any
 
 from orch_tui.app.terminal_text import literal
-from orch_tui.orchestration.instance_lock import InstanceLock
-from orch_tui.orchestration.journal import Journal
-from orch_tui.orchestration.merge import MergeQueue
-from orch_tui.orchestration.wiring import effective_config, resolve_repo
-from orch_tui.orchestration.usage import batch_usage_line
-from orch_tui.orchestration.worktrees import WorktreePool
+from orch_tui.orchestration.engine.instance_lock import InstanceLock
+from orch_tui.orchestration.engine.journal import Journal
+from orch_tui.orchestration.merging.queue import MergeQueue
+from orch_tui.orchestration.engine.wiring import effective_config, resolve_repo
+from orch_tui.orchestration.agents.usage import batch_usage_line
+from orch_tui.orchestration.lanes.worktrees import WorktreePool
 
 
 def collect(repo: Any, config: Any) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def collect(repo: Any, config: Any) -> dict[str, Any]:
 async def _reservations(repo: Any, config: Any) -> dict[str, Any]:
     """Agent Mail's reservations when it is configured and answers; the local ledger's too
     (an orchestrator on `auto` that found no Agent Mail at its start keeps them there)."""
-    from orch_tui.orchestration.local_reservations import LocalLedger
+    from orch_tui.orchestration.reservations.local_ledger import LocalLedger
 
     local = await asyncio.to_thread(LocalLedger.for_repo(repo).active)
     answer: dict[str, Any] = {"url": config.agent_mail_url, "reachable": False, "entries": [],
@@ -53,8 +53,8 @@ async def _reservations(repo: Any, config: Any) -> dict[str, Any]:
 
 
 async def _agent_mail_reservations(repo: Any, config: Any) -> dict[str, Any]:
-    from orch_tui.orchestration.agent_mail import AgentMailError
-    from orch_tui.orchestration.wiring import make_agent_mail_reservations
+    from orch_tui.orchestration.reservations.agent_mail import AgentMailError
+    from orch_tui.orchestration.engine.wiring import make_agent_mail_reservations
 
     manager = make_agent_mail_reservations(repo, config, timeout=2.0)
     client = manager.client

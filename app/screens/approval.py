@@ -14,12 +14,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from orch_tui.orchestration.commands import EngineSnapshot
-from orch_tui.orchestration.patterns import first_overlap
+from orch_tui.orchestration.infra.patterns import first_overlap
 from orch_tui.widgets.merge_queue import check_cell
 from orch_tui.widgets.safe_text import one_line
 
 if TYPE_CHECKING:
-    from ..app import OrchApp
+    from orch_tui.app.app import OrchApp
 
 MIN_BATCH, MAX_BATCH = 2, 6
 

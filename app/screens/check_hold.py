@@ -21,7 +21,7 @@ from orch_tui.orchestration.lane_check import CheckAnswer
 from orch_tui.widgets.safe_text import clean, one_line
 
 if TYPE_CHECKING:
-    from ..app import OrchApp
+    from orch_tui.app.app import OrchApp
 
 
 class CheckHoldScreen(ModalScreen[None]):

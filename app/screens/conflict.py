@@ -25,7 +25,7 @@ from orch_tui.widgets.conflict_hunk import HunkView
 from orch_tui.widgets.safe_text import one_line
 
 if TYPE_CHECKING:
-    from ..app import OrchApp
+    from orch_tui.app.app import OrchApp
 
 _MARKERS = re.compile(r"^(<{7}|>{7})", re.MULTILINE)
 

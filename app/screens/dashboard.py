@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from orch_tui.orchestration.commands import EngineState, LaneView, MergeView
-from orch_tui.orchestration.usage import usage_text
-from orch_tui.orchestration.pool_care import human_bytes
+from orch_tui.orchestration.agents.usage import usage_text
+from orch_tui.orchestration.lanes.pool_care import human_bytes
 from orch_tui.widgets.event_log import EventLog
 from orch_tui.widgets.lane import LanePanel
 from orch_tui.widgets.lane_grid import LaneGrid
@@ -25,14 +25,14 @@ from orch_tui.widgets.task_detail import TaskDetail
 from orch_tui.widgets.safe_text import one_line
 from orch_tui.widgets.task_graph import TaskGraphView
 
-from .confirm import ConfirmScreen
-from .input_request import InputRequestScreen, waiting_requests
-from .lane_detail import LaneDetailScreen
-from .merge_stopped import MergeStoppedScreen
+from orch_tui.app.screens.confirm import ConfirmScreen
+from orch_tui.app.screens.input_request import InputRequestScreen, waiting_requests
+from orch_tui.app.screens.lane_detail import LaneDetailScreen
+from orch_tui.app.screens.merge_stopped import MergeStoppedScreen
 
 if TYPE_CHECKING:
-    from ..app import OrchApp
-    from ..engine_mirror import Changes, EngineMirror
+    from orch_tui.app.app import OrchApp
+    from orch_tui.app.engine_mirror import Changes, EngineMirror
 
 
 FAILED_OUTCOMES = ("failed", "timed_out", "aborted")

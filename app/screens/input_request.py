@@ -25,7 +25,7 @@ from orch_tui.widgets.lane import format_elapsed
 from orch_tui.widgets.safe_text import clean, one_line
 
 if TYPE_CHECKING:
-    from ..app import OrchApp
+    from orch_tui.app.app import OrchApp
 
 DETAIL_CHARS = 4000
 """Of an edit's diff, shown under the request (the lane detail has the whole diff)."""

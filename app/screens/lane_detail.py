@@ -15,14 +15,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from orch_tui.orchestration.commands import LaneView
-from orch_tui.orchestration.usage import usage_text
+from orch_tui.orchestration.agents.usage import usage_text
 from orch_tui.widgets.file_diffs import FileDiffs
 from orch_tui.widgets.lane import format_elapsed
 from orch_tui.widgets.safe_text import one_line
 from orch_tui.widgets.transcript_view import TranscriptView
 
 if TYPE_CHECKING:
-    from ..app import OrchApp
+    from orch_tui.app.app import OrchApp
 
 TRANSCRIPT_SECONDS = 2.0
 """How often the transcript of a running lane is read again while it is shown."""

@@ -6,12 +6,12 @@
     await runner.close()
 """
 
-from .base import AgentRequest, AgentResult, LaneLog, RunnerBase, build_prompt, changed_files
-from .command import CommandRunner
-from .factory import make_runner
-from .opencode_run import OpenCodeRunRunner
-from .opencode_server import OpenCodeServerRunner
-from .scripted import ScriptedRunner
+from orch_tui.orchestration.agents.base import AgentRequest, AgentResult, LaneLog, RunnerBase, build_prompt, changed_files
+from orch_tui.orchestration.agents.command import CommandRunner
+from orch_tui.orchestration.agents.factory import make_runner
+from orch_tui.orchestration.agents.opencode_run import OpenCodeRunRunner
+from orch_tui.orchestration.agents.opencode_server import OpenCodeServerRunner
+from orch_tui.orchestration.agents.scripted import ScriptedRunner
 
 AgentRunner = RunnerBase
 

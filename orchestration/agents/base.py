@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import OrchError
-from ..events import Event, EventSink, InputAnswer, LaneOutcome, LaneProgress
-from ..git_exec import nul_fields, run_git
-from ..transcript import TranscriptEntry, from_output_lines
-from ..usage import Budget
-from ..model import Task
+from orch_tui.orchestration.errors import OrchError
+from orch_tui.orchestration.events import Event, EventSink, InputAnswer, LaneOutcome, LaneProgress
+from orch_tui.orchestration.infra.git_exec import nul_fields, run_git
+from orch_tui.orchestration.agents.transcript import TranscriptEntry, from_output_lines
+from orch_tui.orchestration.agents.usage import Budget
+from orch_tui.orchestration.model import Task
 
 LOG_LINES = 400
 LOG_LINE_CHARS = 2000

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..errors import BadInput
-from ..events import EventSink, LaneOutcome, LaneProgress
-from .base import AgentRequest, LaneLog, RunnerBase, build_prompt, task_slug
-from .process import GroupProcess, child_env
+from orch_tui.orchestration.errors import BadInput
+from orch_tui.orchestration.events import EventSink, LaneOutcome, LaneProgress
+from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, task_slug
+from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
 
 PLACEHOLDERS = ("{worktree}", "{task_id}", "{prompt_file}")
 PROGRESS_INTERVAL = 0.25

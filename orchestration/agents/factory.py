@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..config import Config
-from ..errors import BadInput
-from .base import RunnerBase
-from .command import CommandRunner
-from .opencode_run import OpenCodeRunRunner
-from .opencode_server import OpenCodeServerRunner
-from .scripted import ScriptedRunner
+from orch_tui.orchestration.settings.config import Config
+from orch_tui.orchestration.errors import BadInput
+from orch_tui.orchestration.agents.base import RunnerBase
+from orch_tui.orchestration.agents.command import CommandRunner
+from orch_tui.orchestration.agents.opencode_run import OpenCodeRunRunner
+from orch_tui.orchestration.agents.opencode_server import OpenCodeServerRunner
+from orch_tui.orchestration.agents.scripted import ScriptedRunner
 
 OPENCODE_MODES = ("serve", "run")
 

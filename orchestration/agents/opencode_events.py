@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..events import (EventSink, InputKind, InputQuestion, InputRequest, LaneInputAnswered,
+from orch_tui.orchestration.events import (EventSink, InputKind, InputQuestion, InputRequest, LaneInputAnswered,
                       LaneNeedsInput, LaneOutcome, LaneProgress, Reply)
-from ..transcript import error_text, short_path
-from .base import LaneLog
+from orch_tui.orchestration.agents.transcript import error_text, short_path
+from orch_tui.orchestration.agents.base import LaneLog
 
 
 def _strings(value: Any) -> list[str]:

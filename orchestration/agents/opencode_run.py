@@ -14,11 +14,11 @@ import asyncio
 import json
 from typing import Any, Mapping
 
-from ..events import EventSink, LaneOutcome
-from .base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
-from .opencode_events import OpenCodeVerdict
-from .opencode_server import OPENCODE_ENV_DEFAULTS
-from .process import GroupProcess, child_env
+from orch_tui.orchestration.events import EventSink, LaneOutcome
+from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
+from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict
+from orch_tui.orchestration.agents.opencode_server import OPENCODE_ENV_DEFAULTS
+from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
 
 
 class OpenCodeRunRunner(RunnerBase):

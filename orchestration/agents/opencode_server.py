@@ -39,12 +39,12 @@ from typing import Any, Mapping
 
 import httpx
 
-from ..errors import OrchError
-from ..events import EventSink, InputAnswer, InputKind, LaneOutcome, Reply
-from ..transcript import TranscriptEntry, from_opencode_messages
-from .base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
-from .opencode_events import OpenCodeVerdict, permission_request, question_request
-from .process import GroupProcess, child_env
+from orch_tui.orchestration.errors import OrchError
+from orch_tui.orchestration.events import EventSink, InputAnswer, InputKind, LaneOutcome, Reply
+from orch_tui.orchestration.agents.transcript import TranscriptEntry, from_opencode_messages
+from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
+from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict, permission_request, question_request
+from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
 
 OPENCODE_ENV_DEFAULTS = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_SHARE": "1"}
 """Set for every OpenCode child (overridable); tests add their own isolation on top."""

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..events import EventSink, LaneOutcome, LaneProgress
-from ..patterns import path_matches, split_pattern
-from .base import AgentRequest, LaneLog, RunnerBase, task_slug
+from orch_tui.orchestration.events import EventSink, LaneOutcome, LaneProgress
+from orch_tui.orchestration.infra.patterns import path_matches, split_pattern
+from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, task_slug
 
 DEFAULT_SECONDS = 1.0
 SCRIPT_KEY = "orch_script"

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orch_tui.orchestration.agent_mail import AgentMailClient
+from orch_tui.orchestration.reservations.agent_mail import AgentMailClient
 from orch_tui.orchestration.events import Mode, ModeChanged
-from orch_tui.orchestration.reservations import ReservationManager
-from tests.agent_mail_server import AgentMailServer, running_agent_mail
+from orch_tui.orchestration.reservations.agent_mail_backend import ReservationManager
+from tests.support.agent_mail_server import AgentMailServer, running_agent_mail
 from tests.benchmarks.harness import Result
 
 LANES, PATTERNS, BATCHES = 4, 5, 5

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from orch_tui.orchestration import events as ev
 
-from .harness import Result
+from tests.benchmarks.harness import Result
 
 RUNS = 5
 
 
 async def _measure() -> tuple[list[float], list[float]]:
-    from tests import test_agents_that_ask as scenario
-    from tests.fake_model_server import FakeModelServer
-    from tests.helpers import opencode_binary
+    from tests.e2e import test_agents_that_ask as scenario
+    from tests.support.fake_model_server import FakeModelServer
+    from tests.support.helpers import opencode_binary
 
     asks: list[float] = []
     ends: list[float] = []

@@ -14,9 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orch_tui.orchestration.beads import JsonlStore, load_jsonl
+from orch_tui.orchestration.tracker.beads import JsonlStore, load_jsonl
 from tests.benchmarks.harness import Result, median_seconds
-from tests.helpers import DATA_DIR
+from tests.support.helpers import DATA_DIR
 
 REAL = DATA_DIR / "beads-v0.47.0.issues.jsonl"
 STATUSES = ["open"] * 5 + ["closed"] * 4 + ["in_progress", "tombstone"]

@@ -37,7 +37,7 @@ def _file_diffs(lane: int) -> list[str]:
 
 
 async def _first_frame() -> dict[str, float]:
-    from tests.synthetic_graphs import synthetic_graph
+    from tests.support.synthetic_graphs import synthetic_graph
     from tests.ui.scenario_engine import ScenarioEngine
     from tests.ui.ui_helpers import make_app
 

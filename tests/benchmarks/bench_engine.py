@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from orch_tui.orchestration.commands import EngineState
-from orch_tui.orchestration.config import Config
-from orch_tui.orchestration.wiring import build_engine
-from tests.agent_mail_server import running_agent_mail
+from orch_tui.orchestration.settings.config import Config
+from orch_tui.orchestration.engine.wiring import build_engine
+from tests.support.agent_mail_server import running_agent_mail
 from tests.benchmarks.harness import Result
-from tests.task_repos import TaskSpec, make_task_repo
+from tests.support.task_repos import TaskSpec, make_task_repo
 
 TASK_SECONDS = 5.0
 

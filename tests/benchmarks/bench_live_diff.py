@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from orch_tui.orchestration.events import Event, LaneDiff
-from orch_tui.orchestration.live_diff import LaneDiffWatcher
+from orch_tui.orchestration.lanes.live_diff import LaneDiffWatcher
 from tests.benchmarks.harness import Result, percentile
 
 WRITES = 40

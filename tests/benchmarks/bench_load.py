@@ -60,7 +60,7 @@ def _reservations(round_number: int):
 
 async def _under_load(seconds: float, sample_every: float = 0.0) -> dict[str, float]:
     from orch_tui.orchestration import events as ev
-    from tests.synthetic_graphs import synthetic_graph
+    from tests.support.synthetic_graphs import synthetic_graph
     from tests.ui.scenario_engine import ScenarioEngine
     from tests.ui.ui_helpers import make_app
 

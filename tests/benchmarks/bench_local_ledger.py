@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orch_tui.orchestration.local_reservations import LocalLedger, LocalReservations
+from orch_tui.orchestration.reservations.local_ledger import LocalLedger, LocalReservations
 from tests.benchmarks.harness import Result, median_seconds, percentile
 
 LANES, PATTERNS, BATCHES = 4, 5, 20

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from orch_tui.orchestration.beads import load_jsonl
-from orch_tui.orchestration.planner import make_plan
+from orch_tui.orchestration.tracker.beads import load_jsonl
+from orch_tui.orchestration.planning.planner import make_plan
 from tests.benchmarks.harness import Result, median_seconds
-from tests.helpers import DATA_DIR
-from tests.synthetic_graphs import write_synthetic_jsonl
+from tests.support.helpers import DATA_DIR
+from tests.support.synthetic_graphs import write_synthetic_jsonl
 
 REAL = DATA_DIR / "beads-v0.47.0.issues.jsonl"
 REPEAT = 7

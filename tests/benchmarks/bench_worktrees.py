@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from orch_tui.orchestration.config import Config
-from orch_tui.orchestration.lane_environment import LaneEnvironments
-from orch_tui.orchestration.merge import MergeQueue
-from orch_tui.orchestration.worktrees import WorktreePool
+from orch_tui.orchestration.settings.config import Config
+from orch_tui.orchestration.lanes.environment import LaneEnvironments
+from orch_tui.orchestration.merging.queue import MergeQueue
+from orch_tui.orchestration.lanes.worktrees import WorktreePool
 from tests.benchmarks.harness import Result, median_seconds
 
 FILE_COUNT = 20_000

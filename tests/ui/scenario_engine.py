@@ -18,15 +18,15 @@ from typing import Any
 
 from orch_tui.app.engine_mirror import copy_snapshot
 from orch_tui.orchestration import events as ev
-from orch_tui.orchestration.batch import propose_batch
+from orch_tui.orchestration.planning.batch import propose_batch
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState, HunkChoice
-from orch_tui.orchestration.conflicts import Conflict, ConflictFile, Hunk
+from orch_tui.orchestration.merging.conflicts import Conflict, ConflictFile, Hunk
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.events import EventSink, LaneOutcome, Mode
 from orch_tui.orchestration.model import Dependency, Reservation, Task, TaskGraph
-from orch_tui.orchestration.snapshot_reducer import apply_event
-from orch_tui.orchestration.transcript import TranscriptEntry
+from orch_tui.orchestration.engine.snapshot_reducer import apply_event
+from orch_tui.orchestration.agents.transcript import TranscriptEntry
 
 FROZEN_NOW = datetime(2026, 5, 4, 9, 30, 0, tzinfo=timezone.utc).timestamp()
 HOSTILE_TITLE = "[red]not red[/red] \x1b[31mstill plain\x1b[0m " + "long " * 60

@@ -12,8 +12,8 @@ from typing import Callable
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.events import LaneOutcome
-from orch_tui.orchestration.steps import MERGE_BRANCH, StepFailed
-from orch_tui.orchestration.transcript import TranscriptEntry
+from orch_tui.orchestration.engine.steps import MERGE_BRANCH, StepFailed
+from orch_tui.orchestration.agents.transcript import TranscriptEntry
 from tests.ui.scenario_engine import ScenarioEngine
 
 

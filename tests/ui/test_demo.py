@@ -23,10 +23,10 @@ from orch_tui.app.screens.conflict import ConflictScreen
 from orch_tui.app.screens.dashboard import DashboardScreen
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineState
-from orch_tui.orchestration.wiring import build_engine, effective_config
+from orch_tui.orchestration.engine.wiring import build_engine, effective_config
 from orch_tui.widgets.merge_queue import MergeQueueTable
 from orch_tui.widgets.status_banner import StatusBanner
-from tests.agent_mail_server import free_port
+from tests.support.agent_mail_server import free_port
 from tests.ui.ui_helpers import screen_text, wait_for
 
 FIRST_BATCH = ("shop-2", "shop-3", "shop-4", "shop-5")

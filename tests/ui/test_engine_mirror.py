@@ -8,7 +8,7 @@ from orch_tui.app.engine_mirror import REGIONS, EngineMirror, copy_snapshot
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot
 from orch_tui.orchestration.events import LaneOutcome
-from orch_tui.orchestration.snapshot_reducer import apply_event
+from orch_tui.orchestration.engine.snapshot_reducer import apply_event
 from tests.ui.scenario_engine import FROZEN_NOW, ScenarioEngine, two_file_conflict
 
 NOT_DRAWN = {ev.Event, ev.LogLine}

@@ -443,8 +443,8 @@ async def test_the_banner_shows_the_pool_disk_use(engine: ScenarioEngine) -> Non
 async def test_failing_doctor_rows_show_once_at_start(engine: ScenarioEngine, tmp_path: Path) -> None:
     from functools import partial
 
-    from orch_tui.orchestration.doctor import run_checks
-    from tests.helpers import make_repo
+    from orch_tui.orchestration.setup.doctor import run_checks
+    from tests.support.helpers import make_repo
 
     untracked = make_repo(tmp_path / "no-tracker")  # a real repository without a Beads tracker
     app = make_app(engine, startup_checks=partial(run_checks, untracked, agent="scripted",

@@ -1,0 +1,209 @@
+"""Live diff of a lane's worktree: watch it, and on every change say what differs from the base.
+
+`LaneDiffWatcher.run()` watches the worktree with watchfiles (inotify; `.git`, virtual
+environments, node_modules and bytecode are ignored). A burst of changes becomes one
+`LaneDiff` event after `debounce_ms` of quiet. The diff is against the lane's base commit
+and covers commits the agent made, edits and untracked files; it is computed without
+touching the lane's own index (a temporary copy of the index takes `git add -A`, then
+`git diff --cached <base>`), in a worker thread. Binary files are summarised, a huge diff is
+cut with a note. A file outside the lane's reserved patterns raises one `LaneAlert` the
+first time it shows up (an empty reservation means nothing is out of bounds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchfiles import DefaultFilter, awatch
+
+from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
+from orch_tui.orchestration.infra.patterns import path_matches
+
+MAX_DIFF_BYTES = 200_000
+_BINARY_PREFIX = "Binary files "
+
+
+@dataclass(frozen=True)
+class DiffSnapshot:
+    diff: str
+    files: tuple[str, ...]
+    truncated: bool = False
+
+
+def _git(worktree: Path, args: list[str], env: dict[str, str] | None = None) -> bytes:
+    result = subprocess.run(
+        ["git", "-c", "core.quotepath=off", *args], cwd=worktree, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def _index_path(worktree: Path) -> Path:
+    text = _git(worktree, ["rev-parse", "--git-path", "index"]).decode().strip()
+    path = Path(text)
+    return path if path.is_absolute() else worktree / path
+
+
+def _summarise_binaries(diff: str, files: list[str], worktree: Path) -> str:
+    """Replace git's 'Binary files a/x and b/x differ' with the file's name and size."""
+    chunks = diff.split("\ndiff --git ")
+    out = []
+    for index, chunk in enumerate(chunks):
+        name = files[index] if index < len(files) else None
+        if name is not None and f"\n{_BINARY_PREFIX}" in f"\n{chunk}":
+            target = worktree / name
+            size = f"{target.stat().st_size} bytes" if target.is_file() else "deleted"
+            lines = [f"Binary file {name} changed ({size})" if line.startswith(_BINARY_PREFIX) else line
+                     for line in chunk.split("\n")]
+            chunk = "\n".join(lines)
+        out.append(chunk)
+    return "\ndiff --git ".join(out)
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes, at a line end when there is one."""
+    cut = text.encode()[:limit].decode(errors="ignore")
+    return cut[: cut.rfind("\n") + 1] or cut
+
+
+def _truncate(diff: str, limit: int) -> tuple[str, bool]:
+    """Cap the diff at about `limit` bytes; each file gets a share, so none disappears."""
+    total = len(diff.encode())
+    if total <= limit:
+        return diff, False
+    chunks = diff.split("\ndiff --git ")
+    share = max(limit // len(chunks), 1000)
+    kept = []
+    for chunk in chunks:
+        size = len(chunk.encode())
+        if size > share:
+            chunk = _cut(chunk, share) + f"[... {size - share} more bytes of this file's diff not shown]"
+        kept.append(chunk)
+    text = "\ndiff --git ".join(kept)
+    if len(text.encode()) > limit:
+        text = _cut(text, limit)
+    note = f"\n[diff truncated: {total} bytes in full, limit {limit}]\n"
+    return text.rstrip("\n") + note, True
+
+
+def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYTES,
+                 scratch_index: Path | None = None) -> DiffSnapshot:
+    """The worktree's diff against `base_commit`, tracked and untracked, index untouched.
+
+    `scratch_index` is a private index file kept between calls: git then trusts its stat
+    data instead of re-reading every "racily clean" file of a fresh copy of the lane's index.
+    """
+    scratch = None if scratch_index is not None else Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+    try:
+        temp_index = scratch_index if scratch_index is not None else scratch / "index"  # type: ignore[operator]
+        if not temp_index.is_file():
+            source = _index_path(worktree)
+            if source.is_file():
+                shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
+        env = {**os.environ, "GIT_INDEX_FILE": str(temp_index)}
+        _git(worktree, ["add", "-A", "--ignore-errors"], env)
+        common = ["diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color"]
+        names = _git(worktree, [*common, "--name-only", "-z", base_commit], env)
+        files = [name for name in names.decode(errors="replace").split("\0") if name]
+        patch = _git(worktree, [*common, base_commit], env).decode(errors="replace") if files else ""
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    diff, truncated = _truncate(_summarise_binaries(patch, files, worktree), max_bytes)
+    return DiffSnapshot(diff, tuple(files), truncated)
+
+
+class LaneDiffWatcher:
+    """Emits LaneDiff on every settled change in a lane's worktree, LaneAlert for strays."""
+
+    def __init__(self, lane: int, task_id: str, worktree: Path, base_commit: str,
+                 reserved: tuple[str, ...], sink: EventSink, debounce_ms: int = 50,
+                 max_bytes: int = MAX_DIFF_BYTES, *, starts_clean: bool = False) -> None:
+        """`starts_clean`: the worktree was just reset to `base_commit`, so the first diff is
+        known to be empty and costs no git call (lanes of a batch start sooner)."""
+        self.lane = lane
+        self.task_id = task_id
+        self.worktree = Path(worktree)
+        self.base_commit = base_commit
+        self.reserved = tuple(reserved)
+        self.sink = sink
+        self.debounce_ms = max(1, debounce_ms)
+        self.max_bytes = max_bytes
+        self._last: DiffSnapshot | None = None
+        self._alerted: set[str] = set()
+        self._ready = asyncio.Event()
+        self._scratch: Path | None = None
+        self._starts_clean = starts_clean
+
+    async def wait_ready(self) -> None:
+        """Returns once the first diff was sent and the watch is in place."""
+        await self._ready.wait()
+
+    async def run(self) -> None:
+        """Watch until cancelled (the first event describes the worktree as it is now)."""
+        self._scratch = Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+        try:
+            await self._watch()
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    async def _watch(self) -> None:
+        step = max(1, min(50, self.debounce_ms // 2))
+        watcher = awatch(self.worktree, watch_filter=DefaultFilter(), debounce=self.debounce_ms,
+                         step=step, rust_timeout=1000, yield_on_timeout=False)
+        first = asyncio.ensure_future(anext(watcher))
+        await asyncio.sleep(0)  # let the watcher thread start before the first snapshot
+        if self._starts_clean:
+            self._publish(DiffSnapshot("", (), False))
+        else:
+            await self.refresh()
+        self._ready.set()
+        try:
+            await first
+            await self.refresh()
+            async for _changes in watcher:
+                await self.refresh()
+        finally:
+            # The generator may still be running inside `first`: stop that before closing it.
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await first
+            await watcher.aclose()
+
+    async def refresh(self) -> DiffSnapshot | None:
+        """Compute the diff now; send it (and any alert) when it changed."""
+        try:
+            index = self._scratch / "index" if self._scratch is not None else None
+            snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
+                                               self.max_bytes, index)
+        except (RuntimeError, OSError):
+            return None  # the worktree is mid-reset or gone; the next change retries
+        self._publish(snapshot)
+        return snapshot
+
+    def _publish(self, snapshot: DiffSnapshot) -> None:
+        if snapshot != self._last:
+            self._last = snapshot
+            self.sink(LaneDiff(self.lane, self.task_id, snapshot.diff, snapshot.files, snapshot.truncated))
+            self._check_reservation(snapshot.files)
+
+    def _check_reservation(self, files: tuple[str, ...]) -> None:
+        if not self.reserved:
+            return
+        strays = [path for path in files if path not in self._alerted
+                  and not any(path_matches(path, pattern) for pattern in self.reserved)]
+        if not strays:
+            return
+        self._alerted.update(strays)
+        self.sink(LaneAlert(self.lane, self.task_id, tuple(strays),
+                            f"lane {self.lane} ({self.task_id}) edited outside its reservation: "
+                            + ", ".join(strays)))

@@ -1,0 +1,111 @@
+"""Live diff events from a real worktree: new files, commits, binaries, truncation, alerts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import pytest
+
+from orch_tui.orchestration.events import Event, LaneAlert, LaneDiff
+from orch_tui.orchestration.lanes.live_diff import LaneDiffWatcher, compute_diff
+from tests.support.helpers import git, make_repo
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def diffs(self) -> list[LaneDiff]:
+        return [event for event in self.events if isinstance(event, LaneDiff)]
+
+    def alerts(self) -> list[LaneAlert]:
+        return [event for event in self.events if isinstance(event, LaneAlert)]
+
+    async def until(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+        async def poll() -> None:
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(poll(), timeout)
+
+
+@pytest.fixture
+def worktree(tmp_path: Path) -> tuple[Path, str]:
+    repo = make_repo(tmp_path / "repo", {"src/app.py": "print('hi')\n", "docs/guide.md": "# Guide\n"})
+    lane = tmp_path / "lane-1"
+    git(repo, "worktree", "add", "-q", "-b", "orch/bd-1", str(lane))
+    return lane, git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(params=[False, True], ids=["first-diff-by-git", "known-clean-at-start"])
+async def watching(worktree: tuple[Path, str], request: pytest.FixtureRequest
+                   ) -> AsyncIterator[tuple[Path, Recorder]]:
+    """A watcher on a lane just reset to its base; the engine tells it so (`starts_clean`),
+    which must change nothing a person sees."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50,
+                              starts_clean=request.param)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    yield path, recorder
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_first_event_shows_the_worktree_as_it_is(watching: tuple[Path, Recorder]) -> None:
+    _, recorder = watching
+    assert recorder.diffs()[0].diff == "" and recorder.diffs()[0].files == ()
+
+
+async def test_new_untracked_file_arrives_as_a_diff_without_touching_the_index(
+        watching: tuple[Path, Recorder]) -> None:
+    path, recorder = watching
+    (path / "src" / "new.py").write_text("x = 1\n")
+    await recorder.until(lambda: any("src/new.py" in diff.files for diff in recorder.diffs()))
+    latest = recorder.diffs()[-1]
+    assert "+x = 1" in latest.diff
+    assert git(path, "status", "--porcelain") == "?? src/new.py"  # still untracked in the lane's index
+
+
+async def test_edits_and_agent_commits_are_measured_against_the_base(watching: tuple[Path, Recorder]) -> None:
+    path, recorder = watching
+    (path / "src" / "app.py").write_text("print('bye')\n")
+    git(path, "commit", "-q", "-am", "agent commit")
+    (path / "src" / "more.py").write_text("y = 2\n")
+    await recorder.until(lambda: set(recorder.diffs()[-1].files) == {"src/app.py", "src/more.py"})
+    diff = recorder.diffs()[-1].diff
+    assert "-print('hi')" in diff and "+print('bye')" in diff and "+y = 2" in diff
+
+
+async def test_edit_outside_the_reservation_alerts_once_per_path(watching: tuple[Path, Recorder]) -> None:
+    path, recorder = watching
+    (path / "docs" / "guide.md").write_text("# Guide\nchanged\n")
+    await recorder.until(lambda: bool(recorder.alerts()))
+    (path / "docs" / "guide.md").write_text("# Guide\nchanged again\n")
+    (path / "src" / "ok.py").write_text("fine = True\n")
+    await recorder.until(lambda: "src/ok.py" in recorder.diffs()[-1].files)
+    alerts = recorder.alerts()
+    assert [alert.paths for alert in alerts] == [("docs/guide.md",)]
+    assert "outside its reservation" in alerts[0].message
+
+
+def test_binary_files_are_summarised_and_huge_diffs_truncated(worktree: tuple[Path, str]) -> None:
+    path, base = worktree
+    (path / "src" / "logo.png").write_bytes(bytes(range(256)) * 4)
+    (path / "src" / "big.txt").write_text("".join(f"line {n}\n" for n in range(20000)))
+    snapshot = compute_diff(path, base, max_bytes=10_000)
+    assert "Binary file src/logo.png changed (1024 bytes)" in snapshot.diff
+    assert snapshot.truncated
+    assert len(snapshot.diff.encode()) < 10_200
+    assert "+line 0\n" in snapshot.diff and "+line 19999" not in snapshot.diff
+    assert snapshot.diff.endswith("[diff truncated: 229156 bytes in full, limit 10000]\n")
+    assert snapshot.files == ("src/big.txt", "src/logo.png")
