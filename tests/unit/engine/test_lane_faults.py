@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
-from orch_tui.orchestration.engine import core as engine_module
+from orch_tui.orchestration.engine import lane_claims, lanes as lane_supervisor
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.engine import steps
 from orch_tui.orchestration.agents.scripted import ScriptedRunner
@@ -168,8 +168,8 @@ async def test_the_tracker_update_at_start_failing_ends_the_lane(tmp_path: Path)
 async def test_the_tracker_guard_failing_keeps_the_work_and_fails_the_lane(tmp_path: Path, monkeypatch) -> None:
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build(repo, tmp_path / "lanes")
-    original = engine_module.drop_tracker_changes
-    monkeypatch.setattr(engine_module, "drop_tracker_changes",
+    original = lane_supervisor.drop_tracker_changes
+    monkeypatch.setattr(lane_supervisor, "drop_tracker_changes",
                         _only_for(FAULTY, original, _raise_called_process_error))
     await engine.start()
     try:
@@ -180,7 +180,7 @@ async def test_the_tracker_guard_failing_keeps_the_work_and_fails_the_lane(tmp_p
         assert steps.DROP_TRACKER_EDITS.name in finished.reason and "fatal: injected" in finished.reason
         assert "t-2" in git(repo, "show", "orch/t-2:src/f2.txt")  # the work is on its branch
         assert read_statuses(repo) == {"t-1": "closed", FAULTY: "open", "t-3": "closed"}
-        monkeypatch.setattr(engine_module, "drop_tracker_changes", original)
+        monkeypatch.setattr(lane_supervisor, "drop_tracker_changes", original)
         await engine.retry_task(FAULTY)
         assert await _one_batch(engine) is EngineState.IDLE
         assert read_statuses(repo)[FAULTY] == "closed"
@@ -254,13 +254,13 @@ async def test_the_agent_failing_to_start_stops_the_engine_start_naming_the_step
 async def test_an_engine_fault_outside_every_step_still_ends_the_lane(tmp_path: Path) -> None:
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build(repo, tmp_path / "lanes")
-    original = engine._agent_request
+    original = engine._lanes._agent_request
 
     def broken(lane: int, task: Any, *rest: Any) -> Any:
         if task.id == FAULTY:
             raise InjectedFault("a bug in the engine")
         return original(lane, task, *rest)
-    engine._agent_request = broken  # type: ignore[method-assign]
+    engine._lanes._agent_request = broken  # type: ignore[method-assign]
     await engine.start()
     try:
         assert await _one_batch(engine) is EngineState.IDLE
@@ -437,7 +437,7 @@ async def test_a_claim_that_raises_ends_the_lane_and_gives_everything_back(tmp_p
                          ids=["raises", "hangs"])
 async def test_a_confirmation_that_fails_or_hangs_ends_the_lane(tmp_path: Path, mail_server: Any, monkeypatch,
                                                                  fault: Callable[..., Any], cause: str) -> None:
-    monkeypatch.setattr(engine_module, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(lane_claims, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
     repo = make_task_repo(tmp_path / "repo", _tasks(**{FAULTY: {"seconds": 3.0}}))
     engine, seen = _build_with_mail(repo, tmp_path / "lanes", mail_server.url)
     manager = engine.parts.reservations
@@ -466,7 +466,7 @@ async def test_a_confirmation_that_fails_or_hangs_ends_the_lane(tmp_path: Path, 
 @pytest.mark.parametrize("fault", [_async(_raise), _hang], ids=["raises", "hangs"])
 async def test_giving_back_reservations_that_fails_or_hangs_is_said_and_the_lane_merges(
         tmp_path: Path, mail_server: Any, monkeypatch, fault: Callable[..., Any]) -> None:
-    monkeypatch.setattr(engine_module, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(lane_claims, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build_with_mail(repo, tmp_path / "lanes", mail_server.url)
     await engine.start()
@@ -519,7 +519,7 @@ async def test_a_merger_that_dies_stops_the_batch_for_a_person_and_the_next_star
 
     async def dying_merger(batch: Any) -> None:
         raise InjectedFault("injected fault")
-    engine._merge_while_running = dying_merger  # type: ignore[method-assign]
+    engine._merges.merge_while_running = dying_merger  # type: ignore[method-assign]
     await engine.start()
     try:
         assert await _one_batch(engine) is EngineState.WAITING_FOR_PERSON

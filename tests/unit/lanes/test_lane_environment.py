@@ -199,7 +199,7 @@ async def test_lanes_of_one_batch_get_their_own_ports(tmp_path: Path) -> None:
         event = next(item for item in ready if item.lane == request.lane)
         assert request.env["ORCH_PORT"] == str(event.ports[0])
         assert request.env["ORCH_TASK_ID"] == request.task.id and request.env["ORCH_LANE"] == str(request.lane)
-    assert engine._environments.ports.held() == {}  # given back with the lanes
+    assert engine._lanes.environments.ports.held() == {}  # given back with the lanes
 
 
 # ----- the lane check -------------------------------------------------------------------------
