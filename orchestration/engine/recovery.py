@@ -7,7 +7,7 @@ checkout-update record), Beads (task status) and Agent Mail (reservations). A ki
 fall between any two writes, so every write that spans stores happens in this order, and
 the start-up step named after each gap puts things right:
 
-Running a task (engine `_run_lane`, `_lane_body`, `_finish_lane`)
+Running a task (engine/lanes.py `_run_lane`, `_lane_body`, `_finish_lane`)
   1. journal: lane record `dispatching`
   2. git: lane worktree on `orch/<id>` at the base; Agent Mail: the task's files claimed
   3. journal: lane record `running` (worktree path)
@@ -20,7 +20,7 @@ Running a task (engine `_run_lane`, `_lane_body`, `_finish_lane`)
   committed whatever the agent left). Killed before 7: the reservation manager releases
   what our lane agents hold for no running lane when it connects.
 
-Merging a task (engine `_merge_one`/`_merge_series`, merge.py)
+Merging a task (engine/merges.py `_merge_one`/`_merge_series`, merging/queue.py)
   1. journal: merge `merging`
   2. git: the merge commit, unreferenced, then the queue's state file (`advancing`)
   3. checkout-update record (only when the target is checked out), then the target moves

@@ -28,6 +28,7 @@ from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.engine.core import Engine, EngineParts
 from orch_tui.orchestration.engine.journal import Journal
+from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.lanes.live_diff import LaneDiffWatcher
 from orch_tui.orchestration.merging.queue import MergeQueue
 from orch_tui.orchestration.lanes.worktrees import WorktreePool
@@ -525,6 +526,8 @@ async def test_a_merger_that_dies_stops_the_batch_for_a_person_and_the_next_star
         assert await _one_batch(engine) is EngineState.WAITING_FOR_PERSON
         errors = [e.message for e in seen if isinstance(e, ev.ErrorRaised)]
         assert any(message.startswith("batch stopped: InjectedFault: injected fault") for message in errors)
+        with pytest.raises(OrchError, match="no merge is waiting for a person"):
+            await engine.continue_merge()  # nothing to continue: the restart below goes on
     finally:
         await engine.close()
     again, _ = _build(repo, tmp_path / "lanes")  # a restart resumes the batch from the journal
