@@ -216,6 +216,11 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _plain(part: Part) -> bytes:
+    """The bytes of a part outside any hunk (none for a hunk)."""
+    return part if isinstance(part, bytes) else b""
+
+
 def _hunks(parts: list[Part], choices: dict[int, str]) -> list[Hunk]:
     hunks: list[Hunk] = []
     line = 1
@@ -224,8 +229,8 @@ def _hunks(parts: list[Part], choices: dict[int, str]) -> list[Hunk]:
         if isinstance(part, bytes):
             line += part.count(b"\n")
             continue
-        before = parts[position - 1] if position and isinstance(parts[position - 1], bytes) else b""
-        after = parts[position + 1] if position + 1 < len(parts) and isinstance(parts[position + 1], bytes) else b""
+        before = _plain(parts[position - 1]) if position else b""
+        after = _plain(parts[position + 1]) if position + 1 < len(parts) else b""
         hunks.append(Hunk(raw_index, line, _text(part.base), _text(part.ours), _text(part.theirs),
                           _text(b"".join(before.splitlines(keepends=True)[-CONTEXT_LINES:])),
                           _text(b"".join(after.splitlines(keepends=True)[:CONTEXT_LINES])),

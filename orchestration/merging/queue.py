@@ -51,7 +51,8 @@ from orch_tui.orchestration.tracker.task_refs import ARCHIVE_NAMESPACE, BRANCH_P
 from orch_tui.orchestration.lanes.worktrees import (MERGE_DIR_NAME, LaneNeedsAttention, open_repo, same_path, is_ancestor, merged_by,
                         half_created, remove_half_created,
                         list_worktrees, main_worktree, operation_in_progress, pool_root, status_entries,
-                        worktree_git_dir, WorktreeInfo)
+                        WorktreeInfo)
+from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 
 STATE_FILE = "orch-tui-merge.json"
 MERGE_TREE_MIN_VERSION = (2, 38)
