@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from orch_tui.orchestration.reservations.agent_mail import AgentMailClient, AgentMailError
 
@@ -43,7 +43,7 @@ class LaneAgents:
     async def register(self, lane: int, task_description: str) -> None:
         """Register (or re-register, which also shows the agent is active) the lane's agent."""
         known = self._agents.get(lane)
-        arguments: dict[str, Any] = {
+        arguments: dict[str, object] = {
             "project_key": self.project_key, "program": PROGRAM, "model": MODEL,
             "name": known.name if known else self.requested_name(lane),
             "task_description": task_description,
@@ -60,7 +60,7 @@ class LaneAgents:
         if agent and time.monotonic() - agent.last_active >= self.activity_interval_seconds:
             await self.register(lane, task_description)
 
-    def arguments(self, lane: int, tool: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    def arguments(self, lane: int, tool: str, extra: Mapping[str, object]) -> dict[str, object]:
         """The arguments of `tool` called as the lane's agent (with its token where taken)."""
         agent = self._agents.get(lane)
         if agent is None:
