@@ -8,8 +8,10 @@ the other end is detected from `tools/list`, never configured:
 - the upstream build lists every tool directly and advertises a `registration_token`
   argument on the tools that act as a named agent.
 
-Every failure becomes an `AgentMailError` subclass carrying the server's message; none leaks
-the bearer token, which is kept out of repr, messages and logs.
+The tools orch-tui uses each have a method (`register_agent`, `reserve_paths`...) that returns
+the reply as a typed record (agent_mail_replies.py); `call_tool` stays for any other tool.
+Every failure becomes an `AgentMailError` subclass (agent_mail_errors.py) carrying the
+server's message; none leaks the bearer token, which is kept out of repr, messages and logs.
 """
 
 from __future__ import annotations
