@@ -15,11 +15,12 @@ lane waits for a person (merge anyway, retry the agent, or drop).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from orch_tui.orchestration.infra.git_exec import run_git
 
 STAMP = "2026-11-01T09:00:00Z"
 
@@ -124,7 +125,7 @@ def demo_tasks() -> list[dict[str, Any]]:
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    run_git(repo, *args)  # a failure is a GitFailed naming the command and git's words
 
 
 def create_demo_repo(directory: Path | None = None) -> Path:

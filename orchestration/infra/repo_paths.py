@@ -3,20 +3,36 @@ never committed and are shared by every worktree of the repository."""
 
 from __future__ import annotations
 
-import subprocess
+import functools
+import os
 from pathlib import Path
 
 from orch_tui.orchestration.errors import BadInput, OrchError
+from orch_tui.orchestration.infra.git_exec import run_git
 
 
 def git_common_dir(repo: Path) -> Path:
-    """The repository's common git directory (the same for the main tree and all worktrees)."""
-    result = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
+    """The repository's common git directory (the same for the main tree and all worktrees).
+
+    Asked of git once per directory: it never changes while orch-tui runs, and the lock
+    checks, the journal and the ledger all ask for it."""
+    try:
+        return _common_dir_of(os.path.realpath(repo))
+    except _NotARepository:
         raise BadInput(f"{repo} is not a git repository", path=repo,
-                       fix="run orch-tui inside a git repository or pass --repo PATH")
-    return Path(result.stdout.strip())
+                       fix="run orch-tui inside a git repository or pass --repo PATH") from None
+
+
+class _NotARepository(Exception):
+    """Raised (never cached) when git finds no repository: one may be created later."""
+
+
+@functools.lru_cache(maxsize=64)
+def _common_dir_of(real_path: str) -> Path:
+    result = run_git(real_path, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+    if not result.ok:
+        raise _NotARepository(real_path)
+    return Path(result.out.strip())
 
 
 def state_dir(repo: Path) -> Path:

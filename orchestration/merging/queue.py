@@ -43,6 +43,7 @@ from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.merging.conflicts import Conflict, ConflictFile
 from orch_tui.orchestration.errors import BadInput, OrchError
 from orch_tui.orchestration.infra.git_exec import ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_commit_git, run_git, run_git_with_input
+from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.infra.git_locks import lock_refusal
 from orch_tui.orchestration.infra.repo_paths import git_common_dir
 from orch_tui.orchestration.infra.stale_locks import describe_removed, remove_stale_locks, remove_stale_ref_locks
@@ -346,9 +347,7 @@ class MergeQueue:
         data = state.to_dict()
         data.pop("conflict", None)
         path = self._state_file()
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomically(path, json.dumps(data, indent=2).encode("utf-8"))
 
     def _load(self) -> MergeState | None:
         if not (self.path / ".git").exists():

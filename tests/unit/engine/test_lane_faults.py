@@ -472,13 +472,13 @@ async def test_giving_back_reservations_that_fails_or_hangs_is_said_and_the_lane
     engine, seen = _build_with_mail(repo, tmp_path / "lanes", mail_server.url)
     await engine.start()
     manager = engine.parts.reservations.chosen  # Agent Mail's manager, chosen by `auto` at start
-    original = manager._agent_call
+    original = manager.client.release_reservations
 
-    async def agent_call(lane: int, tool: str, arguments: Any) -> Any:
-        if tool == "release_file_reservations" and lane == _lane_of(seen, FAULTY):
+    async def release_reservations(arguments: Any) -> Any:
+        if arguments["agent_name"] == manager.agent_name(_lane_of(seen, FAULTY)):
             return await fault()
-        return await original(lane, tool, arguments)
-    manager._agent_call = agent_call
+        return await original(arguments)
+    manager.client.release_reservations = release_reservations
     try:
         assert await _one_batch(engine) is EngineState.IDLE
         warnings = [e.text for e in seen if isinstance(e, ev.LogLine) and e.level == "warning"]
