@@ -316,7 +316,8 @@ class ReservationManager(LaneReservations[ServerHold]):
         async with self._lock:
             if self._mode is Mode.PARALLEL and not alive:
                 self._switch(Mode.SEQUENTIAL,
-                             f"Agent Mail at {self.client.base_url} stopped answering")
+                             f"Agent Mail at {self.client.base_url} stopped answering (no health answer "
+                             f"within {self.client.liveness_timeout:g} s: down, or too slow)")
             elif self._mode is Mode.SEQUENTIAL and alive:
                 await self._try_connect()
             return self._mode
