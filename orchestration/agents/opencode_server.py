@@ -142,9 +142,9 @@ class OpenCodeServerRunner(RunnerBase):
         return process is None or await wait_at_most(asyncio.shield(process.wait()), SERVER_EXIT_GRACE_SECONDS)
 
     def _tell_sessions_server_exited(self, status: int | None) -> None:
-        exited = {"type": _SERVER_EXITED["type"],
-                  "properties": {"why": server_exit_reason(status, self.server_log.tail(3))}}
-        self.server_log.add(f"[orch] {exited['properties']['why']}")
+        why = server_exit_reason(status, self.server_log.tail(3))
+        exited = {"type": _SERVER_EXITED["type"], "properties": {"why": why}}
+        self.server_log.add(f"[orch] {why}")
         for queue in list(self._sessions.values()):
             queue.put_nowait(exited)
 
