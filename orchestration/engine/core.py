@@ -40,6 +40,7 @@ from orch_tui.orchestration.tracker.task_refs import task_branch
 from orch_tui.orchestration.tracker.tracker_guard import drop_tracker_changes
 from orch_tui.orchestration.agents.usage import batch_usage_line
 from orch_tui.orchestration.infra.waiting import wait_at_most
+from orch_tui.orchestration.transcript_entry import TranscriptEntry
 from orch_tui.orchestration.lanes.worktrees import branch_tip
 
 HEALTH_INTERVAL_SECONDS = 2.0
@@ -718,7 +719,7 @@ class Engine:
         await self.parts.runner.follow_up(lane, text)
         self._log(f"lane {lane}: follow-up sent to its agent")
 
-    async def lane_transcript(self, lane: int) -> tuple[Any, ...]:
+    async def lane_transcript(self, lane: int) -> tuple[TranscriptEntry, ...]:
         """What the agent of `lane` said and did (orchestration/agents/transcript.py entries)."""
         return await self.parts.runner.transcript(lane)
 
