@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from orch_tui.orchestration.events import EventSink, InputAnswer, InputRequest, Mode
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
@@ -126,3 +126,11 @@ class EngineCommands(Protocol):
     async def follow_up(self, lane: int, text: str) -> None: ...
     async def lane_transcript(self, lane: int) -> tuple[TranscriptEntry, ...]: ...
     async def answer_check(self, task_id: str, answer: CheckAnswer) -> None: ...
+
+
+@runtime_checkable
+class ManagedEngine(EngineCommands, Protocol):
+    """An engine its front end starts and stops (`orch-tui` does; tests may drive their own)."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...

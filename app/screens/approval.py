@@ -18,6 +18,7 @@ from orch_tui.orchestration.infra.patterns import first_overlap
 from orch_tui.orchestration.proposal import BatchChoice, BatchProposal
 from orch_tui.widgets.merge_queue import check_cell
 from orch_tui.widgets.safe_text import one_line
+from orch_tui.app.engine_requests import ask_engine, Approve, DropTask, Reject, SetBatchSize, SwapTask
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -163,20 +164,20 @@ class ApprovalScreen(Screen[None]):
         if not self.proposal.picked:
             self.notify("The batch is empty: nothing to approve.", severity="warning")
             return
-        self.orch.send("approve")
+        ask_engine(self, Approve())
 
     def action_drop(self) -> None:
         if task_id := self.selected_task():
-            self.orch.send("drop_task", task_id)
+            ask_engine(self, DropTask(task_id))
 
     def action_swap(self) -> None:
         if task_id := self.selected_task():
-            self.orch.send("swap_task", task_id)
+            ask_engine(self, SwapTask(task_id))
 
     def _resize(self, step: int) -> None:
         size = self.proposal.batch_size + step
         if MIN_BATCH <= size <= MAX_BATCH:
-            self.orch.send("set_batch_size", size)
+            ask_engine(self, SetBatchSize(size))
         else:
             self.notify(f"Batch size stays between {MIN_BATCH} and {MAX_BATCH}.", severity="warning")
 
@@ -187,7 +188,7 @@ class ApprovalScreen(Screen[None]):
         self._resize(-1)
 
     def action_reject(self) -> None:
-        self.orch.send("reject", "rejected by a person")
+        ask_engine(self, Reject("rejected by a person"))
 
     def action_back(self) -> None:
         self.dismiss()

@@ -24,6 +24,7 @@ from orch_tui.orchestration.commands import HunkChoice
 from orch_tui.orchestration.conflict_record import Conflict, ConflictFile
 from orch_tui.widgets.conflict_hunk import HunkView
 from orch_tui.widgets.safe_text import one_line
+from orch_tui.app.engine_requests import ask_engine, AbortMerge, ContinueMerge, ResolveFile, ResolveHunk, WriteResolution
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -183,7 +184,7 @@ class ConflictScreen(Screen[None]):
             self.notify(f"{record.path} has no text hunks: choose for the whole file (O / T).", markup=False)
             return
         hunk = record.hunks[self.selected_hunk]
-        self.orch.send("resolve_hunk", record.path, hunk.index, HunkChoice(choice))
+        ask_engine(self, ResolveHunk(record.path, hunk.index, HunkChoice(choice)))
         self.hunk_choices.setdefault(record.path, {})[hunk.index] = choice
         self._after_choice(record, advance=True)
 
@@ -191,7 +192,7 @@ class ConflictScreen(Screen[None]):
         record = self.current_file()
         if record is None:
             return
-        self.orch.send("resolve_file", record.path, HunkChoice(choice))
+        ask_engine(self, ResolveFile(record.path, HunkChoice(choice)))
         self.file_choices[record.path] = choice
         self._after_choice(record, advance=False)
 
@@ -223,10 +224,10 @@ class ConflictScreen(Screen[None]):
         if left:
             self.notify(f"Resolve every hunk first: {', '.join(left)} still in conflict.", severity="warning", markup=False)
             return
-        self.orch.send("continue_merge")
+        ask_engine(self, ContinueMerge())
 
     def action_abort(self) -> None:
-        self.orch.send("abort_merge")
+        ask_engine(self, AbortMerge())
 
     def action_back(self) -> None:
         self.dismiss()
@@ -266,6 +267,6 @@ class ConflictScreen(Screen[None]):
             self.notify(f"{record.path} still has conflict markers: edit again or choose per hunk.",
                         severity="warning", markup=False)
             return
-        self.orch.send("write_resolution", record.path, content)
+        ask_engine(self, WriteResolution(record.path, content))
         self.file_choices[record.path] = "custom"
         self._after_choice(record, advance=False)
