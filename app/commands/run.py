@@ -18,7 +18,7 @@ import time
 from rich.console import Console
 from rich.text import Text
 
-from orch_tui.app.event_text import describe, severity
+from orch_tui.app.event_presentation import describe, severity
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.engine.core import Engine
 from orch_tui.orchestration.events import Event, InputAnswer, InputRequest, LaneNeedsInput
