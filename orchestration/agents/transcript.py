@@ -7,24 +7,14 @@ OpenCode's server gives the whole session (`GET /session/{id}/message`: a list o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 from orch_tui.orchestration.infra.json_shapes import member_dict
 
+from orch_tui.orchestration.transcript_entry import TranscriptEntry as TranscriptEntry
+
 ENTRY_CHARS = 4000
 """Of one entry's text (a tool's output can be huge); the rest is cut with a note."""
-
-
-@dataclass(frozen=True)
-class TranscriptEntry:
-    kind: str
-    """user, assistant, tool, error or output (a line a non-OpenCode agent printed)."""
-    text: str
-    title: str = ""
-    """For a tool call: the tool and what it worked on (`bash ls`, `edit src/a.py`)."""
-    state: str = ""
-    """For a tool call: pending, running, completed or error."""
 
 
 def _cut(text: str) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 
 from orch_tui.orchestration import events as ev
-from orch_tui.orchestration.agents.transcript import TranscriptEntry
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState, HunkChoice, LaneView
 from orch_tui.orchestration.engine.batch import Batch
 from orch_tui.orchestration.engine.context import EngineContext
@@ -35,6 +34,7 @@ from orch_tui.orchestration.events import Event, EventSink
 from orch_tui.orchestration.infra.waiting import wait_at_most
 from orch_tui.orchestration.lane_check import CheckAnswer
 from orch_tui.orchestration.lanes.environment import LaneEnvironments
+from orch_tui.orchestration.transcript_entry import TranscriptEntry
 from orch_tui.orchestration.lanes.worktrees import branch_tip
 from orch_tui.orchestration.model import TaskGraph
 from orch_tui.orchestration.planning.batch import BatchProposal, propose_batch

@@ -13,82 +13,19 @@ editor shows exactly what is left).
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes, nul_fields, run_git, run_git_bytes
+from orch_tui.orchestration.conflict_record import Conflict as Conflict, ConflictFile as ConflictFile, Hunk as Hunk
 
 CONTEXT_LINES = 3
 HUNK_CHOICES = ("ours", "theirs", "both")
 FILE_CHOICES = ("ours", "theirs", "both")
 _MARKER = 31  # longer than the usual 7, so marker-like lines inside files do not confuse parsing
 _OURS, _BASE, _MID, _THEIRS = (c * _MARKER for c in (b"<", b"|", b"=", b">"))
-
-
-@dataclass
-class Hunk:
-    index: int
-    start_line: int
-    """1-based line of the target's (ours) version of the file where this hunk begins."""
-    base: str
-    ours: str
-    theirs: str
-    context_before: str
-    context_after: str
-    resolution: str | None = None
-    """ours, theirs, both, or None while undecided."""
-
-
-@dataclass
-class ConflictFile:
-    path: str
-    kind: str
-    """content, add/add, binary, modified/deleted (target kept it, task deleted it),
-    deleted/modified (target deleted it, task changed it), or git's own name for anything
-    else (e.g. rename/rename), `other` when git gave none."""
-    has_base: bool
-    has_ours: bool
-    has_theirs: bool
-    hunks: list[Hunk] = field(default_factory=list)
-    resolution: str | None = None
-    """Whole-file choice: ours, theirs, both, custom (written content) or deleted; None
-    when hunks were chosen one by one (or nothing yet)."""
-    messages: list[str] = field(default_factory=list)
-    """git's CONFLICT lines about this file."""
-
-    @property
-    def resolved(self) -> bool:
-        if self.resolution is not None:
-            return True
-        return bool(self.hunks) and all(h.resolution is not None for h in self.hunks)
-
-
-@dataclass
-class Conflict:
-    """Everything a person needs to resolve a stopped merge."""
-
-    branch: str
-    task_id: str | None
-    target: str
-    target_commit: str
-    branch_commit: str
-    files: list[ConflictFile]
-    messages: list[str] = field(default_factory=list)
-    worktree: str = ""
-    """The merge worktree holding the conflicted files (where `$EDITOR` opens them)."""
-
-    @property
-    def unresolved(self) -> list[str]:
-        return [f.path for f in self.files if not f.resolved]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for item, record in zip(data["files"], self.files):
-            item["resolved"] = record.resolved
-        data["unresolved"] = self.unresolved
-        return data
 
 
 # ----- git's conflict stages --------------------------------------------------------------
