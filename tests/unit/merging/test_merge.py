@@ -12,7 +12,9 @@ import pytest
 
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.errors import OrchError
+from orch_tui.orchestration.merging.advancing import TargetAdvancer
 from orch_tui.orchestration.merging.queue import MergeQueue, MergeTreeUnavailable
+from orch_tui.orchestration.merging.state_file import MergeStateFile
 from tests.support.helpers import git, make_repo
 
 Content = str | bytes | None
@@ -409,17 +411,17 @@ def test_a_merge_made_without_checkout_is_finished_after_a_crash(project: Path) 
     git(project, "commit", "-q", "--allow-empty", "-m", "main moves on")  # so a merge commit is needed
     queue = queue_for(project)
     before = git(project, "rev-parse", "main")
-    advance = MergeQueue._advance
+    advance = TargetAdvancer.advance
 
-    def die(self: MergeQueue, state: object, verification: object = None) -> None:
+    def die(self: TargetAdvancer, state: object, verification: object = None) -> None:
         raise SystemExit("killed")  # the process dies here
 
-    MergeQueue._advance = die  # type: ignore[method-assign]
+    TargetAdvancer.advance = die  # type: ignore[method-assign,assignment]
     try:
         with pytest.raises(SystemExit):
             queue.merge("orch/bd-1")
     finally:
-        MergeQueue._advance = advance  # type: ignore[method-assign]
+        TargetAdvancer.advance = advance  # type: ignore[method-assign]
     assert git(project, "rev-parse", "main") == before
     restarted = queue_for(project)
     waiting = restarted.merge_state()
@@ -505,7 +507,7 @@ def test_a_series_interrupted_after_saving_is_finished_by_continue(project: Path
 
     def crash(*_args: object, **_kwargs: object) -> None:
         raise crashed
-    monkeypatch.setattr(MergeQueue, "_advance", crash)
+    monkeypatch.setattr(TargetAdvancer, "advance", crash)
     with pytest.raises(RuntimeError):
         queue.merge_series_if_clean(["orch/bd-1", "orch/bd-2"])
     monkeypatch.undo()
@@ -523,9 +525,9 @@ def test_a_merge_whose_target_moved_just_before_a_crash_finishes_on_continue(pro
     queue = queue_for(project)
     assert queue.merge("orch/bd-1").ok
 
-    def crash_instead_of_clearing(self: MergeQueue) -> None:
+    def crash_instead_of_clearing(self: MergeStateFile) -> None:
         raise RuntimeError("killed after the target moved")
-    monkeypatch.setattr(MergeQueue, "_clear", crash_instead_of_clearing)
+    monkeypatch.setattr(MergeStateFile, "clear", crash_instead_of_clearing)
     with pytest.raises(RuntimeError):
         queue.merge("orch/bd-2")
     monkeypatch.undo()
