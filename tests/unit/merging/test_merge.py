@@ -454,6 +454,28 @@ def test_a_series_of_clean_branches_moves_the_target_once_with_a_merge_commit_ea
     assert git(project, "rev-parse", f"{tips['bd-1']}^") == old  # nothing of the old tip lost
 
 
+def test_a_series_keeps_an_earlier_branch_still_checked_out_in_a_lane(project: Path) -> None:
+    """The earlier branches of a series go in one ref transaction; one of them checked out in a
+    lane is archived but kept, and the others are still archived and deleted."""
+    from orch_tui.orchestration.lanes.worktrees import WorktreePool
+    pool = WorktreePool(project, 1, root=project.parent / "lanes")
+    pool.ensure()
+    lane = pool.assign(1, "bd-1", "main")
+    (Path(lane.path) / "x.txt").write_text("x\n")
+    pool.commit_leftovers(lane, "work")
+    commit_on(project, "orch/bd-2", {"two.txt": "2\n"})
+    commit_on(project, "orch/bd-3", {"three.txt": "3\n"})
+
+    outcomes = queue_for(project).merge_series_if_clean(["orch/bd-1", "orch/bd-2", "orch/bd-3"])
+
+    assert [o.status for o in outcomes] == ["merged"] * 3
+    first, second, third = (o.branch_disposition or "" for o in outcomes)
+    assert first.startswith("archived as refs/orch-archive/bd-1; branch kept: checked out in")
+    assert second == "archived as refs/orch-archive/bd-2; branch deleted"
+    assert third == "archived as refs/orch-archive/bd-3; branch deleted"
+    assert git(project, "for-each-ref", "--format=%(refname:short)", "refs/heads/orch/").split() == ["orch/bd-1"]
+
+
 def test_a_branch_merged_in_a_series_reads_as_merged_after_a_crash(project: Path) -> None:
     """Killed after the series moved the target and archived its branches, before the engine
     journaled the last one: the restart finds that branch gone, and merged, not missing."""
