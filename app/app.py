@@ -281,7 +281,7 @@ class OrchApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every key of the screen (and the app) is also in the command palette."""
         yield from super().get_system_commands(screen)
         seen: set[str] = set()

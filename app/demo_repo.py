@@ -58,7 +58,7 @@ def demo_config() -> str:
             f"lane_check_command = {check}\n")
 
 
-def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depends: list[str] = (),
+def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depends: list[str] | None = None,
           seconds: float = 6.0, changelog: bool = False, issue_type: str = "task",
           parent: str | None = None, unfinished: bool = False) -> dict[str, Any]:
     description = f"{title}.\n\nFiles: {', '.join(files)}\n" if files else f"{title}.\n"
@@ -75,7 +75,7 @@ def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depe
         record["acceptance_criteria"] = "The change is covered by a test and documented."
         record["metadata"] = {"orch_script": script}
     dependencies = [{"issue_id": task_id, "depends_on_id": other, "type": "blocks", "created_at": STAMP}
-                    for other in depends]
+                    for other in depends or ()]
     if parent:
         dependencies.append({"issue_id": task_id, "depends_on_id": parent, "type": "parent-child",
                              "created_at": STAMP})

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from orch_tui.app.event_text import describe, severity
 from orch_tui.orchestration.commands import EngineState
+from orch_tui.orchestration.planning.batch import BatchProposal
 from orch_tui.orchestration.engine.core import Engine
 from orch_tui.orchestration.events import Event, InputAnswer, InputRequest, LaneNeedsInput
 from orch_tui.orchestration.agents.input_policy import parse_typed_answer, policy_answer, policy_label
@@ -177,7 +178,7 @@ async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_bat
         await engine.close()
 
 
-def _show_batch(console: Console, proposal: object) -> None:
+def _show_batch(console: Console, proposal: BatchProposal) -> None:
     for lane, choice in enumerate(proposal.picked, start=1):
         files = ", ".join(choice.files) or "no files declared"
         console.print(_literal(f"  lane {lane}: {choice.task_id} P{choice.priority} {choice.title}"))

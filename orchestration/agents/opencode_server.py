@@ -376,6 +376,7 @@ class OpenCodeServerRunner(RunnerBase):
             raise OrchError(f"lane {lane}: its agent is not waiting on request {request_id} "
                             "(already answered, or the lane ended)")
         assert self._client is not None
+        body: dict[str, Any] | None
         if request.kind is InputKind.PERMISSION:
             if answer.reply is Reply.ANSWER:
                 raise OrchError(f"lane {lane}: a permission takes once, always or reject, not a typed answer")

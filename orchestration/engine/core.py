@@ -429,8 +429,9 @@ class Engine:
         # `_run_lane` ends every lane itself; anything it lets through is a bug to show.
         await asyncio.wait(batch.lane_tasks.values())
         for lane, done in batch.lane_tasks.items():
-            if not done.cancelled() and done.exception() is not None:
-                self._emit(ev.ErrorRaised(f"lane {lane} ended unexpectedly: {describe_cause(done.exception())}"))
+            error = None if done.cancelled() else done.exception()
+            if error is not None:
+                self._emit(ev.ErrorRaised(f"lane {lane} ended unexpectedly: {describe_cause(error)}"))
 
     def _why_not_started(self, batch: _Batch) -> str:
         running = tuple(lane for lane, task in batch.lane_tasks.items() if not task.done())
@@ -556,8 +557,8 @@ class Engine:
                             base_commit=record.base, reserved=reserved,
                             timeout=self.parts.config.agent_timeout_seconds,
                             report_files=self.parts.watcher_factory is None,
-                            mail_agent=manager.agent_name(lane) if parallel else "",
-                            mail_project=manager.project_key if parallel else "",
+                            mail_agent=manager.agent_name(lane) if manager is not None and parallel else "",
+                            mail_project=manager.project_key if manager is not None and parallel else "",
                             max_tokens=self.parts.config.max_tokens_per_task,
                             max_cost=self.parts.config.max_cost_per_task,
                             env=self._environments.env(lane), follow_up=self._follow_ups.pop(task.id, ""))
@@ -861,8 +862,8 @@ class Engine:
         except StepFailed as failure:
             return failure
 
-    async def _record_merged(self, merge: MergeRecord, commit: str | None) -> None:
-        commit = commit or await asyncio.to_thread(self._target_commit)
+    async def _record_merged(self, merge: MergeRecord, merged_as: str | None) -> None:
+        commit = merged_as if merged_as else await asyncio.to_thread(self._target_commit)
         merge.state, merge.commit = "merged", commit
         self._save_journal()
         await self._say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(

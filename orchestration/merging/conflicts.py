@@ -226,7 +226,7 @@ def _text(data: bytes) -> str:
 
 
 def _plain(part: Part) -> bytes:
-    """The text of a part that is not a hunk (a hunk's neighbour may be another hunk)."""
+    """The bytes of a part outside any hunk (none for a hunk)."""
     return part if isinstance(part, bytes) else b""
 
 

@@ -229,7 +229,7 @@ def _version_tuple(text: str) -> tuple[int, ...] | None:
 
 def _owned_leaves(fragment: dict[str, Any]) -> list[tuple[tuple[str, ...], Any]]:
     """The (key path, value) pairs init owns: each field of each shipped category."""
-    leaves = []
+    leaves: list[tuple[tuple[str, ...], Any]] = []
     for name, entry in fragment.get("categories", {}).items():
         for key, value in entry.items():
             leaves.append((("categories", name, key), value))

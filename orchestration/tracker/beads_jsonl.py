@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 
 from orch_tui.orchestration.infra.atomic import mode_for
 from orch_tui.orchestration.infra.gc_pause import gc_paused
@@ -86,7 +86,7 @@ def _parse_lines(path: Path, data: bytes) -> ParsedJsonl:
         texts = lines  # per line, so only the bad lines become problems
     if texts and isinstance(texts[0], str) and texts[0].startswith(_BOM):
         texts[0] = texts[0][1:]  # editors on Windows add one; json.loads refuses it in text
-    for index, line in enumerate(texts):
+    for index, line in enumerate(cast("list[str | bytes]", texts)):
         if not line or line.isspace():
             continue
         try:
