@@ -5,9 +5,9 @@ Conventions: the merge runs in the merge worktree with the target branch checked
 
 A record is always rebuilt from git's own durable state (the conflict stages left in the
 merge worktree's index) plus the choices made so far (kept in the merge's state file,
-state_file.py), so it survives a restart. Files stay unmerged in the index until the merge is continued;
-until then each choice rewrites the working file (undecided hunks keep diff3 markers, so an
-editor shows exactly what is left).
+state_file.py), so it survives a restart. Files stay unmerged in the index until the merge
+is continued; until then each choice rewrites the working file (undecided hunks keep diff3
+markers, so an editor shows exactly what is left).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes, nul_fields, run_git, run_git_bytes
@@ -83,7 +83,7 @@ class Conflict:
     def unresolved(self) -> list[str]:
         return [f.path for f in self.files if not f.resolved]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         for item, record in zip(data["files"], self.files):
             item["resolved"] = record.resolved

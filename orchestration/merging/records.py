@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from orch_tui.orchestration.merging.conflicts import Conflict, FileResolution
 from orch_tui.orchestration.merging.verification import VerificationResult
@@ -20,7 +19,7 @@ class Prediction:
     branch_commit: str
     target_commit: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -44,7 +43,7 @@ class MergeOutcome:
     def ok(self) -> bool:
         return self.status in ("merged", "already_merged")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["conflict"] = self.conflict.to_dict() if self.conflict else None
         data["ok"] = self.ok
@@ -73,7 +72,7 @@ class MergeState:
     """The merge commit made without a checkout; empty when the merge worktree's HEAD is it."""
     merge_base: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["conflict"] = self.conflict.to_dict() if self.conflict else None
         return data
