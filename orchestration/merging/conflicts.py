@@ -4,10 +4,10 @@ Conventions: the merge runs in the merge worktree with the target branch checked
 "ours" is the target branch and "theirs" is the task branch being merged.
 
 A record is always rebuilt from git's own durable state (the conflict stages left in the
-merge worktree's index) plus the choices made so far (kept by merge.py in its state file),
-so it survives a restart. Files stay unmerged in the index until the merge is continued;
-until then each choice rewrites the working file (undecided hunks keep diff3 markers, so an
-editor shows exactly what is left).
+merge worktree's index) plus the choices made so far (kept in the merge's state file,
+state_file.py), so it survives a restart. Files stay unmerged in the index until the merge
+is continued; until then each choice rewrites the working file (undecided hunks keep diff3
+markers, so an editor shows exactly what is left).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes, nul_fields, run_git, run_git_bytes
@@ -26,6 +26,15 @@ HUNK_CHOICES = ("ours", "theirs", "both")
 FILE_CHOICES = ("ours", "theirs", "both")
 _MARKER = 31  # longer than the usual 7, so marker-like lines inside files do not confuse parsing
 _OURS, _BASE, _MID, _THEIRS = (c * _MARKER for c in (b"<", b"|", b"=", b">"))
+
+
+class FileResolution(TypedDict, total=False):
+    """The choices made so far for one conflicted file (kept in the merge's state file)."""
+
+    hunks: dict[str, str]
+    """Hunk index (as a string: JSON keys) -> ours, theirs or both."""
+    whole: str
+    """A whole-file resolution (see ConflictFile.resolution)."""
 
 
 # ----- git's conflict stages --------------------------------------------------------------
@@ -210,7 +219,7 @@ def _render(parts: list[Part], choices: dict[int, str]) -> bytes:
 
 
 # ----- records and resolutions --------------------------------------------------------------
-def describe_file(worktree: Path, path: str, stages: Stages, resolution: dict[str, Any],
+def describe_file(worktree: Path, path: str, stages: Stages, resolution: FileResolution,
                   messages: list[str]) -> ConflictFile:
     """The record of one conflicted path, with choices from `resolution` applied."""
     ours, theirs = _blob(worktree, stages.get(2)), _blob(worktree, stages.get(3))

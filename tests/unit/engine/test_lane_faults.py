@@ -324,12 +324,12 @@ async def test_a_merge_that_raises_can_be_aborted_and_the_task_is_reopened(tmp_p
         await engine.close()
 
 
-@pytest.mark.parametrize("method", ["_verify_and_advance", "_advance"])
+@pytest.mark.parametrize(("part", "method"), [("merger", "verify_and_advance"), ("advancer", "advance")])
 async def test_verifying_or_advancing_that_raises_stops_the_queue_for_a_person(
-        tmp_path: Path, method: str) -> None:
+        tmp_path: Path, part: str, method: str) -> None:
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build(repo, tmp_path / "lanes", verify_command=("true",))
-    queue = engine.parts.merges
+    queue = getattr(engine.parts.merges, part)
     original = getattr(queue, method)
     failures = iter([True])
 
