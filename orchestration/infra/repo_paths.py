@@ -14,11 +14,11 @@ from orch_tui.orchestration.infra.git_exec import run_git
 def git_common_dir(repo: Path) -> Path:
     """The repository's common git directory (the same for the main tree and all worktrees).
 
-    Asked of git once per directory: it never changes while orch-tui runs, and the lock
-    checks, the journal and the ledger all ask for it."""
+    Asked of git once per directory and `.git` link: the journal, the lock, the merge queue
+    and every lane ask again and again, and the answer only changes when `.git` does."""
     try:
-        return _common_dir_of(os.path.realpath(repo))
-    except _NotARepository:
+        return _common_dir(os.path.realpath(repo), _dot_git_signature(Path(repo)))
+    except _NotARepository:  # never cached: an exception is not remembered
         raise BadInput(f"{repo} is not a git repository", path=repo,
                        fix="run orch-tui inside a git repository or pass --repo PATH") from None
 
@@ -27,11 +27,22 @@ class _NotARepository(Exception):
     """Raised (never cached) when git finds no repository: one may be created later."""
 
 
-@functools.lru_cache(maxsize=64)
-def _common_dir_of(real_path: str) -> Path:
-    result = run_git(real_path, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+def _dot_git_signature(repo: Path) -> str:
+    """What says which repository `repo` belongs to: the text of its `.git` link, `dir` for a
+    `.git` directory, '' when there is none here (the repository is further up)."""
+    dot_git = repo / ".git"
+    try:
+        return dot_git.read_text(encoding="utf-8", errors="replace") if dot_git.is_file() else \
+            "dir" if dot_git.is_dir() else ""
+    except OSError:
+        return ""
+
+
+@functools.lru_cache(maxsize=128)
+def _common_dir(repo: str, _signature: str) -> Path:
+    result = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
     if not result.ok:
-        raise _NotARepository(real_path)
+        raise _NotARepository(repo)
     return Path(result.out.strip())
 
 
