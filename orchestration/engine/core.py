@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.agents.usage import batch_usage_line
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState, HunkChoice, LaneView
 from orch_tui.orchestration.engine.batch import Batch
 from orch_tui.orchestration.engine.context import EngineContext
@@ -39,13 +40,14 @@ from orch_tui.orchestration.lanes.worktrees import branch_tip
 from orch_tui.orchestration.model import TaskGraph
 from orch_tui.orchestration.planning.batch import BatchProposal, propose_batch
 from orch_tui.orchestration.settings.config import check_batch_size
-from orch_tui.orchestration.agents.usage import batch_usage_line
 from orch_tui.orchestration.tracker.task_refs import task_branch
 
 __all__ = ["Engine", "EngineParts"]
 
 
 class Engine:
+    """The commands front ends call (`commands.EngineCommands`) and the decisions behind them."""
+
     def __init__(self, parts: EngineParts) -> None:
         self.parts = parts
         self._ctx = EngineContext(parts)
