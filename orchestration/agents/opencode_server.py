@@ -45,6 +45,7 @@ from orch_tui.orchestration.agents.transcript import TranscriptEntry, from_openc
 from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
 from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict, permission_request, question_request
 from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
+from orch_tui.orchestration.states import LaneState
 
 OPENCODE_ENV_DEFAULTS = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_SHARE": "1"}
 """Set for every OpenCode child (overridable); tests add their own isolation on top."""
@@ -292,7 +293,7 @@ class OpenCodeServerRunner(RunnerBase):
                 return "the opencode server exited"
             if kind == _RECONCILE["type"]:
                 if await self._reconcile(session, verdict, worktree):
-                    verdict.progress("idle")
+                    verdict.progress(LaneState.IDLE)
                     return None
                 continue
             if kind == "message.part.updated":
@@ -302,11 +303,11 @@ class OpenCodeServerRunner(RunnerBase):
                 status = properties.get("status") or {}
                 busy = busy or status.get("type") in ("busy", "retry")
                 if status.get("type") == "idle" and busy:
-                    verdict.progress("idle")
+                    verdict.progress(LaneState.IDLE)
                     return None
                 verdict.on_status(status)
             elif kind == "session.idle" and busy:
-                verdict.progress("idle")
+                verdict.progress(LaneState.IDLE)
                 return None
             elif kind == "session.error":
                 verdict.on_error(properties.get("error"))
@@ -348,7 +349,7 @@ class OpenCodeServerRunner(RunnerBase):
                 return False
             messages = await self._get_json(f"/session/{session.session_id}/message", session.params) or []
         except (httpx.HTTPError, ValueError) as error:
-            verdict.progress("busy", f"could not reconcile with the opencode server: {error}"[:200])
+            verdict.progress(LaneState.BUSY, f"could not reconcile with the opencode server: {error}"[:200])
             return False
         replies = [message for message in messages if isinstance(message, dict)
                    and (message.get("info") or {}).get("role") == "assistant"]
@@ -360,7 +361,7 @@ class OpenCodeServerRunner(RunnerBase):
                     verdict.on_part(part)
             if (message.get("info") or {}).get("error"):
                 verdict.on_error(message["info"]["error"])
-        verdict.progress("busy", "finished while the event stream was silent (reconciled)")
+        verdict.progress(LaneState.BUSY, "finished while the event stream was silent (reconciled)")
         return True
 
     async def _get_json(self, path: str, params: dict[str, str]) -> Any:

@@ -40,6 +40,7 @@ from orch_tui.orchestration.tracker.task_refs import task_branch
 from orch_tui.orchestration.tracker.tracker_guard import drop_tracker_changes
 from orch_tui.orchestration.agents.usage import batch_usage_line
 from orch_tui.orchestration.infra.waiting import wait_at_most
+from orch_tui.orchestration.states import LaneState, MergeStatus
 from orch_tui.orchestration.transcript_entry import TranscriptEntry
 from orch_tui.orchestration.lanes.worktrees import branch_tip
 
@@ -116,7 +117,7 @@ class _LaneActivity:
         if self.stalled:
             self.stalled = False
             if not isinstance(event, ev.LaneProgress):  # the lane view leaves "stalled" on progress
-                self._emit(ev.LaneProgress(self.lane, self.task_id, "busy", f"active again after {silent:.0f} s"))
+                self._emit(ev.LaneProgress(self.lane, self.task_id, LaneState.BUSY, f"active again after {silent:.0f} s"))
         self._emit(event)
 
 
@@ -251,7 +252,7 @@ class Engine:
 
     def interrupted_lanes(self) -> list[int]:
         """Lanes a `close()` interrupted (the next start resumes them)."""
-        return [record.lane for record in self._journal_state.lanes if record.status == "running"]
+        return [record.lane for record in self._journal_state.lanes if record.status == LaneState.RUNNING]
 
     async def _start_reservations(self) -> None:
         manager = self.parts.reservations
@@ -444,7 +445,7 @@ class Engine:
         """A waiting lane says why once, and again only when the reason changes."""
         if said.get(lane) != reason:
             said[lane] = reason
-            self._emit(ev.LaneProgress(lane, task_id, "waiting", reason))
+            self._emit(ev.LaneProgress(lane, task_id, LaneState.WAITING, reason))
 
     async def _wait_for_change(self, running: list[asyncio.Task[None]], timeout: float = 1.0) -> None:
         """Until a lane ends, something wakes the engine (a mode change, a lane's release) or
@@ -488,7 +489,7 @@ class Engine:
             assigned = await assigning
         record.worktree = assigned.path
         record.branch = assigned.branch or record.branch
-        record.status = "running"
+        record.status = LaneState.RUNNING
         self._save_journal()
         if refusal:
             return LaneOutcome.FAILED, refusal
@@ -648,7 +649,7 @@ class Engine:
             except StepFailed as failure:  # unsaved or unchecked work never merges
                 reason = f"{reason}; then {failure}" if outcome is not LaneOutcome.SUCCEEDED else str(failure)
                 outcome = LaneOutcome.FAILED
-        record.status, record.outcome, record.reason, record.commit = "committed", outcome.value, reason, commit
+        record.status, record.outcome, record.reason, record.commit = LaneState.COMMITTED, outcome.value, reason, commit
         merge = MergeRecord(task.id, record.branch, check=record.check) if outcome is LaneOutcome.SUCCEEDED else None
         if merge is not None:
             self._journal_state.merges.append(merge)
@@ -738,7 +739,7 @@ class Engine:
 
     # ----- merging ------------------------------------------------------------------------
     def _merged_count(self) -> int:
-        return sum(1 for merge in self._journal_state.merges if merge.state == "merged")
+        return sum(1 for merge in self._journal_state.merges if merge.state == MergeStatus.MERGED)
 
     async def _merge_while_running(self, batch: _Batch) -> None:
         """Merge each finished lane at once if it merges cleanly, while other lanes work.
@@ -759,7 +760,7 @@ class Engine:
                     break
                 ready.append(more)
             if early:
-                early = await self._merge_early([m for m in ready if m.state == "pending" and not m.held_for_check()])
+                early = await self._merge_early([m for m in ready if m.state == MergeStatus.PENDING and not m.held_for_check()])
 
     async def _merge_early(self, ready: list[MergeRecord]) -> bool:
         """Merge what merges cleanly now; False once a person stopped a merge."""
@@ -767,14 +768,14 @@ class Engine:
             ready = ready[len(await self._merge_series(ready)):]
         for merge in ready:
             deferred = not await self._merge_one(merge, only_if_clean=True)
-            if not (deferred or merge.state == "merged"):  # a person aborted it: stop
+            if not (deferred or merge.state == MergeStatus.MERGED):  # a person aborted it: stop
                 return False
         return True
 
     async def _merge_series(self, ready: list[MergeRecord]) -> list[MergeRecord]:
         """Merge the leading clean run of `ready` with one move of the target; the merged."""
         for merge in ready:
-            merge.state = "merging"
+            merge.state = MergeStatus.MERGING
             self._emit(ev.MergeStarted(merge.task_id, merge.branch))
         self._save_journal()
         try:
@@ -786,13 +787,13 @@ class Engine:
         for merge, outcome in zip(ready, outcomes):
             await self._record_merged(merge, outcome.commit)
         for merge in ready[len(outcomes):]:
-            merge.state = "pending"
+            merge.state = MergeStatus.PENDING
         self._save_journal()
         return ready[:len(outcomes)]
 
     async def _merge_finished(self) -> None:
         self._set_state(EngineState.MERGING)
-        pending = [merge for merge in self._journal_state.merges if merge.state not in ("merged", "skipped")]
+        pending = [merge for merge in self._journal_state.merges if merge.state not in (MergeStatus.MERGED, MergeStatus.SKIPPED)]
         for merge in await self._merge_order(pending):
             await self._merge_one(merge)
         await self._finish_batch()
@@ -832,7 +833,7 @@ class Engine:
         conflict is left pending instead (False)."""
         if merge.held_for_check() and not await self._hold_for_check(merge):
             return True
-        merge.state = "merging"
+        merge.state = MergeStatus.MERGING
         self._save_journal()
         self._emit(ev.MergeStarted(merge.task_id, merge.branch))
         outcome = await self._attempt_merge(merge, only_if_clean=only_if_clean)
@@ -842,7 +843,7 @@ class Engine:
         while isinstance(outcome, StepFailed) or not outcome.ok:
             answer = await self._wait_for_person(merge, outcome)
             if answer is None:  # aborted: the branch is kept for a later batch
-                merge.state = "skipped"
+                merge.state = MergeStatus.SKIPPED
                 self._save_journal()
                 self._hold_back(merge.task_id, "its merge was aborted")
                 await self._say_if_fails(merge.task_id, REOPEN_TASK, asyncio.to_thread(
@@ -864,7 +865,7 @@ class Engine:
 
     async def _record_merged(self, merge: MergeRecord, commit: str | None) -> None:
         commit = commit or await asyncio.to_thread(self._target_commit)
-        merge.state, merge.commit = "merged", commit
+        merge.state, merge.commit = MergeStatus.MERGED, commit
         self._save_journal()
         await self._say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
             self.parts.store.update, merge.task_id, status="closed",
@@ -873,7 +874,7 @@ class Engine:
 
     async def _defer(self, merge: MergeRecord) -> None:
         """A branch that would conflict waits until the other lanes are done and merged."""
-        merge.state = "pending"
+        merge.state = MergeStatus.PENDING
         self._save_journal()
         try:
             [prediction] = await run_step(PREDICT_MERGE, asyncio.to_thread(self.parts.merges.predict, [merge.branch]))
@@ -891,7 +892,7 @@ class Engine:
             return queue.merge(branch)
         if state.stage in ("merging", "verifying", "advancing", "checkout_dirty"):
             return queue.continue_merge()
-        status = "conflict" if state.stage == "conflict" else state.stage
+        status = MergeStatus.parse(state.stage)  # conflict or verify_failed
         return MergeOutcome(status, state.branch, state.task_id, state.target,
                             "waiting for a person since before the restart", conflict=state.conflict)
 
@@ -902,16 +903,16 @@ class Engine:
         """Stop the queue until a person continues (the new outcome, or RETRY_MERGE after an
         error) or aborts (None)."""
         if isinstance(outcome, StepFailed):
-            merge.state = "check-failed"
+            merge.state = MergeStatus.VERIFY_FAILED
             self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch, str(outcome)))
             summary = outcome.step.name + " failed"
-        elif outcome.status == "conflict":
-            merge.state = "conflict"
+        elif outcome.status == MergeStatus.CONFLICT:
+            merge.state = MergeStatus.CONFLICT
             self._emit(ev.MergeConflict(merge.task_id, merge.branch,
                                         tuple(file.path for file in outcome.conflict.files),
                                         outcome.conflict))
         else:
-            merge.state = "check-failed"
+            merge.state = MergeStatus.VERIFY_FAILED
             detail = outcome.verification.output if outcome.verification else ""
             self._emit(ev.MergeCheckFailed(merge.task_id, merge.branch,
                                            f"{outcome.message}\n{detail}".strip()))
@@ -975,7 +976,7 @@ class Engine:
         """The lane's check failed: wait for a person. True to merge anyway; False when the
         task was sent back to an agent (retry) or dropped. Its work stays on its branch."""
         check = CheckResult.from_dict(merge.check) or CheckResult(False, 0.0, "", "", "failed")
-        merge.state = "held"
+        merge.state = MergeStatus.HELD
         self._emit(ev.MergeHeldForCheck(merge.task_id, merge.branch, check))
         self._resume_state = self.state
         self._held_task, self._check_answer = merge.task_id, None
@@ -987,11 +988,11 @@ class Engine:
         answer = self._check_answer or CheckAnswer.DROP  # abort_merge meanwhile: do not merge
         merge.check_answer = answer.value
         self._save_journal()
-        self._emit(ev.CheckHoldAnswered(merge.task_id, merge.branch, answer.value))
+        self._emit(ev.CheckHoldAnswered(merge.task_id, merge.branch, answer))
         if answer is CheckAnswer.MERGE:
             self._log(f"{merge.task_id}: merging although its lane check failed (a person decided)", "warning")
             return True
-        merge.state = "skipped"
+        merge.state = MergeStatus.SKIPPED
         self._save_journal()
         if answer is CheckAnswer.RETRY:
             self._follow_ups[merge.task_id] = check.follow_up()

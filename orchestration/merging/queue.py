@@ -41,6 +41,7 @@ from orch_tui.orchestration.merging import conflicts
 from orch_tui.orchestration.merging.checkout_update import recorded_update, repair_interrupted_update
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.merging.conflicts import Conflict, ConflictFile
+from orch_tui.orchestration.states import MergeStatus
 from orch_tui.orchestration.errors import BadInput, OrchError
 from orch_tui.orchestration.infra.git_exec import ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitFailed, git_version, nul_fields, run_commit_git, run_git, run_git_with_input
 from orch_tui.orchestration.infra.git_locks import lock_refusal
@@ -122,7 +123,7 @@ class MergeState:
 
 @dataclass
 class MergeOutcome:
-    status: str
+    status: MergeStatus
     """merged, already_merged, conflict, verify_failed, checkout_dirty or target_moved."""
     branch: str
     task_id: str | None
@@ -138,7 +139,7 @@ class MergeOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("merged", "already_merged")
+        return self.status in (MergeStatus.MERGED, MergeStatus.ALREADY_MERGED)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -426,7 +427,7 @@ class MergeQueue:
             whole = replace(steps[-1], target_commit=old)
             self._save(whole)
             last = self._advance(whole)
-            if last.status != "merged":
+            if last.status != MergeStatus.MERGED:
                 self._clear()  # the target did not move: nothing changed
                 return []
             registered = list_worktrees(self.main)
@@ -435,7 +436,7 @@ class MergeQueue:
     def _series_outcome(self, step: MergeState, end: str, registered: list[WorktreeInfo]) -> MergeOutcome:
         already = step.merged_commit == step.target_commit
         return self._outcome(
-            step, "already_merged" if already else "merged",
+            step, MergeStatus.ALREADY_MERGED if already else MergeStatus.MERGED,
             f"{step.branch} is already in {step.target}" if already
             else f"{step.branch} merged into {step.target} at {step.merged_commit[:12]}",
             commit=step.merged_commit, branch_disposition=self._dispose_branch(step, end, registered))
@@ -447,7 +448,7 @@ class MergeQueue:
         state = self._new_state(branch, target, old)
         if state.merge_base == state.branch_commit:  # the commit that merged it, for the record
             merged_in = merged_by(self.main, state.branch_commit, old) or old
-            return MergeOutcome("already_merged", state.branch, state.task_id, target,
+            return MergeOutcome(MergeStatus.ALREADY_MERGED, state.branch, state.task_id, target,
                                 f"{state.branch} is already in {target}", merged_in, old,
                                 branch_disposition=self._dispose_branch(state, old))
         return state
@@ -514,14 +515,14 @@ class MergeQueue:
                 state.git_messages = conflicts.conflict_lines(result.out)
                 self._save(state)
                 record = self._conflict(state)
-                return self._outcome(state, "conflict", f"{state.branch} conflicts with {state.target} in "
+                return self._outcome(state, MergeStatus.CONFLICT, f"{state.branch} conflicts with {state.target} in "
                                      f"{len(record.files)} file(s): {', '.join(f.path for f in record.files)}",
                                      conflict=record)
         state.stage = "verifying"
         self._save(state)
         return self._verify_and_advance(state)
 
-    def _outcome(self, state: MergeState, status: str, message: str, **extra: Any) -> MergeOutcome:
+    def _outcome(self, state: MergeState, status: MergeStatus, message: str, **extra: Any) -> MergeOutcome:
         return MergeOutcome(status, state.branch, state.task_id, state.target, message,
                             previous_target=state.target_commit, **extra)
 
@@ -530,7 +531,7 @@ class MergeQueue:
         if verification is not None and not verification.passed:
             state.stage = "verify_failed"
             self._save(state)
-            return self._outcome(state, "verify_failed",
+            return self._outcome(state, MergeStatus.VERIFY_FAILED,
                                  f"verification {' '.join(verification.command)} failed for {state.branch}; "
                                  f"the target was not moved (fix it in {self.path} and continue, or abort)",
                                  verification=verification)
@@ -565,7 +566,7 @@ class MergeQueue:
                 return stopped
         disposition = self._dispose_branch(state, new, registered)
         self._clear()
-        return self._outcome(state, "merged", f"{state.branch} merged into {state.target} at {new[:12]}",
+        return self._outcome(state, MergeStatus.MERGED, f"{state.branch} merged into {state.target} at {new[:12]}",
                              commit=new, verification=verification, branch_disposition=disposition)
 
     def _move_target(self, state: MergeState, new: str, checkout: Path | None,
@@ -591,13 +592,13 @@ class MergeQueue:
                 f"git refused to update {state.target} in {checkout}: {(result.err or result.out).strip()}")
         state.stage = "checkout_dirty"
         self._save(state)
-        return self._outcome(state, "checkout_dirty", refusal + " Nothing was changed; the merged commit "
+        return self._outcome(state, MergeStatus.CHECKOUT_DIRTY, refusal + " Nothing was changed; the merged commit "
                              "waits in the merge worktree: continue the merge once that is done.",
                              verification=verification)
 
     def _target_moved(self, state: MergeState, current: str) -> MergeOutcome:
         self._abort_worktree(current)
-        return self._outcome(state, "target_moved",
+        return self._outcome(state, MergeStatus.TARGET_MOVED,
                              f"{state.target} moved from {state.target_commit[:12]} to {current[:12]} during the "
                              f"merge; nothing was changed and {state.branch} is kept: merge it again")
 
