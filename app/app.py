@@ -21,7 +21,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from orch_tui.orchestration.commands import EngineCommands, ManagedEngine
+from orch_tui.orchestration.commands import EngineCommands, EngineState, ManagedEngine
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.setup.doctor import Check, Status
 from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered, LaneNeedsInput
@@ -160,7 +160,7 @@ class OrchApp(App[None]):
                     screen.lane_changed()
         if isinstance(message.event, (ev.MergeHeldForCheck, ev.CheckHoldAnswered)):
             self.show_held()
-        if isinstance(message.event, ev.EngineStateChanged) and message.event.state == "idle":
+        if isinstance(message.event, ev.EngineStateChanged) and message.event.state == EngineState.IDLE:
             self.measure_pool()
 
     def call_for_attention(self, event: LaneNeedsInput) -> None:
@@ -295,7 +295,7 @@ class OrchApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every key of the screen (and the app) is also in the command palette."""
         yield from super().get_system_commands(screen)
         seen: set[str] = set()

@@ -29,7 +29,7 @@ def state_label(state: MergeStatus) -> str:
     return STATE_LABELS.get(state) or state.value.replace("_", "-")
 
 
-class MergeQueueTable(DataTable):
+class MergeQueueTable(DataTable[str | Text]):
     DEFAULT_CSS = """
     MergeQueueTable { height: 1fr; }
     """

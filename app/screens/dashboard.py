@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -308,7 +309,7 @@ class DashboardScreen(Screen[None]):
         return found
 
     def _focused_lane(self) -> int | None:
-        node = self.app.focused
+        node: DOMNode | None = self.app.focused
         while node is not None and not isinstance(node, LanePanel):
             node = node.parent
         return node.lane if isinstance(node, LanePanel) else None

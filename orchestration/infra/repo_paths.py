@@ -3,20 +3,47 @@ never committed and are shared by every worktree of the repository."""
 
 from __future__ import annotations
 
-import subprocess
+import functools
+import os
 from pathlib import Path
 
 from orch_tui.orchestration.errors import BadInput, OrchError
+from orch_tui.orchestration.infra.git_exec import run_git
 
 
 def git_common_dir(repo: Path) -> Path:
-    """The repository's common git directory (the same for the main tree and all worktrees)."""
-    result = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
+    """The repository's common git directory (the same for the main tree and all worktrees).
+
+    Asked of git once per directory and `.git` link: the journal, the lock, the merge queue
+    and every lane ask again and again, and the answer only changes when `.git` does."""
+    try:
+        return _common_dir(os.path.realpath(repo), _dot_git_signature(Path(repo)))
+    except _NotARepository:  # never cached: an exception is not remembered
         raise BadInput(f"{repo} is not a git repository", path=repo,
-                       fix="run orch-tui inside a git repository or pass --repo PATH")
-    return Path(result.stdout.strip())
+                       fix="run orch-tui inside a git repository or pass --repo PATH") from None
+
+
+class _NotARepository(Exception):
+    """Raised (never cached) when git finds no repository: one may be created later."""
+
+
+def _dot_git_signature(repo: Path) -> str:
+    """What says which repository `repo` belongs to: the text of its `.git` link, `dir` for a
+    `.git` directory, '' when there is none here (the repository is further up)."""
+    dot_git = repo / ".git"
+    try:
+        return dot_git.read_text(encoding="utf-8", errors="replace") if dot_git.is_file() else \
+            "dir" if dot_git.is_dir() else ""
+    except OSError:
+        return ""
+
+
+@functools.lru_cache(maxsize=128)
+def _common_dir(repo: str, _signature: str) -> Path:
+    result = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+    if not result.ok:
+        raise _NotARepository(repo)
+    return Path(result.out.strip())
 
 
 def state_dir(repo: Path) -> Path:

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from watchfiles import DefaultFilter, awatch
 
+from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
+from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes
+from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 from orch_tui.orchestration.infra.patterns import path_matches
 
 MAX_DIFF_BYTES = 200_000
@@ -38,18 +39,35 @@ class DiffSnapshot:
 
 
 def _git(worktree: Path, args: list[str], env: dict[str, str] | None = None) -> bytes:
-    result = subprocess.run(
-        ["git", "-c", "core.quotepath=off", *args], cwd=worktree, env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
-    return result.stdout
+    return git_bytes(worktree, "-c", "core.quotepath=off", *args, env=env)
 
 
 def _index_path(worktree: Path) -> Path:
-    text = _git(worktree, ["rev-parse", "--git-path", "index"]).decode().strip()
-    path = Path(text)
-    return path if path.is_absolute() else worktree / path
+    """The lane's index file, read from its `.git` link (a git process only when that fails)."""
+    try:
+        return worktree_git_dir(worktree) / "index"
+    except (OrchError, OSError):
+        text = _git(worktree, ["rev-parse", "--git-path", "index"]).decode().strip()
+        path = Path(text)
+        return path if path.is_absolute() else worktree / path
+
+
+def _split_raw_and_patch(output: bytes) -> tuple[list[str], str]:
+    """`git diff --raw -p -z` output: the changed paths (from the raw records, `:<modes>
+    <ids> <status>` NUL `<path>` NUL each) and the patch, which follows one more NUL."""
+    raw, separator, patch = output.partition(b"\0\0")
+    fields = raw.split(b"\0")
+    files, index = [], 0
+    while index < len(fields):
+        header = fields[index]
+        if header.startswith(b":"):
+            status = header.rsplit(b" ", 1)[-1]
+            paths = 2 if status[:1] in (b"R", b"C") else 1  # a rename or copy names two
+            files += [name.decode(errors="replace") for name in fields[index + 1:index + 1 + paths] if name]
+            index += 1 + paths
+        else:
+            index += 1
+    return files, patch.decode(errors="replace") if separator else ""
 
 
 def _summarise_binaries(diff: str, files: list[str], worktree: Path) -> str:
@@ -108,12 +126,12 @@ def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYT
             source = _index_path(worktree)
             if source.is_file():
                 shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
-        env = {**os.environ, "GIT_INDEX_FILE": str(temp_index)}
+        env = {"GIT_INDEX_FILE": str(temp_index)}
         _git(worktree, ["add", "-A", "--ignore-errors"], env)
-        common = ["diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color"]
-        names = _git(worktree, [*common, "--name-only", "-z", base_commit], env)
-        files = [name for name in names.decode(errors="replace").split("\0") if name]
-        patch = _git(worktree, [*common, base_commit], env).decode(errors="replace") if files else ""
+        # One process for both the names and the patch (the raw records come first).
+        files, patch = _split_raw_and_patch(_git(worktree, [
+            "diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color", "--raw", "-p", "-z",
+            base_commit], env))
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -142,6 +160,11 @@ class LaneDiffWatcher:
         self._ready = asyncio.Event()
         self._scratch: Path | None = None
         self._starts_clean = starts_clean
+        # Refreshes share one scratch index, so they take turns; a refresh asked for while
+        # another waits is answered by that one, which starts after both were asked.
+        self._refreshing = asyncio.Lock()
+        self._asked = 0
+        self._covered = 0
 
     async def wait_ready(self) -> None:
         """Returns once the first diff was sent and the watch is in place."""
@@ -180,15 +203,22 @@ class LaneDiffWatcher:
             await watcher.aclose()
 
     async def refresh(self) -> DiffSnapshot | None:
-        """Compute the diff now; send it (and any alert) when it changed."""
-        try:
-            index = self._scratch / "index" if self._scratch is not None else None
-            snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
-                                               self.max_bytes, index)
-        except (RuntimeError, OSError):
-            return None  # the worktree is mid-reset or gone; the next change retries
-        self._publish(snapshot)
-        return snapshot
+        """Compute the diff now (or join a refresh that starts after this call); send it (and
+        any alert) when it changed."""
+        self._asked += 1
+        asked = self._asked
+        async with self._refreshing:
+            if self._covered >= asked:  # a refresh that started after this call has run
+                return self._last
+            self._covered = self._asked
+            try:
+                index = self._scratch / "index" if self._scratch is not None else None
+                snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
+                                                   self.max_bytes, index)
+            except (GitFailed, OSError):
+                return None  # the worktree is mid-reset or gone; the next change retries
+            self._publish(snapshot)
+            return snapshot
 
     def _publish(self, snapshot: DiffSnapshot) -> None:
         if snapshot != self._last:

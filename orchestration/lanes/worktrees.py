@@ -29,7 +29,7 @@ import git
 
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.errors import BadInput, OrchError
-from orch_tui.orchestration.infra.git_exec import run_commit_git, run_git
+from orch_tui.orchestration.infra.git_exec import run_commit_git, run_git, run_git_with_input
 from orch_tui.orchestration.infra.stale_locks import describe_removed, remove_stale_locks
 from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 from orch_tui.orchestration.tracker.task_refs import task_branch, task_id_from_branch
@@ -149,7 +149,7 @@ def remove_half_created(main: Path, path: Path) -> None:
 def main_worktree(repo: git.Repo | Path | str) -> Path:
     """The main working tree, even when `repo` points into a linked worktree."""
     repo = open_repo(repo)
-    first = list_worktrees(repo.git_dir)[0]
+    first = list_worktrees(Path(repo.git_dir))[0]
     if first.bare:
         raise BadInput(f"{first.path} is a bare repository: orch-tui needs a working tree",
                        path=Path(first.path),
@@ -254,6 +254,20 @@ def resolve_commit(cwd: Path, ref: str) -> str:
     if not result.ok:
         raise OrchError(f"{ref!r} does not name a commit in {cwd}")
     return result.out.strip()
+
+
+def resolve_commit_and_branch(cwd: Path, ref: str, branch: str) -> tuple[str, str | None]:
+    """`resolve_commit(cwd, ref)` and `branch_tip(cwd, branch)` from one git process."""
+    if "\n" not in ref and "\n" not in branch:
+        answer = run_git_with_input(cwd, "cat-file", "--batch-check=%(objectname) %(objecttype)",
+                                    text=f"{ref}^{{commit}}\nrefs/heads/{branch}\n")
+        lines = answer.out.splitlines()
+        if answer.ok and len(lines) == 2:
+            commit, _, kind = lines[0].partition(" ")
+            tip, _, tip_kind = lines[1].partition(" ")
+            if kind == "commit":
+                return commit, tip if tip_kind == "commit" else None
+    return resolve_commit(cwd, ref), branch_tip(cwd, branch)  # says exactly what is wrong
 
 
 def branch_tip(cwd: Path, branch: str) -> str | None:
@@ -452,13 +466,13 @@ class WorktreePool:
         lane = self._describe(lane_index, registered)
         if not lane.exists:
             raise OrchError(f"lane {lane_index} ({path}) is missing: call ensure() or recover() first")
-        base = resolve_commit(self.main, base_ref)
-        save_uncommitted(path, f"orch-tui: save uncommitted work found in lane {lane_index} before reuse",
-                         f"lane-{lane_index}-{_stamp()}")
-        if keep_existing:
-            self._take_branch_from_other_lanes(branch, path, registered)
+        base, existing = resolve_commit_and_branch(self.main, base_ref, branch)
+        _, saved = save_uncommitted(path, f"orch-tui: save uncommitted work found in lane {lane_index} "
+                                    "before reuse", f"lane-{lane_index}-{_stamp()}")
+        moved = keep_existing and self._take_branch_from_other_lanes(branch, path, registered)
         self._check_branch_free(branch, path, registered)
-        existing = branch_tip(self.main, branch)
+        if saved or moved:  # a commit made just now may have moved the branch
+            existing = branch_tip(self.main, branch)
         kept_work = existing is not None and not is_ancestor(self.main, existing, base)
         if kept_work and not keep_existing:
             raise OrchError(f"branch {branch} already exists with commits not in {base_ref}; "
@@ -475,10 +489,11 @@ class WorktreePool:
         # clean; ignored files (caches, virtual environments) are never touched.
         return Lane(lane_index, str(path), True, head, branch, task_id)
 
-    def _take_branch_from_other_lanes(self, branch: str, lane_path: Path, registered: list[WorktreeInfo]) -> None:
+    def _take_branch_from_other_lanes(self, branch: str, lane_path: Path, registered: list[WorktreeInfo]) -> bool:
         """A task retried in another lane finds its branch still checked out where it last ran
         (that lane's finish failed half-way): its leftovers are committed there and the lane
-        is detached, so the branch, with all its work, moves to the new lane."""
+        is detached, so the branch, with all its work, moves to the new lane. True when it did."""
+        taken = False
         for index in range(1, self.size + 1):
             other = self.lane_path(index)
             if same_path(other, lane_path):
@@ -489,6 +504,8 @@ class WorktreePool:
                                  f"lane-{index}-{_stamp()}")
                 run_git(other, "switch", "--quiet", "--detach")
                 registered[registered.index(info)] = replace(info, branch=None)
+                taken = True
+        return taken
 
     def _check_branch_free(self, branch: str, lane_path: Path, registered: list[WorktreeInfo]) -> None:
         for info in registered:
@@ -506,6 +523,14 @@ class WorktreePool:
         """After a task: commit leftovers, then detach the lane so its branch can be merged,
         archived or deleted. Returns the leftovers commit, if one was made."""
         index = lane if isinstance(lane, int) else lane.index
-        commit = self.commit_leftovers(index, message)
-        run_git(self.lane_path(index), "switch", "--quiet", "--detach")
+        path = self.lane_path(index)
+        branch, commit = save_uncommitted(path, message, f"lane-{index}-{_stamp()}")
+        if commit is not None and branch is not None:
+            # HEAD is that commit and the tree is clean: detaching only rewrites HEAD, so no
+            # `git switch` (which would stat every file of a large tree again) is needed. The
+            # reflog line is switch's own, so `git status` says "HEAD detached at ...".
+            run_git(path, "update-ref", "--no-deref", "-m", f"checkout: moving from {branch} to {commit}",
+                    "HEAD", commit)
+        else:
+            run_git(path, "switch", "--quiet", "--detach")
         return commit

@@ -4,10 +4,10 @@ Conventions: the merge runs in the merge worktree with the target branch checked
 "ours" is the target branch and "theirs" is the task branch being merged.
 
 A record is always rebuilt from git's own durable state (the conflict stages left in the
-merge worktree's index) plus the choices made so far (kept by merge.py in its state file),
-so it survives a restart. Files stay unmerged in the index until the merge is continued;
-until then each choice rewrites the working file (undecided hunks keep diff3 markers, so an
-editor shows exactly what is left).
+merge worktree's index) plus the choices made so far (kept in the merge's state file,
+state_file.py), so it survives a restart. Files stay unmerged in the index until the merge
+is continued; until then each choice rewrites the working file (undecided hunks keep diff3
+markers, so an editor shows exactly what is left).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes, nul_fields, run_git, run_git_bytes
@@ -26,6 +26,15 @@ HUNK_CHOICES = ("ours", "theirs", "both")
 FILE_CHOICES = ("ours", "theirs", "both")
 _MARKER = 31  # longer than the usual 7, so marker-like lines inside files do not confuse parsing
 _OURS, _BASE, _MID, _THEIRS = (c * _MARKER for c in (b"<", b"|", b"=", b">"))
+
+
+class FileResolution(TypedDict, total=False):
+    """The choices made so far for one conflicted file (kept in the merge's state file)."""
+
+    hunks: dict[str, str]
+    """Hunk index (as a string: JSON keys) -> ours, theirs or both."""
+    whole: str
+    """A whole-file resolution (see ConflictFile.resolution)."""
 
 
 # ----- git's conflict stages --------------------------------------------------------------
@@ -153,6 +162,11 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _plain(part: Part) -> bytes:
+    """The bytes of a part outside any hunk (none for a hunk)."""
+    return part if isinstance(part, bytes) else b""
+
+
 def _hunks(parts: list[Part], choices: dict[int, str]) -> list[Hunk]:
     hunks: list[Hunk] = []
     line = 1
@@ -161,8 +175,8 @@ def _hunks(parts: list[Part], choices: dict[int, str]) -> list[Hunk]:
         if isinstance(part, bytes):
             line += part.count(b"\n")
             continue
-        before = parts[position - 1] if position and isinstance(parts[position - 1], bytes) else b""
-        after = parts[position + 1] if position + 1 < len(parts) and isinstance(parts[position + 1], bytes) else b""
+        before = _plain(parts[position - 1]) if position else b""
+        after = _plain(parts[position + 1]) if position + 1 < len(parts) else b""
         hunks.append(Hunk(raw_index, line, _text(part.base), _text(part.ours), _text(part.theirs),
                           _text(b"".join(before.splitlines(keepends=True)[-CONTEXT_LINES:])),
                           _text(b"".join(after.splitlines(keepends=True)[:CONTEXT_LINES])),
@@ -205,7 +219,7 @@ def _render(parts: list[Part], choices: dict[int, str]) -> bytes:
 
 
 # ----- records and resolutions --------------------------------------------------------------
-def describe_file(worktree: Path, path: str, stages: Stages, resolution: dict[str, Any],
+def describe_file(worktree: Path, path: str, stages: Stages, resolution: FileResolution,
                   messages: list[str]) -> ConflictFile:
     """The record of one conflicted path, with choices from `resolution` applied."""
     ours, theirs = _blob(worktree, stages.get(2)), _blob(worktree, stages.get(3))

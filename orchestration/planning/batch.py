@@ -191,19 +191,23 @@ def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4,
 
     unfinished = sorted((task for task in graph.tasks.values() if task.status not in DONE_STATUSES),
                         key=lambda task: (task.priority, task.id))
-    candidates, others = [], []
+    candidates: list[Task] = []
+    others: list[tuple[Task, str]] = []
     for task in unfinished:
         reason = _gate_reason(task, readiness, now, excluded, busy_ids)
         if reason is None:  # task text must not steer a lane outside the repository
             reason = dispatch_problem(task, selection.files_of(task), twins)
         if reason is None and held_back and task.id in held_back and task.id not in pinned:
             reason = held_back[task.id]
-        (candidates if reason is None else others).append((task, reason))
+        if reason is None:
+            candidates.append(task)
+        else:
+            others.append((task, reason))
 
-    _pick_pinned(selection, pinned, {task.id for task, _ in candidates})
-    _pick_spread(selection, [task for task, _ in candidates])
+    _pick_pinned(selection, pinned, {task.id for task in candidates})
+    _pick_spread(selection, candidates)
     left_out = [selection.choice(task, False, selection.reasons[task.id])
-                for task, _ in candidates if task.id in selection.reasons]
+                for task in candidates if task.id in selection.reasons]
     kept = set(pinned)
     left_out += [selection.choice(task, False, f"kept by you, but {reason}" if task.id in kept else reason)
                  for task, reason in others]

@@ -12,16 +12,17 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from orch_tui.orchestration.infra.atomic import mode_for
+import msgspec
+
+from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.infra.gc_pause import gc_paused
 from orch_tui.orchestration.tracker.beads_line_edit import REMOVE, encode_like_go, splice_members
 from orch_tui.orchestration.tracker.beads_records import RecordError, is_issue_record, task_from_record
@@ -34,7 +35,7 @@ MALFORMED_FIX = "correct or delete that line; orch-tui keeps it unchanged when i
 DUPLICATE_FIX = ("delete the older copy (a `merge=union` git merge often leaves both); "
                  "orch-tui updates the copy it uses")
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
-_BOM = "\ufeff"
+_BOM_BYTES = "\ufeff".encode()
 
 
 @dataclass
@@ -66,32 +67,50 @@ def _newest(task: Task) -> datetime:
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=timezone.utc)
 
 
-def parse_jsonl_bytes(path: Path, data: bytes) -> ParsedJsonl:
-    """Parse a whole file's bytes; never raises for bad lines (they become problems)."""
+def parse_jsonl_bytes(path: Path, data: bytes, *, keep_lines: bool = True) -> ParsedJsonl:
+    """Parse a whole file's bytes; never raises for bad lines (they become problems).
+
+    `keep_lines=False` (a pure read) leaves `lines` empty: only writers need the bytes."""
     with gc_paused():
-        return _parse_lines(path, data)
+        return _parse_lines(path, data, keep_lines)
 
 
-def _parse_lines(path: Path, data: bytes) -> ParsedJsonl:
-    lines = split_lines(data)
+_fast_decode = msgspec.json.Decoder().decode
+_BLANK = object()
+"""A line of Unicode whitespace only: skipped like an empty one."""
+
+
+def _slow_record(line: bytes) -> Any:
+    """The standard library's reading of a line msgspec refused, so that what is accepted and
+    every message about a bad line stay exactly json's (NaN, lone surrogates, numbers out of
+    range; UnicodeDecodeError for bytes that are not UTF-8)."""
+    text = line.decode("utf-8")
+    return _BLANK if text.isspace() else json.loads(text)
+
+
+def _parse_lines(path: Path, data: bytes, keep_lines: bool = True) -> ParsedJsonl:
+    lines = split_lines(data) if keep_lines else []
     graph = TaskGraph(source=str(path))
     tasks = graph.tasks
     line_of: dict[str, int] = {}
-    loads = json.loads
-    # Decoding once is cheaper than letting json.loads decode each line. UTF-8 never puts
-    # a 0x0A byte inside a character, so text lines and byte lines correspond one to one.
-    try:
-        texts: list[str] | list[bytes] = data.decode("utf-8").split("\n")
-    except UnicodeDecodeError:
-        texts = lines  # per line, so only the bad lines become problems
-    if texts and isinstance(texts[0], str) and texts[0].startswith(_BOM):
-        texts[0] = texts[0][1:]  # editors on Windows add one; json.loads refuses it in text
-    for index, line in enumerate(texts):
+    # Each line's bytes go straight to msgspec (3x json.loads on valid lines, exact integers,
+    # the same floats); only a line it refuses is read again by json. The split is the one
+    # `split_lines` makes, so index i is line i + 1 either way.
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[0].startswith(_BOM_BYTES):
+        raw_lines[0] = raw_lines[0][len(_BOM_BYTES):]  # editors on Windows add one
+    fast_decode, blank = _fast_decode, _BLANK
+    for index, line in enumerate(raw_lines):
         if not line or line.isspace():
             continue
         try:
-            record = loads(line)
-            if isinstance(record, dict) and not is_issue_record(record):
+            try:
+                record = fast_decode(line)
+            except (ValueError, RecursionError):  # msgspec.DecodeError / ValidationError
+                record = _slow_record(line)
+                if record is blank:
+                    continue
+            if record.__class__ is dict and not is_issue_record(record):
                 continue
             task = task_from_record(record)
         except (ValueError, RecordError) as error:  # JSONDecodeError, UnicodeDecodeError
@@ -152,7 +171,7 @@ def _duplicate(path: Path, task_id: str, ignored: int, used: int) -> InputProble
         "(the newer updated_at)", DUPLICATE_FIX)
 
 
-def read_jsonl(path: Path) -> ParsedJsonl:
+def read_jsonl(path: Path, *, keep_lines: bool = True) -> ParsedJsonl:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -164,12 +183,12 @@ def read_jsonl(path: Path) -> ParsedJsonl:
     except OSError as error:
         raise BadInput(f"cannot read the Beads file: {error.strerror}", path=path,
                        fix="make it readable by you (check its permissions and owner)") from None
-    return parse_jsonl_bytes(path, data)
+    return parse_jsonl_bytes(path, data, keep_lines=keep_lines)
 
 
 def load_jsonl(path: Path) -> TaskGraph:
     """Pure read of one Beads JSONL file. Malformed lines go in `graph.problems`."""
-    return read_jsonl(Path(path)).graph
+    return read_jsonl(Path(path), keep_lines=False).graph
 
 
 # --- Writing -------------------------------------------------------------------------------
@@ -205,28 +224,6 @@ def directory_lock(directory: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> It
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`: readers see the old file or the new one, never a mix."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode_for(path))  # the file's own mode, or the umask's for a new one
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def id_prefix(task_ids: Iterable[str], configured: str | None = None) -> str:

@@ -27,12 +27,24 @@ CASE_FIX = "rename one of the two issues so their ids differ in more than case"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # Anything `pattern_problem` could object to; text without any of it needs no closer look
 # (reading every description's Files: line would slow loading a big tracker by a tenth).
-_MIGHT_ESCAPE = re.compile(r"\.\.|~|\\|\.git|(?:^|[\s,:`])/|(?:^|[\s,`])[A-Za-z]:", re.IGNORECASE)
+# One regex of six alternatives tried at every character cost a 10k-issue load 25 ms, so
+# each kind is looked for on its own, the plain substrings first (same answers).
+_GIT_DIR = re.compile(r"\.git", re.IGNORECASE)
+_ROOTED_AFTER_SEPARATOR = re.compile(r"[\s,:`]/")
+_DRIVE_AFTER_SEPARATOR = re.compile(r"[\s,`][A-Za-z]:", re.IGNORECASE)
+_DRIVE_AT_START = re.compile(r"[A-Za-z]:", re.IGNORECASE)
 
 
 def might_escape(description: str) -> bool:
     """A cheap first look: False when no `Files:` pattern in `description` can leave the repository."""
-    return _MIGHT_ESCAPE.search(description) is not None
+    if "~" in description or "\\" in description or ".." in description:
+        return True
+    if "." in description and _GIT_DIR.search(description):
+        return True
+    if "/" in description and (description[0] == "/" or _ROOTED_AFTER_SEPARATOR.search(description)):
+        return True
+    return ":" in description and (_DRIVE_AT_START.match(description) is not None
+                                   or _DRIVE_AFTER_SEPARATOR.search(description) is not None)
 
 
 def pattern_problem(pattern: str) -> str | None:

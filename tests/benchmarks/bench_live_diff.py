@@ -1,7 +1,8 @@
 """Live diff latency: a file written in a lane worktree -> its LaneDiff event received.
 
-Run: `.venv/bin/python -m tests.benchmarks.run live_diff`. Target: p95 <= 200 ms with the
-default 50 ms debounce, on a small repository and on one with 2,000 tracked files.
+Run: `.venv/bin/python -m tests.benchmarks.run live_diff`. Targets with the default 50 ms
+debounce: p95 <= 100 ms and p50 <= 60 ms on a repository of 20,000 tracked files (the small
+repository and the one of 2,000 files are printed beside it).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from orch_tui.orchestration.lanes.live_diff import LaneDiffWatcher
 from tests.benchmarks.harness import Result, percentile
 
 WRITES = 40
-TARGET_P95 = 0.200
+TARGET_P95, TARGET_P50 = 0.100, 0.060
+SIZES = (10, 2000, 20_000)
+JUDGED = 20_000
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -77,12 +80,15 @@ async def _latencies(lane: Path, base: str) -> list[float]:
 
 def run() -> list[Result]:
     results = []
-    for tracked in (10, 2000):
+    for tracked in SIZES:
         with tempfile.TemporaryDirectory(prefix="bench-live-diff-") as folder:
             lane, base = _lane(Path(folder), tracked)
             latencies = asyncio.run(_latencies(lane, base))
         p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
         label = f"write -> LaneDiff, {tracked} tracked files, {WRITES} writes"
-        results.append(Result(f"{label}: p50", p50 * 1000, "ms"))
-        results.append(Result(f"{label}: p95", p95 * 1000, "ms", "p95 <= 200 ms", p95 <= TARGET_P95))
+        judged = tracked == JUDGED
+        results.append(Result(f"{label}: p50", p50 * 1000, "ms", "p50 <= 60 ms" if judged else "",
+                              p50 <= TARGET_P50 if judged else None))
+        results.append(Result(f"{label}: p95", p95 * 1000, "ms", "p95 <= 100 ms" if judged else "",
+                              p95 <= TARGET_P95 if judged else None))
     return results

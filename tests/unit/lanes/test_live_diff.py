@@ -109,3 +109,30 @@ def test_binary_files_are_summarised_and_huge_diffs_truncated(worktree: tuple[Pa
     assert "+line 0\n" in snapshot.diff and "+line 19999" not in snapshot.diff
     assert snapshot.diff.endswith("[diff truncated: 229156 bytes in full, limit 10000]\n")
     assert snapshot.files == ("src/big.txt", "src/logo.png")
+
+
+def test_odd_file_names_are_listed_exactly_beside_their_patch(worktree: tuple[Path, str]) -> None:
+    path, base = worktree
+    (path / "src" / "with space.py").write_text("a = 1\n")
+    (path / "src" / "new\nline.py").write_text("b = 2\n")
+    (path / "docs" / "guide.md").unlink()
+    snapshot = compute_diff(path, base)
+    assert snapshot.files == ("docs/guide.md", "src/new\nline.py", "src/with space.py")
+    assert "+a = 1" in snapshot.diff and "+b = 2" in snapshot.diff and "-# Guide" in snapshot.diff
+
+
+async def test_refreshes_at_the_same_moment_all_see_the_diff(worktree: tuple[Path, str]) -> None:
+    """The lane's end asks for a last diff while the watcher's own refresh may run: they take
+    turns on the watcher's private index instead of failing on its lock."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    (path / "src" / "app.py").write_text("print('bye')\n")
+    snapshots = await asyncio.gather(*(watcher.refresh() for _ in range(4)))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert all(snapshot is not None and snapshot.files == ("src/app.py",) for snapshot in snapshots)
+    assert "+print('bye')" in recorder.diffs()[-1].diff

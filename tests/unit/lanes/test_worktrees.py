@@ -64,6 +64,11 @@ def test_reuse_cleans_the_lane_but_keeps_ignored_caches(pool: WorktreePool, proj
     (path / "notes.txt").write_text("agent scratch\n")
     leftovers = pool.release(1, "orch-tui: leftovers of bd-a1")
     assert leftovers is not None
+    # Released: detached at the leftovers commit, clean, and git says so as after a switch.
+    assert git(path, "rev-parse", "HEAD") == leftovers == git(project, "rev-parse", "orch/bd-a1")
+    assert git(path, "symbolic-ref", "--quiet", "HEAD", check=False) == ""
+    assert git(path, "status", "--short") == ""
+    assert git(path, "status").startswith(f"HEAD detached at {leftovers[:7]}")
 
     lane = pool.assign(1, "bd-b2", "main")
     assert (path / "src" / "app.py").read_text() == "print('hello')\n"

@@ -1,0 +1,34 @@
+"""Where orch-tui keeps its files: the answer is remembered, yet follows the repository."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orch_tui.orchestration.errors import BadInput
+from orch_tui.orchestration.infra.repo_paths import git_common_dir
+from tests.support.helpers import git, make_repo
+
+
+def test_a_worktree_path_reused_by_another_repository_gets_that_repository(tmp_path: Path) -> None:
+    first, second = make_repo(tmp_path / "first"), make_repo(tmp_path / "second")
+    lane = tmp_path / "lane"
+    git(first, "worktree", "add", "-q", "--detach", str(lane))
+    assert git_common_dir(lane) == (first / ".git").resolve()
+    git(first, "worktree", "remove", "--force", str(lane))
+    git(second, "worktree", "add", "-q", "--detach", str(lane))
+    assert git_common_dir(lane) == (second / ".git").resolve()
+
+
+def test_a_folder_that_becomes_a_repository_is_one_from_then_on(tmp_path: Path) -> None:
+    folder = tmp_path / "later"
+    folder.mkdir()
+    with pytest.raises(BadInput, match="is not a git repository"):
+        git_common_dir(folder)
+    make_repo(folder)
+    assert git_common_dir(folder) == (folder / ".git").resolve()
+    shutil.rmtree(folder / ".git")
+    with pytest.raises(BadInput, match="is not a git repository"):
+        git_common_dir(folder)
