@@ -21,7 +21,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from orch_tui.orchestration.commands import EngineCommands, ManagedEngine
+from orch_tui.orchestration.commands import EngineCommands, EngineState, ManagedEngine
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.setup.doctor import Check, Status
 from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered, LaneNeedsInput
@@ -160,7 +160,7 @@ class OrchApp(App[None]):
                     screen.lane_changed()
         if isinstance(message.event, (ev.MergeHeldForCheck, ev.CheckHoldAnswered)):
             self.show_held()
-        if isinstance(message.event, ev.EngineStateChanged) and message.event.state == "idle":
+        if isinstance(message.event, ev.EngineStateChanged) and message.event.state == EngineState.IDLE:
             self.measure_pool()
 
     def call_for_attention(self, event: LaneNeedsInput) -> None:

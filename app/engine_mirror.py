@@ -15,6 +15,7 @@ from typing import Callable
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState
 from orch_tui.orchestration.engine.snapshot_reducer import apply_event
+from orch_tui.orchestration.states import LaneState
 
 from orch_tui.app.event_presentation import Region, describe, regions, severity
 
@@ -104,7 +105,7 @@ def _changes_for(event: ev.Event, stale: frozenset[Region]) -> Changes:
 def log_line(event: ev.Event) -> tuple[str, str] | None:
     """The dashboard's log line for an event: the same words `orch-tui run` prints, or None
     (agent progress shows in its lane, diffs and reservations in their panels)."""
-    if isinstance(event, ev.LaneProgress) and event.status != "waiting":
+    if isinstance(event, ev.LaneProgress) and event.status != LaneState.WAITING:
         return None  # said in the lane; waiting is said once, and belongs in the log too
     text = describe(event)
     return None if text is None else (text, severity(event))

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from orch_tui.orchestration.events import EventSink, InputAnswer, InputRequest, Mode
+from orch_tui.orchestration.events import EventSink, InputAnswer, InputRequest, LaneOutcome, Mode
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.conflict_record import Conflict
 from orch_tui.orchestration.model import Reservation, TaskGraph
 from orch_tui.orchestration.proposal import BatchProposal
+from orch_tui.orchestration.states import LaneState, MergeStatus
 from orch_tui.orchestration.transcript_entry import TranscriptEntry
 
 
@@ -39,14 +40,14 @@ class LaneView:
     lane: int
     task_id: str | None = None
     title: str = ""
-    status: str = "idle"
+    status: LaneState = LaneState.IDLE
     action: str = ""
     started_at: float | None = None
     """time.time() when the agent started; the UI shows elapsed time from it."""
     diff: str = ""
     diff_files: tuple[str, ...] = ()
     alerts: tuple[str, ...] = ()
-    outcome: str | None = None
+    outcome: LaneOutcome | None = None
     inputs: tuple[InputRequest, ...] = ()
     """What the lane's agent waits for a person to answer, oldest first."""
     tokens: int = 0
@@ -63,8 +64,9 @@ class LaneView:
 class MergeView:
     task_id: str
     branch: str
-    state: str = "pending"
-    """pending, predicted-clean, predicted-conflict, merging, conflict, check-failed, held, merged."""
+    state: MergeStatus = MergeStatus.PENDING
+    """pending, predicted_clean, predicted_conflict, merging, conflict, verify_failed, held,
+    merged, then sent_back or dropped when a person answered a held merge."""
     predicted_conflicts: tuple[str, ...] = ()
     commit: str | None = None
     output: str = ""

@@ -12,9 +12,10 @@ from enum import StrEnum
 from typing import Callable
 
 from orch_tui.orchestration.conflict_record import Conflict
-from orch_tui.orchestration.lane_check import CheckResult
+from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.model import Reservation, TaskGraph
 from orch_tui.orchestration.proposal import BatchProposal
+from orch_tui.orchestration.states import LaneState
 
 
 class Mode(StrEnum):
@@ -83,7 +84,7 @@ class LaneProgress(Event):
 
     lane: int
     task_id: str
-    status: str
+    status: LaneState
     action: str = ""
     tokens: int | None = None
     cost: float | None = None
@@ -339,5 +340,4 @@ class MergeHeldForCheck(Event):
 class CheckHoldAnswered(Event):
     task_id: str
     branch: str
-    answer: str
-    """merge, retry or drop (orchestration.lane_check.CheckAnswer)."""
+    answer: CheckAnswer

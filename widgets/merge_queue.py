@@ -7,14 +7,26 @@ from textual.widgets import DataTable
 
 from orch_tui.orchestration.commands import MergeView
 from orch_tui.orchestration.lane_check import CheckResult
+from orch_tui.orchestration.states import MergeStatus
 
 from orch_tui.widgets.safe_text import one_line
 
 STATE_STYLES = {
-    "pending": "dim", "predicted-clean": "green", "predicted-conflict": "yellow",
-    "merging": "bold cyan", "conflict": "bold red", "check-failed": "bold red", "merged": "green",
-    "held": "bold red", "retry: not merged": "yellow", "drop: not merged": "dim",
+    MergeStatus.PENDING: "dim", MergeStatus.PREDICTED_CLEAN: "green", MergeStatus.PREDICTED_CONFLICT: "yellow",
+    MergeStatus.MERGING: "bold cyan", MergeStatus.CONFLICT: "bold red", MergeStatus.VERIFY_FAILED: "bold red",
+    MergeStatus.MERGED: "green", MergeStatus.ALREADY_MERGED: "green", MergeStatus.HELD: "bold red",
+    MergeStatus.SENT_BACK: "yellow", MergeStatus.DROPPED: "dim", MergeStatus.SKIPPED: "dim",
 }
+STATE_LABELS = {
+    MergeStatus.VERIFY_FAILED: "check-failed",
+    MergeStatus.SENT_BACK: "retry: not merged",
+    MergeStatus.DROPPED: "drop: not merged",
+}
+"""Words that read better than the state's own (which the journal stores)."""
+
+
+def state_label(state: MergeStatus) -> str:
+    return STATE_LABELS.get(state) or state.value.replace("_", "-")
 
 
 class MergeQueueTable(DataTable[str | Text]):
@@ -40,7 +52,7 @@ class MergeQueueTable(DataTable[str | Text]):
         for position, item in enumerate(self.merges, start=1):
             conflicts = ", ".join(item.predicted_conflicts)
             self.add_row(str(position), Text(one_line(item.task_id, 40), "cyan"),
-                         Text(one_line(item.state, 24), STATE_STYLES.get(item.state, "")),
+                         Text(one_line(state_label(item.state), 24), STATE_STYLES.get(item.state, "")),
                          check_cell(item.check),
                          Text(one_line(conflicts, 120) or "—", "yellow" if conflicts else "dim"),
                          Text(one_line(item.branch, 60), "dim"), key=str(position))

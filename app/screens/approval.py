@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from orch_tui.orchestration.commands import EngineSnapshot
 from orch_tui.orchestration.infra.patterns import first_overlap
 from orch_tui.orchestration.proposal import BatchChoice, BatchProposal
+from orch_tui.orchestration.states import MergeStatus
 from orch_tui.widgets.merge_queue import check_cell
 from orch_tui.widgets.safe_text import one_line
 from orch_tui.app.engine_requests import ask_engine, Approve, DropTask, Reject, SetBatchSize, SwapTask
@@ -49,7 +50,7 @@ def predicted_conflicts(choice: BatchChoice, proposal: BatchProposal, snapshot: 
     own = proposal.predicted_conflicts.get(choice.task_id)
     if own is not None:
         return list(own)
-    pending = [path for merge in snapshot.merges if merge.state != "merged"
+    pending = [path for merge in snapshot.merges if merge.state != MergeStatus.MERGED
                for path in merge.predicted_conflicts]
     pair = first_overlap(choice.files, pending) if pending else None
     return [pair[1]] if pair else []

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from orch_tui.orchestration.commands import EngineState, LaneView, MergeView
+from orch_tui.orchestration.states import LaneState, MergeStatus
 from orch_tui.orchestration.agents.usage import usage_text
 from orch_tui.orchestration.lanes.pool_care import human_bytes
 from orch_tui.widgets.event_log import EventLog
@@ -55,7 +56,7 @@ def banner_facts(mirror: EngineMirror) -> BannerFacts:
             facts.alerts.append(label)
         if view.inputs and view.outcome is None:
             facts.needs_input += 1
-        if view.status == "stalled" and view.outcome is None:
+        if view.status == LaneState.STALLED and view.outcome is None:
             facts.stalled.append(label)
     facts.usage = usage_text(sum(view.tokens for view in snap.lanes), sum(view.cost for view in snap.lanes))
     if mirror.pool_bytes is not None:
@@ -77,7 +78,7 @@ def _stopped_merge(mirror: EngineMirror) -> MergeView | None:
     snap = mirror.snapshot
     if snap.state != EngineState.WAITING_FOR_PERSON:
         return None
-    return next((merge for merge in snap.merges if merge.state == "check-failed"), None)
+    return next((merge for merge in snap.merges if merge.state == MergeStatus.VERIFY_FAILED), None)
 
 
 class DashboardScreen(Screen[None]):

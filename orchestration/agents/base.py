@@ -31,6 +31,7 @@ from orch_tui.orchestration.infra.git_exec import nul_fields, run_git
 from orch_tui.orchestration.agents.transcript import TranscriptEntry, from_output_lines
 from orch_tui.orchestration.agents.usage import Budget
 from orch_tui.orchestration.model import Task
+from orch_tui.orchestration.states import LaneState
 
 LOG_LINES = 400
 LOG_LINE_CHARS = 2000
@@ -220,7 +221,7 @@ class RunnerBase:
         self._running[request.lane] = current
         log = LaneLog()
         self._logs[request.lane] = log
-        sink(LaneProgress(request.lane, request.task.id, "starting"))
+        sink(LaneProgress(request.lane, request.task.id, LaneState.STARTING))
         over_budget: list[str] = []
         budget = Budget(request.max_tokens, request.max_cost)
         last_sign = LastSignOfLife()
@@ -248,7 +249,7 @@ class RunnerBase:
         log.add(f"[orch] {outcome.value}: {reason}")
         files = (await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
                  if request.report_files else ())
-        sink(LaneProgress(request.lane, request.task.id, outcome.value, action=reason))
+        sink(LaneProgress(request.lane, request.task.id, LaneState(outcome.value), action=reason))
         return AgentResult(outcome, reason, log.tail(), files)
 
     async def _execute(self, request: AgentRequest, sink: EventSink,

@@ -25,6 +25,7 @@ from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.events import EventSink, LaneOutcome, LaneProgress
 from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, task_slug
 from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
+from orch_tui.orchestration.states import LaneState
 
 PLACEHOLDERS = ("{worktree}", "{task_id}", "{prompt_file}")
 PROGRESS_INTERVAL = 0.25
@@ -76,7 +77,7 @@ class CommandRunner(RunnerBase):
         except OSError as error:
             return LaneOutcome.FAILED, f"cannot start {argv[0]}: {error.strerror or error}"
         lane, task_id = request.lane, request.task.id
-        sink(LaneProgress(lane, task_id, "busy", action=f"started {Path(argv[0]).name}"))
+        sink(LaneProgress(lane, task_id, LaneState.BUSY, action=f"started {Path(argv[0]).name}"))
         try:
             last_event = 0.0
             async for line in child.lines():
@@ -84,7 +85,7 @@ class CommandRunner(RunnerBase):
                 now = time.monotonic()
                 if line.strip() and now - last_event >= PROGRESS_INTERVAL:
                     last_event = now
-                    sink(LaneProgress(lane, task_id, "busy", action=line.strip()[:200]))
+                    sink(LaneProgress(lane, task_id, LaneState.BUSY, action=line.strip()[:200]))
             status = await child.wait()
         except asyncio.CancelledError:
             await child.kill()

@@ -35,6 +35,7 @@ from orch_tui.orchestration.events import (EventSink, InputKind, InputQuestion, 
                       LaneNeedsInput, LaneOutcome, LaneProgress, Reply)
 from orch_tui.orchestration.agents.transcript import error_text, short_path
 from orch_tui.orchestration.agents.base import LaneLog
+from orch_tui.orchestration.states import LaneState
 from orch_tui.orchestration.infra.json_shapes import member_dict
 
 
@@ -100,7 +101,7 @@ class OpenCodeVerdict:
     """Requests the agent waits on, by id."""
     rejections: list[str] = field(default_factory=list)
 
-    def progress(self, status: str, action: str = "", *, heartbeat: bool = False) -> None:
+    def progress(self, status: LaneState, action: str = "", *, heartbeat: bool = False) -> None:
         if self.log is not None:
             self.log.add(f"{status}: {action}" if action else status)
         self.sink(LaneProgress(self.lane, self.task_id, status, action=action,
@@ -121,9 +122,9 @@ class OpenCodeVerdict:
             self.cost += float(part.get("cost") or 0.0)
             if part.get("reason") not in ("tool-calls", None):
                 self.finished = True
-            self.progress("busy", "step finished", heartbeat=True)
+            self.progress(LaneState.BUSY, "step finished", heartbeat=True)
         elif kind == "step-start":
-            self.progress("busy", "thinking", heartbeat=True)
+            self.progress(LaneState.BUSY, "thinking", heartbeat=True)
 
     def _on_tool(self, part: dict[str, Any]) -> None:
         tool = str(part.get("tool", "tool"))
@@ -136,33 +137,33 @@ class OpenCodeVerdict:
         call = str(part.get("callID") or part.get("id") or "")
         if status == "running" and call not in self._tools_seen:
             self._tools_seen.add(call)
-            self.progress("busy", f"{label} (started)")
+            self.progress(LaneState.BUSY, f"{label} (started)")
         elif status == "completed":
             self._tool_errors.pop(key, None)
             exit_code = (state.get("metadata") or {}).get("exit")
             if tool == "bash" and isinstance(exit_code, int) and exit_code != 0:
                 self._tool_errors[key] = f"{label} exited with status {exit_code}"
-            self.progress("busy", f"{label} (done)")
+            self.progress(LaneState.BUSY, f"{label} (done)")
         elif status == "error":
             message = f"{label} failed: {error_text(state.get('error', 'error'))}"
             self._tool_errors[key] = message
-            self.progress("busy", message[:200])
+            self.progress(LaneState.BUSY, message[:200])
 
     def on_file_edited(self, path: str) -> None:
-        self.progress("busy", f"edited {short_path(path, self.worktree)}")
+        self.progress(LaneState.BUSY, f"edited {short_path(path, self.worktree)}")
 
     def on_status(self, status: dict[str, Any]) -> None:
         kind = str(status.get("type", ""))
         if kind == "retry":
             attempt = status.get("attempt")
             message = str(status.get("message") or "model request failed")
-            self.progress("retry", f"retry {attempt}: {message}"[:200])
+            self.progress(LaneState.RETRY, f"retry {attempt}: {message}"[:200])
         elif kind:
-            self.progress(kind, heartbeat=kind == "busy")
+            self.progress(LaneState.from_agent(kind), heartbeat=kind == "busy")
 
     def on_error(self, error: Any) -> None:
         self.session_error = error_text(error)
-        self.progress("error", self.session_error[:200])
+        self.progress(LaneState.ERROR, self.session_error[:200])
 
     # -- agents that ask --------------------------------------------------------------------
     def on_input_asked(self, request: InputRequest) -> None:

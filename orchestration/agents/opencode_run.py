@@ -19,6 +19,7 @@ from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase
 from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict
 from orch_tui.orchestration.agents.opencode_serve import OPENCODE_ENV_DEFAULTS
 from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
+from orch_tui.orchestration.states import LaneState
 from orch_tui.orchestration.infra.json_shapes import member_dict
 
 
@@ -52,7 +53,7 @@ class OpenCodeRunRunner(RunnerBase):
             return LaneOutcome.FAILED, f"cannot start {self.binary}: {error.strerror or error}"
         self.pgids[request.lane] = child.pgid
         verdict = OpenCodeVerdict(request.lane, request.task.id, request.worktree, sink, log)
-        verdict.progress("busy", "opencode run started")
+        verdict.progress(LaneState.BUSY, "opencode run started")
         try:
             async for line in child.lines():
                 self._read_line(line, verdict, log)
@@ -62,7 +63,7 @@ class OpenCodeRunRunner(RunnerBase):
             raise
         await child.reap_group()
         log.add(f"[orch] opencode run exited with status {status}")
-        verdict.progress("idle")
+        verdict.progress(LaneState.IDLE)
         files = await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
         outcome, reason = verdict.judge(files)
         if outcome is LaneOutcome.SUCCEEDED and status != 0:

@@ -41,6 +41,7 @@ from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase
 from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict, permission_request, question_request
 from orch_tui.orchestration.agents.opencode_serve import (RECONCILE_SECONDS, RECONCILE_EVENT, SERVER_EXITED_EVENT, OpenCodeServe,
                                                          server_exit_reason)
+from orch_tui.orchestration.states import LaneState
 
 def split_model(model: str | None) -> dict[str, str] | None:
     """`provider/model` as OpenCode's `{providerID, modelID}`, None for the default model."""
@@ -180,10 +181,10 @@ class OpenCodeServerRunner(RunnerBase):
                 return str(properties.get("why") or server_exit_reason(None, []))
             if kind == RECONCILE_EVENT["type"]:
                 if properties.get("cut"):
-                    verdict.progress("busy", f"OpenCode's event stream {properties['cut']}; reconnected, "
+                    verdict.progress(LaneState.BUSY, f"OpenCode's event stream {properties['cut']}; reconnected, "
                                              "asking the server what was missed")
                 if await self._reconcile(session, verdict, worktree):
-                    verdict.progress("idle")
+                    verdict.progress(LaneState.IDLE)
                     return None
                 continue
             if kind == "message.part.updated":
@@ -193,11 +194,11 @@ class OpenCodeServerRunner(RunnerBase):
                 status = properties.get("status") or {}
                 busy = busy or status.get("type") in ("busy", "retry")
                 if status.get("type") == "idle" and busy:
-                    verdict.progress("idle")
+                    verdict.progress(LaneState.IDLE)
                     return None
                 verdict.on_status(status)
             elif kind == "session.idle" and busy:
-                verdict.progress("idle")
+                verdict.progress(LaneState.IDLE)
                 return None
             elif kind == "session.error":
                 verdict.on_error(properties.get("error"))
@@ -239,7 +240,7 @@ class OpenCodeServerRunner(RunnerBase):
                 return False
             messages = await self._get_json(f"/session/{session.session_id}/message", session.params) or []
         except (httpx.HTTPError, ValueError) as error:
-            verdict.progress("busy", f"could not reconcile with the opencode server: {error}"[:200])
+            verdict.progress(LaneState.BUSY, f"could not reconcile with the opencode server: {error}"[:200])
             return False
         replies = [message for message in messages if isinstance(message, dict)
                    and (message.get("info") or {}).get("role") == "assistant"]
@@ -251,7 +252,7 @@ class OpenCodeServerRunner(RunnerBase):
                     verdict.on_part(part)
             if (message.get("info") or {}).get("error"):
                 verdict.on_error(message["info"]["error"])
-        verdict.progress("busy", "finished while the event stream was silent (reconciled)")
+        verdict.progress(LaneState.BUSY, "finished while the event stream was silent (reconciled)")
         return True
 
     async def _get_json(self, path: str, params: dict[str, str]) -> Any:

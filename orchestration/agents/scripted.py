@@ -39,6 +39,7 @@ from typing import Any
 from orch_tui.orchestration.events import EventSink, LaneOutcome, LaneProgress
 from orch_tui.orchestration.infra.patterns import path_matches, split_pattern
 from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, task_slug
+from orch_tui.orchestration.states import LaneState
 
 DEFAULT_SECONDS = 1.0
 SCRIPT_KEY = "orch_script"
@@ -199,17 +200,17 @@ class ScriptedRunner(RunnerBase):
             log.add(f"bad script: {error}")
             return LaneOutcome.FAILED, f"bad orch_script: {error}"
         lane, task_id = request.lane, request.task.id
-        sink(LaneProgress(lane, task_id, "busy", action=f"{len(script.steps)} scripted edits"))
+        sink(LaneProgress(lane, task_id, LaneState.BUSY, action=f"{len(script.steps)} scripted edits"))
         for step, delay in zip(script.steps, script.delays()):
             await asyncio.sleep(delay * self.speed)
             await asyncio.to_thread(_apply, request.worktree, step)
             log.add(f"{step.action} {step.path}")
-            sink(LaneProgress(lane, task_id, "busy", action=f"{step.action} {step.path}"))
+            sink(LaneProgress(lane, task_id, LaneState.BUSY, action=f"{step.action} {step.path}"))
         if script.hang:
             log.add("hanging (scripted)")
-            sink(LaneProgress(lane, task_id, "busy", action="hanging (scripted)"))
+            sink(LaneProgress(lane, task_id, LaneState.BUSY, action="hanging (scripted)"))
             await asyncio.Event().wait()
-        sink(LaneProgress(lane, task_id, "idle"))
+        sink(LaneProgress(lane, task_id, LaneState.IDLE))
         if script.fail:
             return LaneOutcome.FAILED, script.fail
         return LaneOutcome.SUCCEEDED, f"{len(script.steps)} scripted edits"

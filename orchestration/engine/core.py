@@ -41,6 +41,7 @@ from orch_tui.orchestration.model import TaskGraph
 from orch_tui.orchestration.planning.batch import BatchProposal, propose_batch
 from orch_tui.orchestration.settings.config import check_batch_size
 from orch_tui.orchestration.tracker.task_refs import task_branch
+from orch_tui.orchestration.states import LaneState
 
 __all__ = ["Engine", "EngineParts"]
 
@@ -122,7 +123,7 @@ class Engine:
 
     def interrupted_lanes(self) -> list[int]:
         """Lanes a `close()` interrupted (the next start resumes them)."""
-        return [record.lane for record in self._ctx.journal_state.lanes if record.status == "running"]
+        return [record.lane for record in self._ctx.journal_state.lanes if record.status == LaneState.RUNNING]
 
     # ----- proposal and approval ----------------------------------------------------------
     async def propose(self) -> None:

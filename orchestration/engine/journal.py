@@ -17,6 +17,7 @@ from typing import Any
 from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.infra.repo_paths import state_dir
+from orch_tui.orchestration.states import LaneState, MergeStatus
 
 JOURNAL_VERSION = 1
 
@@ -28,8 +29,8 @@ class LaneRecord:
     branch: str
     worktree: str
     base: str
-    status: str = "dispatching"
-    """dispatching, running, finished (outcome set), committed (leftovers committed)."""
+    status: LaneState = LaneState.DISPATCHING
+    """dispatching, running, committed (ended: outcome set, leftovers committed)."""
     outcome: str | None = None
     reason: str = ""
     commit: str | None = None
@@ -43,8 +44,8 @@ class LaneRecord:
 class MergeRecord:
     task_id: str
     branch: str
-    state: str = "pending"
-    """pending, merging, conflict, check-failed, held, merged, skipped."""
+    state: MergeStatus = MergeStatus.PENDING
+    """pending, merging, conflict, verify_failed, held, merged, skipped."""
     commit: str | None = None
     check: dict[str, Any] | None = None
     """The lane check's result the merge carries; a failed one holds it for a person."""
@@ -71,8 +72,10 @@ class JournalState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "JournalState":
-        lanes = [LaneRecord(**lane) for lane in data.get("lanes", [])]
-        merges = [MergeRecord(**merge) for merge in data.get("merges", [])]
+        lanes = [LaneRecord(**{**lane, "status": LaneState.parse(lane.get("status", "dispatching"))})
+                 for lane in data.get("lanes", [])]
+        merges = [MergeRecord(**{**merge, "state": MergeStatus.parse(merge.get("state", "pending"))})
+                  for merge in data.get("merges", [])]
         plain = {key: value for key, value in data.items()
                  if key in cls.__dataclass_fields__ and key not in ("lanes", "merges")}
         return cls(**plain, lanes=lanes, merges=merges)

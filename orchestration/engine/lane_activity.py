@@ -7,6 +7,7 @@ import time
 
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.events import Event, EventSink
+from orch_tui.orchestration.states import LaneState
 
 
 class LaneActivity:
@@ -35,7 +36,7 @@ class LaneActivity:
         if self.stalled:
             self.stalled = False
             if not isinstance(event, ev.LaneProgress):  # the lane view leaves "stalled" on progress
-                self._emit(ev.LaneProgress(self.lane, self.task_id, "busy", f"active again after {silent:.0f} s"))
+                self._emit(ev.LaneProgress(self.lane, self.task_id, LaneState.BUSY, f"active again after {silent:.0f} s"))
         self._emit(event)
 
 

@@ -11,6 +11,7 @@ from orch_tui.orchestration.engine.context import EngineContext
 from orch_tui.orchestration.engine.steps import CLAIM_FILES, CONFIRM_CLAIM, RELEASE_FILES, run_step
 from orch_tui.orchestration.infra.waiting import wait_at_most
 from orch_tui.orchestration.model import Task
+from orch_tui.orchestration.states import LaneState
 
 SERVER_STEP_TIMEOUT_SECONDS = 120.0
 """A safety net for Agent Mail calls (the client has its own, shorter timeouts)."""
@@ -41,7 +42,7 @@ class LaneClaims:
         """A waiting lane says why once, and again only when the reason changes."""
         if said.get(lane) != reason:
             said[lane] = reason
-            self._ctx.emit(ev.LaneProgress(lane, task_id, "waiting", reason))
+            self._ctx.emit(ev.LaneProgress(lane, task_id, LaneState.WAITING, reason))
 
     async def wait_for_change(self, running: list[asyncio.Task[None]], timeout: float = 1.0) -> None:
         """Until a lane ends, something wakes the engine (a mode change, a lane's release) or

@@ -31,6 +31,7 @@ from orch_tui.orchestration.events import EventSink, LaneOutcome, Mode
 from orch_tui.orchestration.lanes.environment import LaneEnvironments
 from orch_tui.orchestration.model import Task
 from orch_tui.orchestration.tracker.tracker_guard import drop_tracker_changes
+from orch_tui.orchestration.states import LaneState
 
 T = TypeVar("T")
 
@@ -107,7 +108,7 @@ class LaneSupervisor:
             assigned = await assigning
         record.worktree = assigned.path
         record.branch = assigned.branch or record.branch
-        record.status = "running"
+        record.status = LaneState.RUNNING
         self._ctx.save_journal()
         if refusal:
             return LaneOutcome.FAILED, refusal
@@ -220,7 +221,7 @@ class LaneSupervisor:
             except StepFailed as failure:  # unsaved or unchecked work never merges
                 reason = f"{reason}; then {failure}" if outcome is not LaneOutcome.SUCCEEDED else str(failure)
                 outcome = LaneOutcome.FAILED
-        record.status, record.outcome, record.reason, record.commit = "committed", outcome.value, reason, commit
+        record.status, record.outcome, record.reason, record.commit = LaneState.COMMITTED, outcome.value, reason, commit
         merge = MergeRecord(task.id, record.branch, check=record.check) if outcome is LaneOutcome.SUCCEEDED else None
         if merge is not None:
             self._ctx.journal_state.merges.append(merge)

@@ -20,6 +20,7 @@ from orch_tui.orchestration.engine.person import RETRY_MERGE, PersonHandOff
 from orch_tui.orchestration.engine.steps import CLOSE_TASK, MERGE_BRANCH, PREDICT_MERGE, StepFailed, run_step
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.merging.queue import MergeOutcome, MergeState, Prediction
+from orch_tui.orchestration.states import MergeStatus
 
 _RESUMABLE_STAGES = ("merging", "verifying", "advancing", "checkout_dirty")
 
@@ -31,7 +32,7 @@ class MergeCoordinator:
         self._person = person
 
     def _merged_count(self) -> int:
-        return sum(1 for merge in self._ctx.journal_state.merges if merge.state == "merged")
+        return sum(1 for merge in self._ctx.journal_state.merges if merge.state == MergeStatus.MERGED)
 
     # ----- scheduling -----------------------------------------------------------------------
     async def merge_while_running(self, batch: Batch) -> None:
@@ -53,7 +54,7 @@ class MergeCoordinator:
                     break
                 ready.append(more)
             if early:
-                early = await self._merge_early([m for m in ready if m.state == "pending" and not m.held_for_check()])
+                early = await self._merge_early([m for m in ready if m.state == MergeStatus.PENDING and not m.held_for_check()])
 
     async def _merge_early(self, ready: list[MergeRecord]) -> bool:
         """Merge what merges cleanly now; False once a person stopped a merge."""
@@ -61,14 +62,14 @@ class MergeCoordinator:
             ready = ready[len(await self._merge_series(ready)):]
         for merge in ready:
             deferred = not await self._merge_one(merge, only_if_clean=True)
-            if not (deferred or merge.state == "merged"):  # a person aborted it: stop
+            if not (deferred or merge.state == MergeStatus.MERGED):  # a person aborted it: stop
                 return False
         return True
 
     async def _merge_series(self, ready: list[MergeRecord]) -> list[MergeRecord]:
         """Merge the leading clean run of `ready` with one move of the target; the merged."""
         for merge in ready:
-            merge.state = "merging"
+            merge.state = MergeStatus.MERGING
             self._ctx.emit(ev.MergeStarted(merge.task_id, merge.branch))
         self._ctx.save_journal()
         try:
@@ -80,14 +81,14 @@ class MergeCoordinator:
         for merge, outcome in zip(ready, outcomes):
             await self._record_merged(merge, outcome.commit)
         for merge in ready[len(outcomes):]:
-            merge.state = "pending"
+            merge.state = MergeStatus.PENDING
         self._ctx.save_journal()
         return ready[:len(outcomes)]
 
     async def merge_finished(self) -> None:
         """Every lane is done: merge what is left, in the predicted order."""
         self._ctx.set_state(EngineState.MERGING)
-        pending = [merge for merge in self._ctx.journal_state.merges if merge.state not in ("merged", "skipped")]
+        pending = [merge for merge in self._ctx.journal_state.merges if merge.state not in (MergeStatus.MERGED, MergeStatus.SKIPPED)]
         for merge in await self._merge_order(pending):
             await self._merge_one(merge)
 
@@ -126,7 +127,7 @@ class MergeCoordinator:
         conflict is left pending instead (False)."""
         if merge.held_for_check() and not await self._hold_for_check(merge):
             return True
-        merge.state = "merging"
+        merge.state = MergeStatus.MERGING
         self._ctx.save_journal()
         self._ctx.emit(ev.MergeStarted(merge.task_id, merge.branch))
         outcome = await (self._attempt_clean_merge(merge) if only_if_clean else self._attempt_merge(merge))
@@ -136,7 +137,7 @@ class MergeCoordinator:
         while isinstance(outcome, StepFailed) or not outcome.ok:
             answer = await self._person.ask_about_merge(merge, outcome)
             if answer is None:  # aborted: the branch is kept for a later batch
-                merge.state = "skipped"
+                merge.state = MergeStatus.SKIPPED
                 self._ctx.save_journal()
                 self._ctx.hold_back(merge.task_id, "its merge was aborted")
                 await self._ctx.reopen_task(merge.task_id, merge.task_id,
@@ -167,13 +168,13 @@ class MergeCoordinator:
             return self._merges.merge(branch)
         if state.stage in _RESUMABLE_STAGES:
             return self._merges.continue_merge()
-        status = "conflict" if state.stage == "conflict" else state.stage
+        status = MergeStatus.parse(state.stage)  # conflict or verify_failed
         return MergeOutcome(status, state.branch, state.task_id, state.target,
                             "waiting for a person since before the restart", conflict=state.conflict)
 
     async def _record_merged(self, merge: MergeRecord, commit: str | None) -> None:
         merged = commit or await self._ctx.target_commit()
-        merge.state, merge.commit = "merged", merged
+        merge.state, merge.commit = MergeStatus.MERGED, merged
         self._ctx.save_journal()
         await self._ctx.say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
             self._ctx.parts.store.update, merge.task_id, status="closed",
@@ -182,7 +183,7 @@ class MergeCoordinator:
 
     async def _defer(self, merge: MergeRecord) -> None:
         """A branch that would conflict waits until the other lanes are done and merged."""
-        merge.state = "pending"
+        merge.state = MergeStatus.PENDING
         self._ctx.save_journal()
         try:
             [prediction] = await run_step(PREDICT_MERGE, asyncio.to_thread(self._merges.predict, [merge.branch]))
@@ -199,11 +200,11 @@ class MergeCoordinator:
         answer = await self._person.ask_about_check(merge, check)
         merge.check_answer = answer.value
         self._ctx.save_journal()
-        self._ctx.emit(ev.CheckHoldAnswered(merge.task_id, merge.branch, answer.value))
+        self._ctx.emit(ev.CheckHoldAnswered(merge.task_id, merge.branch, answer))
         if answer is CheckAnswer.MERGE:
             self._ctx.log(f"{merge.task_id}: merging although its lane check failed (a person decided)", "warning")
             return True
-        merge.state = "skipped"
+        merge.state = MergeStatus.SKIPPED
         self._ctx.save_journal()
         if answer is CheckAnswer.RETRY:
             self._ctx.choices.follow_ups[merge.task_id] = check.follow_up()

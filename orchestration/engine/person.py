@@ -22,6 +22,7 @@ from orch_tui.orchestration.engine.steps import StepFailed
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.merging.queue import MergeOutcome
+from orch_tui.orchestration.states import MergeStatus
 
 RETRY_MERGE: Literal["retry"] = "retry"
 """A person's answer to a merge that failed with an error: try the merge again."""
@@ -63,17 +64,17 @@ class PersonHandOff:
     async def ask_about_merge(self, merge: MergeRecord, outcome: MergeOutcome | StepFailed) -> MergeAnswer:
         """Stop the queue until a person continues or aborts the merge of `merge`."""
         if isinstance(outcome, StepFailed):
-            merge.state = "check-failed"
+            merge.state = MergeStatus.VERIFY_FAILED
             self._ctx.emit(ev.MergeCheckFailed(merge.task_id, merge.branch, str(outcome)))
             summary = outcome.step.name + " failed"
         else:
-            if outcome.status == "conflict" and outcome.conflict is not None:
-                merge.state = "conflict"
+            if outcome.status == MergeStatus.CONFLICT and outcome.conflict is not None:
+                merge.state = MergeStatus.CONFLICT
                 self._ctx.emit(ev.MergeConflict(merge.task_id, merge.branch,
                                                 tuple(file.path for file in outcome.conflict.files),
                                                 outcome.conflict))
             else:
-                merge.state = "check-failed"
+                merge.state = MergeStatus.VERIFY_FAILED
                 detail = outcome.verification.output if outcome.verification else ""
                 self._ctx.emit(ev.MergeCheckFailed(merge.task_id, merge.branch,
                                                    f"{outcome.message}\n{detail}".strip()))
@@ -87,7 +88,7 @@ class PersonHandOff:
 
     async def ask_about_check(self, merge: MergeRecord, check: CheckResult) -> CheckAnswer:
         """The lane's check failed: merge anyway, retry or drop (abort_merge drops)."""
-        merge.state = "held"
+        merge.state = MergeStatus.HELD
         self._ctx.emit(ev.MergeHeldForCheck(merge.task_id, merge.branch, check))
         question = _CheckQuestion(merge.task_id, self._ctx.state)
         self._wait(question, f"{merge.task_id}: lane check failed; merge anyway, retry or drop")

@@ -65,8 +65,9 @@ from orch_tui.orchestration.model import TaskGraph
 from orch_tui.orchestration.infra.processes import processes_working_in
 from orch_tui.orchestration.tracker.task_refs import archive_ref, task_branch
 from orch_tui.orchestration.lanes.worktrees import branch_tip, merged_by
+from orch_tui.orchestration.states import LaneState, MergeStatus
 
-_FINISHED = "committed"
+_FINISHED = LaneState.COMMITTED
 _OUR_ASSIGNEE = re.compile(r"lane-\d+")
 
 
@@ -138,7 +139,7 @@ def resume_plan(parts: EngineParts, saved: JournalState) -> ResumePlan:
                              f"{lane.branch}, keeping the commits already there")
     saved.lanes = list(newest.values())
     plan.messages += settle_merges(parts, saved)
-    waiting = [merge for merge in saved.merges if merge.state not in ("merged", "skipped")]
+    waiting = [merge for merge in saved.merges if merge.state not in (MergeStatus.MERGED, MergeStatus.SKIPPED)]
     if waiting:
         plan.messages.append(f"{len(waiting)} finished task(s) still to merge: "
                              + ", ".join(merge.task_id for merge in waiting))
@@ -148,7 +149,7 @@ def resume_plan(parts: EngineParts, saved: JournalState) -> ResumePlan:
 def live_tasks(plan: ResumePlan, saved: JournalState | None) -> set[str]:
     """Tasks the resumed batch works on: rerun lanes and merges still to do."""
     pending = {merge.task_id for merge in saved.merges
-               if merge.state not in ("merged", "skipped")} if saved else set()
+               if merge.state not in (MergeStatus.MERGED, MergeStatus.SKIPPED)} if saved else set()
     return set(plan.rerun) | pending
 
 
@@ -157,9 +158,9 @@ def settle_merges(parts: EngineParts, saved: JournalState) -> list[str]:
     """Make the journal's merges agree with git and Beads (see the module docstring)."""
     messages: list[str] = []
     for merge in saved.merges:
-        if merge.state == "merged":
+        if merge.state == MergeStatus.MERGED:
             messages += close_merged(parts, merge.task_id, merge.commit)
-        elif merge.state != "skipped" and branch_tip(parts.repo, merge.branch) is None:
+        elif merge.state != MergeStatus.SKIPPED and branch_tip(parts.repo, merge.branch) is None:
             messages += _settle_lost_branch(parts, saved, merge)
     return messages
 
@@ -179,7 +180,7 @@ def _settle_lost_branch(parts: EngineParts, saved: JournalState, merge: MergeRec
     """A finished task whose branch git no longer has: find its work, or reopen it."""
     found = find_lost_work(parts, saved, merge)
     if found is None:
-        merge.state = "skipped"
+        merge.state = MergeStatus.SKIPPED
         parts.store.update(merge.task_id, status="open", assignee="",
                            note=f"orch-tui: branch {merge.branch} was lost after a crash and its work was "
                                 f"found neither in {archive_ref(merge.task_id)} nor in any lane's reflog; "
@@ -196,7 +197,7 @@ def _settle_lost_branch(parts: EngineParts, saved: JournalState, merge: MergeRec
     state = parts.merges.merge_state()
     if state is not None and state.branch == merge.branch:
         parts.merges.continue_merge()  # the queue's own record of this merge: let it finish
-    merge.state, merge.commit = "merged", merged_in
+    merge.state, merge.commit = MergeStatus.MERGED, merged_in
     return [f"{merge.task_id}: {merge.branch} had been merged in {merged_in[:12]} before the previous "
             f"orchestrator stopped (found in {where})", *close_merged(parts, merge.task_id, merged_in)]
 

@@ -12,6 +12,8 @@ from typing import Callable
 
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState, HeldMerge, LaneView, MergeView
+from orch_tui.orchestration.lane_check import CheckAnswer
+from orch_tui.orchestration.states import LaneState, MergeStatus
 
 Clock = Callable[[], float]
 
@@ -74,7 +76,7 @@ def _(event: ev.BatchRejected, view: EngineSnapshot, clock: Clock) -> None:
 @_apply.register
 def _(event: ev.LaneStarted, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
-    lane.task_id, lane.title, lane.status = event.task_id, event.title, "starting"
+    lane.task_id, lane.title, lane.status = event.task_id, event.title, LaneState.STARTING
     lane.started_at, lane.action, lane.diff, lane.diff_files = clock(), "", "", ()
     lane.alerts, lane.outcome, lane.inputs = (), None, ()
     lane.tokens, lane.cost = 0, 0.0
@@ -85,7 +87,7 @@ def _(event: ev.LaneStarted, view: EngineSnapshot, clock: Clock) -> None:
 def _(event: ev.LaneProgress, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     # A tool part arriving while the agent waits (its own "running" update) keeps it waiting.
-    lane.status = NEEDS_INPUT if lane.inputs and event.status == "busy" else event.status
+    lane.status = NEEDS_INPUT if lane.inputs and event.status == LaneState.BUSY else event.status
     if event.tokens is not None:
         lane.tokens = event.tokens
     if event.cost is not None:
@@ -94,7 +96,7 @@ def _(event: ev.LaneProgress, view: EngineSnapshot, clock: Clock) -> None:
         lane.action = event.action
 
 
-NEEDS_INPUT = "needs-input"
+NEEDS_INPUT = LaneState.NEEDS_INPUT
 """A lane's status while its agent waits for a person (a permission or a question)."""
 
 
@@ -111,7 +113,7 @@ def _(event: ev.LaneInputAnswered, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     lane.inputs = tuple(request for request in lane.inputs if request.id != event.request_id)
     if not lane.inputs and lane.status == NEEDS_INPUT:
-        lane.status = "busy"
+        lane.status = LaneState.BUSY
     lane.action = f"{event.answer} by {event.by}"
 
 
@@ -132,7 +134,7 @@ def _(event: ev.LaneStalled, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
     if lane.inputs:  # waiting for a person is said as that, never as a stall
         return
-    lane.status = "stalled"
+    lane.status = LaneState.STALLED
     lane.action = stall_text(event)
 
 
@@ -146,7 +148,7 @@ def stall_text(event: ev.LaneStalled) -> str:
 @_apply.register
 def _(event: ev.LaneFinished, view: EngineSnapshot, clock: Clock) -> None:
     lane = _lane(view, event.lane)
-    lane.status, lane.outcome, lane.inputs = event.outcome.value, event.outcome.value, ()
+    lane.status, lane.outcome, lane.inputs = LaneState(event.outcome.value), event.outcome, ()
     if event.reason:
         lane.action = event.reason
 
@@ -165,31 +167,31 @@ def _(event: ev.ModeChanged, view: EngineSnapshot, clock: Clock) -> None:
 def _(event: ev.MergePredicted, view: EngineSnapshot, clock: Clock) -> None:
     merge = _merge(view, event.task_id, event.branch)
     merge.predicted_conflicts = event.conflicted_files
-    merge.state = "predicted-conflict" if event.conflicted_files else "predicted-clean"
-    view.merges.sort(key=lambda item: item.state == "merged" and -1 or 0)
+    merge.state = MergeStatus.PREDICTED_CONFLICT if event.conflicted_files else MergeStatus.PREDICTED_CLEAN
+    view.merges.sort(key=lambda item: item.state == MergeStatus.MERGED and -1 or 0)
 
 
 @_apply.register
 def _(event: ev.MergeStarted, view: EngineSnapshot, clock: Clock) -> None:
-    _merge(view, event.task_id, event.branch).state = "merging"
+    _merge(view, event.task_id, event.branch).state = MergeStatus.MERGING
 
 
 @_apply.register
 def _(event: ev.MergeConflict, view: EngineSnapshot, clock: Clock) -> None:
-    _merge(view, event.task_id, event.branch).state = "conflict"
+    _merge(view, event.task_id, event.branch).state = MergeStatus.CONFLICT
     view.conflict = event.conflict
 
 
 @_apply.register
 def _(event: ev.MergeCheckFailed, view: EngineSnapshot, clock: Clock) -> None:
     merge = _merge(view, event.task_id, event.branch)
-    merge.state, merge.output = "check-failed", event.output
+    merge.state, merge.output = MergeStatus.VERIFY_FAILED, event.output
 
 
 @_apply.register
 def _(event: ev.MergeDone, view: EngineSnapshot, clock: Clock) -> None:
     merge = _merge(view, event.task_id, event.branch)
-    merge.state, merge.commit = "merged", event.commit
+    merge.state, merge.commit = MergeStatus.MERGED, event.commit
     view.conflict = None
 
 
@@ -221,12 +223,13 @@ def _(event: ev.LaneCheckFinished, view: EngineSnapshot, clock: Clock) -> None:
 @_apply.register
 def _(event: ev.MergeHeldForCheck, view: EngineSnapshot, clock: Clock) -> None:
     merge = _merge(view, event.task_id, event.branch)
-    merge.state, merge.check = "held", event.check
+    merge.state, merge.check = MergeStatus.HELD, event.check
     view.held = HeldMerge(event.task_id, event.branch, event.check)
 
 
 @_apply.register
 def _(event: ev.CheckHoldAnswered, view: EngineSnapshot, clock: Clock) -> None:
     view.held = None
-    if event.answer != "merge":
-        _merge(view, event.task_id, event.branch).state = f"{event.answer}: not merged"
+    not_merged = {CheckAnswer.RETRY: MergeStatus.SENT_BACK, CheckAnswer.DROP: MergeStatus.DROPPED}.get(event.answer)
+    if not_merged is not None:
+        _merge(view, event.task_id, event.branch).state = not_merged

@@ -25,6 +25,7 @@ from orch_tui.orchestration.lanes.setup import (copy_into_lane, expose_check, ig
                          setup_fingerprint)
 from orch_tui.orchestration.infra.repo_paths import git_common_dir
 from orch_tui.orchestration.lanes.worktrees import status_entries
+from orch_tui.orchestration.states import LaneState
 
 TAIL_IN_REASON = 12
 TAIL_IN_CHECK = 20
@@ -125,8 +126,8 @@ class LaneEnvironments:
         fingerprint = await asyncio.to_thread(setup_fingerprint, worktree, argv, inputs)
         if inputs and await asyncio.to_thread(last_setup_fingerprint, worktree) == fingerprint:
             return f"skipped: {', '.join(inputs)} unchanged", ""
-        sink(ev.LaneProgress(lane, task_id, "setup", action=f"setup: {shlex.join(argv)}"))
-        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "setup", action=line)))
+        sink(ev.LaneProgress(lane, task_id, LaneState.SETUP, action=f"setup: {shlex.join(argv)}"))
+        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, LaneState.SETUP, action=line)))
         before = await asyncio.to_thread(_untracked, worktree)
         run = await run_lane_command(argv, worktree, {**self.extra_env, **self.env(lane)},
                                      timeout=self.config.agent_timeout_seconds, on_line=stream)
@@ -151,8 +152,8 @@ class LaneEnvironments:
         argv = self.config.lane_check_command
         if not argv:
             return None
-        sink(ev.LaneProgress(lane, task_id, "checking", action=f"check: {shlex.join(argv)}"))
-        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, "checking", action=line)))
+        sink(ev.LaneProgress(lane, task_id, LaneState.CHECKING, action=f"check: {shlex.join(argv)}"))
+        stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, LaneState.CHECKING, action=line)))
         before = await asyncio.to_thread(_untracked, worktree)
         run = await run_lane_command(argv, worktree, {**self.extra_env, **self.env(lane)},
                                      timeout=self.config.agent_timeout_seconds, on_line=stream)

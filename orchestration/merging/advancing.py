@@ -26,6 +26,7 @@ from orch_tui.orchestration.merging.records import MergeOutcome, MergeState
 from orch_tui.orchestration.merging.refs import MergeRefs
 from orch_tui.orchestration.merging.state_file import MergeStateFile
 from orch_tui.orchestration.merging.verification import VerificationResult
+from orch_tui.orchestration.states import MergeStatus
 
 
 class TargetAdvancer:
@@ -55,12 +56,12 @@ class TargetAdvancer:
                 return stopped
         disposition = self.disposal.dispose(state, new, registered)
         self.state_file.clear()
-        return state.outcome("merged", f"{state.branch} merged into {state.target} at {new[:12]}",
+        return state.outcome(MergeStatus.MERGED, f"{state.branch} merged into {state.target} at {new[:12]}",
                              commit=new, verification=verification, branch_disposition=disposition)
 
     def target_moved(self, state: MergeState, current: str) -> MergeOutcome:
         self.state_file.discard_merge(current)
-        return state.outcome("target_moved",
+        return state.outcome(MergeStatus.TARGET_MOVED,
                              f"{state.target} moved from {state.target_commit[:12]} to {current[:12]} during the "
                              f"merge; nothing was changed and {state.branch} is kept: merge it again")
 
@@ -88,7 +89,7 @@ class TargetAdvancer:
                 f"git refused to update {state.target} in {checkout}: {(result.err or result.out).strip()}")
         state.stage = "checkout_dirty"
         self.state_file.save(state)
-        return state.outcome("checkout_dirty", refusal + " Nothing was changed; the merged commit "
+        return state.outcome(MergeStatus.CHECKOUT_DIRTY, refusal + " Nothing was changed; the merged commit "
                              "waits in the merge worktree: continue the merge once that is done.",
                              verification=verification)
 

@@ -23,6 +23,7 @@ from orch_tui.orchestration.merging.refs import MergeRefs
 from orch_tui.orchestration.merging.resolution import ConflictResolution
 from orch_tui.orchestration.merging.verification import run_verification
 from orch_tui.orchestration.tracker.task_refs import task_id_from_branch
+from orch_tui.orchestration.states import MergeStatus
 
 
 class Merger:
@@ -87,7 +88,7 @@ class Merger:
         whole = replace(steps[-1], target_commit=old)
         self.state_file.save(whole)
         last = self.advancer.advance(whole)
-        if last.status != "merged":
+        if last.status != MergeStatus.MERGED:
             self.state_file.clear()  # the target did not move: nothing changed
             return []
         earlier = steps[:-1]
@@ -98,7 +99,7 @@ class Merger:
     @staticmethod
     def _series_outcome(step: MergeState, disposition: str) -> MergeOutcome:
         already = step.merged_commit == step.target_commit
-        return step.outcome("already_merged" if already else "merged",
+        return step.outcome(MergeStatus.ALREADY_MERGED if already else MergeStatus.MERGED,
                             f"{step.branch} is already in {step.target}" if already
                             else f"{step.branch} merged into {step.target} at {step.merged_commit[:12]}",
                             commit=step.merged_commit, branch_disposition=disposition)
@@ -110,7 +111,7 @@ class Merger:
         state = self._new_state(branch, target, old)
         if state.merge_base == state.branch_commit:  # the commit that merged it, for the record
             merged_in = merged_by(self.main, state.branch_commit, old) or old
-            return MergeOutcome("already_merged", state.branch, state.task_id, target,
+            return MergeOutcome(MergeStatus.ALREADY_MERGED, state.branch, state.task_id, target,
                                 f"{state.branch} is already in {target}", merged_in, old,
                                 branch_disposition=self.advancer.disposal.dispose(state, old))
         return state
@@ -176,7 +177,7 @@ class Merger:
                 state.git_messages = conflicts.conflict_lines(result.out)
                 self.state_file.save(state)
                 record = self.resolution.describe(state)
-                return state.outcome("conflict", f"{state.branch} conflicts with {state.target} in "
+                return state.outcome(MergeStatus.CONFLICT, f"{state.branch} conflicts with {state.target} in "
                                      f"{len(record.files)} file(s): {', '.join(f.path for f in record.files)}",
                                      conflict=record)
         state.stage = "verifying"
@@ -202,7 +203,7 @@ class Merger:
         if verification is not None and not verification.passed:
             state.stage = "verify_failed"
             self.state_file.save(state)
-            return state.outcome("verify_failed",
+            return state.outcome(MergeStatus.VERIFY_FAILED,
                                  f"verification {' '.join(verification.command)} failed for {state.branch}; "
                                  f"the target was not moved (fix it in {self.path} and continue, or abort)",
                                  verification=verification)

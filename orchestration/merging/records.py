@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from orch_tui.orchestration.merging.conflicts import Conflict, FileResolution
 from orch_tui.orchestration.merging.verification import VerificationResult
+from orch_tui.orchestration.states import MergeStatus
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Prediction:
 
 @dataclass
 class MergeOutcome:
-    status: str
+    status: MergeStatus
     """merged, already_merged, conflict, verify_failed, checkout_dirty or target_moved."""
     branch: str
     task_id: str | None
@@ -41,7 +42,7 @@ class MergeOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("merged", "already_merged")
+        return self.status in (MergeStatus.MERGED, MergeStatus.ALREADY_MERGED)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -77,7 +78,7 @@ class MergeState:
         data["conflict"] = self.conflict.to_dict() if self.conflict else None
         return data
 
-    def outcome(self, status: str, message: str, *, commit: str | None = None,
+    def outcome(self, status: MergeStatus, message: str, *, commit: str | None = None,
                 conflict: Conflict | None = None, verification: VerificationResult | None = None,
                 branch_disposition: str | None = None) -> MergeOutcome:
         """The outcome of this merge, moving the target from `target_commit` (or not)."""
