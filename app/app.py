@@ -21,7 +21,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from orch_tui.orchestration.commands import EngineCommands
+from orch_tui.orchestration.commands import EngineCommands, ManagedEngine
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.setup.doctor import Check, Status
 from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered, LaneNeedsInput
@@ -29,7 +29,8 @@ from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered
 from orch_tui.app.attention import osc9, osc9_supported
 
 from orch_tui.app.engine_mirror import EngineMirror, copy_snapshot
-from orch_tui.app.messages import CommandFailed, EngineEvent, EngineStarted
+from orch_tui.app.engine_requests import EngineRequest, StartEngine, ToEngine
+from orch_tui.app.messages import CommandFailed, EngineEvent, EngineStarted, RequestsQueued
 from orch_tui.app.screens.approval import ApprovalScreen
 from orch_tui.app.screens.check_hold import CheckHoldScreen
 from orch_tui.app.screens.conflict import ConflictScreen
@@ -66,6 +67,9 @@ class OrchApp(App[None]):
         self.engine = engine
         self.manage_engine = manage_engine
         """Start the engine after the first frame and close it on quit (`orch-tui` does)."""
+        self.managed: ManagedEngine | None = engine if manage_engine and isinstance(engine, ManagedEngine) else None
+        if manage_engine and self.managed is None:
+            raise TypeError(f"{type(engine).__name__} has no start()/close(): the app cannot manage it")
         self.clock = clock
         self.theme = theme
         self.run_editor = editor
@@ -73,7 +77,7 @@ class OrchApp(App[None]):
         self.startup_checks = startup_checks
         """`orch-tui doctor`'s rows, run once at start: the failing ones are shown."""
         self.mirror = EngineMirror(copy_snapshot(engine.snapshot()), clock)
-        self._commands: asyncio.Queue[tuple[str, tuple[Any, ...]]] | None = None
+        self._commands: asyncio.Queue[EngineRequest] | None = None
         self._app_thread = threading.get_ident()
         self.stopped_by: signal.Signals | None = None
         """The signal (SIGINT, SIGTERM, SIGHUP) that made the app stop the engine and leave."""
@@ -88,8 +92,8 @@ class OrchApp(App[None]):
         self.dashboard = DashboardScreen()
         self.push_screen(self.dashboard)
         self.show_overlays()
-        if self.manage_engine:
-            self.send("start")  # first in the queue: every later command waits for it
+        if self.managed is not None:
+            self.send(StartEngine(self.managed))  # first in the queue: every later command waits for it
             self._catch_stop_signals()
         self.call_after_refresh(_freeze_startup_objects)
         if self.pool_usage is not None:
@@ -236,42 +240,52 @@ class OrchApp(App[None]):
             self.push_screen(ConflictScreen(conflict))
 
     # ----- commands to the engine ---------------------------------------------------------
-    def send(self, command: str, *args: Any) -> None:
+    def on_to_engine(self, message: ToEngine) -> None:
+        """A screen asked the engine for something (engine_requests.ask_engine)."""
+        self.send(message.request)
+
+    def send(self, request: EngineRequest) -> None:
         """Queue one engine command; it runs after the ones before it."""
         assert self._commands is not None, "the app is not running"
-        self._commands.put_nowait((command, args))
+        self._commands.put_nowait(request)
 
     async def commands_done(self) -> None:
-        """Wait until every queued command has run (tests and scripts use it)."""
-        if self._commands is not None:
-            await self._commands.join()
+        """Wait until every command asked so far has run (tests and workers use it; never
+        from a message handler of the app, which would wait for itself)."""
+        if self._commands is None:
+            return
+        queued = RequestsQueued()
+        self.post_message(queued)  # behind every ToEngine posted before: they are queued after it
+        await queued.handled.wait()
+        await self._commands.join()
+
+    def on_requests_queued(self, message: RequestsQueued) -> None:
+        message.handled.set()
 
     @work(exclusive=True, group="engine-commands", exit_on_error=False)
     async def _run_commands(self) -> None:
         assert self._commands is not None
         while True:
-            command, args = await self._commands.get()
+            request = await self._commands.get()
             try:
-                await getattr(self.engine, command)(*args)
-                if command == "start":
+                await request.send_to(self.engine)
+                if isinstance(request, StartEngine):
                     self.post_message(EngineStarted())
             except Exception as error:  # the person sees it; the queue goes on
-                self.post_message(CommandFailed(command, error))
+                self.post_message(CommandFailed(request.name, error))
             finally:
                 self._commands.task_done()
 
     # ----- actions ------------------------------------------------------------------------
     async def action_quit(self) -> None:
-        if self.manage_engine:
-            closing = getattr(self.engine, "close", None)
-            if closing is not None:
-                self.notify("Stopping the engine…")
-                try:
-                    await closing()
-                except Exception as error:  # leaving must never hang on a broken engine
-                    self.exit(return_code=1, message=f"orch-tui: stopping the engine failed: {error!r}; "
-                              "agents may still run in the lane worktrees (`orch-tui status`)")
-                    return
+        if self.managed is not None:
+            self.notify("Stopping the engine…")
+            try:
+                await self.managed.close()
+            except Exception as error:  # leaving must never hang on a broken engine
+                self.exit(return_code=1, message=f"orch-tui: stopping the engine failed: {error!r}; "
+                          "agents may still run in the lane worktrees (`orch-tui status`)")
+                return
         self.exit()
 
     def action_help(self) -> None:
@@ -281,7 +295,7 @@ class OrchApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every key of the screen (and the app) is also in the command palette."""
         yield from super().get_system_commands(screen)
         seen: set[str] = set()

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     module_name = (args.command or "dashboard").replace("-", "_")
     try:
         command = importlib.import_module(f"orch_tui.app.commands.{module_name}")
-        return command.run(args)
+        return int(command.run(args))
     except OrchError as error:
         from orch_tui.app.terminal_text import literal_lines  # messages may quote task text
 

@@ -15,11 +15,12 @@ lane waits for a person (merge anyway, retry the agent, or drop).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from orch_tui.orchestration.infra.git_exec import run_git
 
 STAMP = "2026-11-01T09:00:00Z"
 
@@ -58,7 +59,7 @@ def demo_config() -> str:
             f"lane_check_command = {check}\n")
 
 
-def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depends: list[str] = (),
+def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depends: list[str] | None = None,
           seconds: float = 6.0, changelog: bool = False, issue_type: str = "task",
           parent: str | None = None, unfinished: bool = False) -> dict[str, Any]:
     description = f"{title}.\n\nFiles: {', '.join(files)}\n" if files else f"{title}.\n"
@@ -75,7 +76,7 @@ def _task(task_id: str, title: str, files: list[str], *, priority: int = 2, depe
         record["acceptance_criteria"] = "The change is covered by a test and documented."
         record["metadata"] = {"orch_script": script}
     dependencies = [{"issue_id": task_id, "depends_on_id": other, "type": "blocks", "created_at": STAMP}
-                    for other in depends]
+                    for other in depends or ()]
     if parent:
         dependencies.append({"issue_id": task_id, "depends_on_id": parent, "type": "parent-child",
                              "created_at": STAMP})
@@ -124,7 +125,7 @@ def demo_tasks() -> list[dict[str, Any]]:
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    run_git(repo, *args)  # a failure is a GitFailed naming the command and git's words
 
 
 def create_demo_repo(directory: Path | None = None) -> Path:

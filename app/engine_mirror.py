@@ -3,72 +3,20 @@
 Pure data and no Textual. State is folded by `orchestration.snapshot_reducer.apply_event`,
 the same function the engine folds its own snapshot with, so the two never drift apart.
 This module adds only what is the screen's business: which regions an event makes stale
-(`REGIONS`), the log line it shows (`log_line`) and the error text of the banner.
+(`event_presentation.regions`), the log line it shows (`log_line`) and the error text of
+the banner.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import Enum, auto
 from typing import Callable
 
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState
 from orch_tui.orchestration.engine.snapshot_reducer import apply_event
 
-from orch_tui.app.event_text import describe, severity
-
-
-class Region(Enum):
-    """A part of the dashboard that is redrawn on its own."""
-
-    BANNER = auto()
-    LANE = auto()
-    """The lane the event names (`event.lane`)."""
-    LANE_DIFF = auto()
-    """That lane's diff (the costly part of a lane)."""
-    ALL_LANES = auto()
-    """Every lane's status line: a batch size (so a lane count) may have changed."""
-    ALL_LANE_DIFFS = auto()
-    """Every lane's diff too: a new batch starts on clean lanes."""
-    RESERVATIONS = auto()
-    MERGES = auto()
-    GRAPH = auto()
-    PROPOSAL = auto()
-    CONFLICT = auto()
-
-
-REGIONS: dict[type[ev.Event], frozenset[Region]] = {
-    ev.EngineStateChanged: frozenset({Region.BANNER}),
-    ev.BatchProposed: frozenset({Region.PROPOSAL, Region.BANNER, Region.ALL_LANES}),
-    ev.BatchApproved: frozenset({Region.PROPOSAL, Region.BANNER, Region.ALL_LANES, Region.ALL_LANE_DIFFS,
-                                 Region.MERGES, Region.CONFLICT}),
-    ev.BatchRejected: frozenset({Region.PROPOSAL, Region.BANNER}),
-    ev.BatchSizeChanged: frozenset({Region.BANNER, Region.ALL_LANES}),
-    ev.ModeChanged: frozenset({Region.BANNER}),
-    ev.LaneStarted: frozenset({Region.LANE, Region.LANE_DIFF, Region.BANNER}),
-    ev.LaneProgress: frozenset({Region.LANE}),
-    ev.LaneStalled: frozenset({Region.LANE, Region.BANNER}),
-    ev.LaneDiff: frozenset({Region.LANE, Region.LANE_DIFF}),
-    ev.LaneAlert: frozenset({Region.LANE, Region.BANNER}),
-    ev.LaneFinished: frozenset({Region.LANE, Region.BANNER}),
-    ev.ReservationsChanged: frozenset({Region.RESERVATIONS}),
-    ev.MergePredicted: frozenset({Region.MERGES}),
-    ev.MergeStarted: frozenset({Region.MERGES, Region.BANNER}),
-    ev.MergeConflict: frozenset({Region.MERGES, Region.BANNER, Region.CONFLICT}),
-    ev.ConflictChanged: frozenset({Region.BANNER, Region.CONFLICT}),
-    ev.MergeCheckFailed: frozenset({Region.MERGES, Region.BANNER}),
-    ev.MergeDone: frozenset({Region.MERGES, Region.BANNER, Region.CONFLICT}),
-    ev.GraphReloaded: frozenset({Region.GRAPH}),
-    ev.ErrorRaised: frozenset({Region.BANNER}),
-    ev.LaneNeedsInput: frozenset({Region.LANE, Region.BANNER}),
-    ev.LaneInputAnswered: frozenset({Region.LANE, Region.BANNER}),
-    ev.LaneEnvironmentReady: frozenset({Region.LANE}),
-    ev.LaneCheckFinished: frozenset({Region.LANE, Region.MERGES}),
-    ev.MergeHeldForCheck: frozenset({Region.MERGES, Region.BANNER}),
-    ev.CheckHoldAnswered: frozenset({Region.MERGES, Region.BANNER}),
-}
-"""What each event makes stale; an event missing here (LogLine) only adds its log line."""
+from orch_tui.app.event_presentation import Region, describe, regions, severity
 
 
 @dataclass
@@ -101,19 +49,19 @@ class EngineMirror:
         return max([self.snapshot.batch_size] + [view.lane for view in self.snapshot.lanes if view.task_id])
 
     def apply(self, event: ev.Event) -> Changes:
-        regions = REGIONS.get(type(event), frozenset())
+        stale = regions(event)
         lanes_before = {view.lane for view in self.snapshot.lanes}
         ends_stall = isinstance(event, ev.LaneProgress) and self._lane_status(event.lane) == "stalled"
         spent_before = _spent(self.snapshot)
         apply_event(self.snapshot, event, clock=self.clock)
-        changes = _changes_for(event, regions)
+        changes = _changes_for(event, stale)
         # The banner lists stalled lanes and shows the batch's usage.
         changes.banner |= ends_stall or _spent(self.snapshot) != spent_before
-        if Region.ALL_LANES in regions:
+        if Region.ALL_LANES in stale:
             # Lanes that are gone are redrawn empty too, so their panels can be removed.
             every = lanes_before | {view.lane for view in self.snapshot.lanes} | set(range(1, self.lane_count + 1))
             changes.lanes |= every
-            if Region.ALL_LANE_DIFFS in regions:
+            if Region.ALL_LANE_DIFFS in stale:
                 changes.diff_lanes |= every
         self._note_error(event)
         line = log_line(event)
@@ -137,15 +85,15 @@ def _spent(snapshot: EngineSnapshot) -> tuple[int, float]:
     return sum(view.tokens for view in snapshot.lanes), sum(view.cost for view in snapshot.lanes)
 
 
-def _changes_for(event: ev.Event, regions: frozenset[Region]) -> Changes:
-    changes = Changes(banner=Region.BANNER in regions, reservations=Region.RESERVATIONS in regions,
-                      merges=Region.MERGES in regions, graph=Region.GRAPH in regions,
-                      proposal=Region.PROPOSAL in regions, conflict=Region.CONFLICT in regions)
-    lane = getattr(event, "lane", None)
+def _changes_for(event: ev.Event, stale: frozenset[Region]) -> Changes:
+    changes = Changes(banner=Region.BANNER in stale, reservations=Region.RESERVATIONS in stale,
+                      merges=Region.MERGES in stale, graph=Region.GRAPH in stale,
+                      proposal=Region.PROPOSAL in stale, conflict=Region.CONFLICT in stale)
+    lane = getattr(event, "lane", None)  # the lane events (LaneStarted, LaneDiff...) have no common base
     if isinstance(lane, int):
-        if Region.LANE in regions:
+        if Region.LANE in stale:
             changes.lanes.add(lane)
-        if Region.LANE_DIFF in regions:
+        if Region.LANE_DIFF in stale:
             changes.diff_lanes.add(lane)
     if isinstance(event, ev.LaneDiff):
         changes.truncated[event.lane] = event.truncated

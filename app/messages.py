@@ -1,6 +1,9 @@
-"""Messages the app passes around: engine events arriving, commands failing, the engine started."""
+"""Messages the app passes around: engine events arriving, commands failing, the engine started.
+(A screen's request for the engine is `engine_requests.ToEngine`.)"""
 
 from __future__ import annotations
+
+import asyncio
 
 from textual.message import Message
 
@@ -24,3 +27,11 @@ class CommandFailed(Message):
 
 class EngineStarted(Message):
     """`engine.start()` returned: the snapshot now holds the graph and recovered state."""
+
+
+class RequestsQueued(Message):
+    """Handled once every request posted to the app before it is in the command queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handled = asyncio.Event()

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 
 from orch_tui.orchestration.events import EventSink, InputAnswer, InputRequest, Mode
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
+from orch_tui.orchestration.conflict_record import Conflict
 from orch_tui.orchestration.model import Reservation, TaskGraph
+from orch_tui.orchestration.proposal import BatchProposal
+from orch_tui.orchestration.transcript_entry import TranscriptEntry
 
 
 class EngineState(StrEnum):
@@ -88,11 +91,11 @@ class EngineSnapshot:
     mode_reason: str = ""
     batch_size: int = 4
     graph: TaskGraph | None = None
-    proposal: Any = None
+    proposal: BatchProposal | None = None
     lanes: list[LaneView] = field(default_factory=list)
     reservations: tuple[Reservation, ...] = ()
     merges: list[MergeView] = field(default_factory=list)
-    conflict: Any = None
+    conflict: Conflict | None = None
     held: HeldMerge | None = None
     checks: dict[str, CheckResult] = field(default_factory=dict)
     """The last lane check of each task, kept across batches (the next approval shows them)."""
@@ -121,5 +124,13 @@ class EngineCommands(Protocol):
                            by: str = "a person") -> None: ...
     def follow_up_refusal(self, lane: int) -> str | None: ...
     async def follow_up(self, lane: int, text: str) -> None: ...
-    async def lane_transcript(self, lane: int) -> tuple[Any, ...]: ...
+    async def lane_transcript(self, lane: int) -> tuple[TranscriptEntry, ...]: ...
     async def answer_check(self, task_id: str, answer: CheckAnswer) -> None: ...
+
+
+@runtime_checkable
+class ManagedEngine(EngineCommands, Protocol):
+    """An engine its front end starts and stops (`orch-tui` does; tests may drive their own)."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...

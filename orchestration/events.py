@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Callable
 
+from orch_tui.orchestration.conflict_record import Conflict
 from orch_tui.orchestration.lane_check import CheckResult
-from orch_tui.orchestration.model import Reservation
+from orch_tui.orchestration.model import Reservation, TaskGraph
+from orch_tui.orchestration.proposal import BatchProposal
 
 
 class Mode(StrEnum):
@@ -47,8 +49,7 @@ class EngineStateChanged(Event):
 
 @dataclass(frozen=True)
 class BatchProposed(Event):
-    proposal: Any
-    """The planner's batch proposal (a plain dataclass)."""
+    proposal: BatchProposal
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class MergeConflict(Event):
     task_id: str
     branch: str
     files: tuple[str, ...]
-    conflict: Any = None
+    conflict: Conflict | None = None
     """The merge queue's conflict record (base/ours/theirs per hunk)."""
 
 
@@ -172,7 +173,7 @@ class MergeConflict(Event):
 class ConflictChanged(Event):
     """A person resolved part of the waiting conflict (or all of it: `conflict` is None)."""
 
-    conflict: Any = None
+    conflict: Conflict | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class MergeDone(Event):
 class GraphReloaded(Event):
     """The Beads graph was read again (a proposal, a finished batch, a change on disk)."""
 
-    graph: Any
+    graph: TaskGraph
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ class ErrorRaised(Event):
 class LogLine(Event):
     text: str
     level: str = "info"
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 # ----- agents that ask (permissions and questions) ------------------------------------------

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
+
+from orch_tui.orchestration.conflict_record import Hunk
 
 from orch_tui.widgets.safe_text import clean
 
@@ -42,7 +42,7 @@ class HunkView(Vertical):
     HunkView .hunk-context { text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    def __init__(self, path: str, hunk: Any, choice: str | None) -> None:
+    def __init__(self, path: str, hunk: Hunk, choice: str | None) -> None:
         super().__init__()
         self.path = path
         self.hunk = hunk
@@ -50,7 +50,7 @@ class HunkView(Vertical):
 
     def compose(self) -> ComposeResult:
         hunk = self.hunk
-        if getattr(hunk, "context_before", ""):
+        if hunk.context_before:
             yield Static(_block(hunk.context_before), classes="hunk-context")
         with Horizontal(classes="hunk-sides"):
             for label, text, style in (("base", hunk.base, "dim"), ("ours (target)", hunk.ours, "green"),
@@ -58,7 +58,7 @@ class HunkView(Vertical):
                 side = Static(_block(text, style), classes="hunk-side")
                 side.border_title = label
                 yield side
-        if getattr(hunk, "context_after", ""):
+        if hunk.context_after:
             yield Static(_block(hunk.context_after), classes="hunk-context")
 
     def on_mount(self) -> None:
@@ -66,7 +66,7 @@ class HunkView(Vertical):
 
     def show_choice(self, choice: str | None) -> None:
         self.choice = choice
-        line = getattr(self.hunk, "start_line", None)
+        line = self.hunk.start_line
         where = f" · line {line}" if line else ""
         self.border_title = f"hunk {self.hunk.index + 1}{where}"
         self.border_subtitle = resolution_label(choice).plain

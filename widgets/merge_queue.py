@@ -17,7 +17,7 @@ STATE_STYLES = {
 }
 
 
-class MergeQueueTable(DataTable):
+class MergeQueueTable(DataTable[str | Text]):
     DEFAULT_CSS = """
     MergeQueueTable { height: 1fr; }
     """

@@ -30,7 +30,7 @@ def time_left(reservation: Reservation, now: float) -> Text:
     return Text(format_elapsed(seconds), "yellow" if seconds < 60 else "")
 
 
-class ReservationTable(DataTable):
+class ReservationTable(DataTable[str | Text]):
     DEFAULT_CSS = """
     ReservationTable { height: 1fr; }
     """

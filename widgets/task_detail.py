@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -50,7 +51,7 @@ class TaskDetail(VerticalScroll):
     TaskDetail > Static { width: 1fr; }
     """
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(Text("select a task", "dim"), id="task-detail-body")
 
     def show_task(self, index: GraphIndex | None, task_id: str | None) -> None:

@@ -105,11 +105,11 @@ class TaskGraphView(Vertical):
         self._rebuild(place)
 
     @property
-    def tree(self) -> Tree[str]:
+    def graph_tree(self) -> Tree[str]:
         return self.query_one("#graph-tree", Tree)
 
     def _rebuild(self, place: tuple[str | None, set[str]] | None = None) -> None:
-        tree = self.tree
+        tree = self.graph_tree
         tree.clear()
         index = self.index
         if index is None or not index.graph.tasks:
@@ -131,7 +131,7 @@ class TaskGraphView(Vertical):
     def _place(self) -> tuple[str | None, set[str]]:
         """The selected task and the expanded nodes (only built nodes are walked)."""
         expanded: set[str] = set()
-        stack = list(self.tree.root.children)
+        stack = list(self.graph_tree.root.children)
         while stack:
             node = stack.pop()
             if node.is_expanded and node.data is not None:
@@ -143,7 +143,7 @@ class TaskGraphView(Vertical):
         """Expand again what was expanded; the node of the selected task, if it is built."""
         selected, expanded = place
         found: TreeNode[str] | None = None
-        stack = list(self.tree.root.children)
+        stack = list(self.graph_tree.root.children)
         while stack:
             node = stack.pop()
             if node.data == selected:
@@ -154,7 +154,7 @@ class TaskGraphView(Vertical):
                 node.expand()
                 stack.extend(node.children)
         if found is not None:
-            _ = self.tree.last_line  # lays out the new lines, so the node knows its line
+            _ = self.graph_tree.last_line  # lays out the new lines, so the node knows its line
         return found
 
     def _rebuild_filtered(self, index: GraphIndex, words: list[str]) -> None:
@@ -166,7 +166,7 @@ class TaskGraphView(Vertical):
             chain = [task_id]
             while (parent := index.parent.get(chain[-1])) is not None:
                 chain.append(parent)
-            node = self.tree.root
+            node = self.graph_tree.root
             for ancestor in reversed(chain):
                 if ancestor not in nodes:
                     nodes[ancestor] = node.add(task_label(index, ancestor, wanted), data=ancestor,
@@ -212,7 +212,7 @@ class TaskGraphView(Vertical):
         event.stop()
         parent = node.parent
         node.remove()
-        self._add_chunk(parent, parent.data if parent is not self.tree.root else None,
+        self._add_chunk(parent, parent.data if parent is not self.graph_tree.root else None,
                         int(node.data.removeprefix(MORE)))
 
     @on(Tree.NodeHighlighted, "#graph-tree")
@@ -230,7 +230,7 @@ class TaskGraphView(Vertical):
     @on(Input.Submitted, "#graph-filter")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.tree.focus()
+        self.graph_tree.focus()
 
     def watch_status_filter(self) -> None:
         if self.is_mounted:
@@ -244,6 +244,6 @@ class TaskGraphView(Vertical):
         self.status_filter = STATUS_FILTERS[(position + 1) % len(STATUS_FILTERS)]
 
     def selected_task_id(self) -> str | None:
-        node = self.tree.cursor_node
+        node = self.graph_tree.cursor_node
         data = node.data if node is not None else None
         return None if data is None or data.startswith(MORE) else data

@@ -18,12 +18,13 @@ import time
 from rich.console import Console
 from rich.text import Text
 
-from orch_tui.app.event_text import describe, severity
+from orch_tui.app.event_presentation import describe, severity
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.engine.core import Engine
 from orch_tui.orchestration.events import Event, InputAnswer, InputRequest, LaneNeedsInput
 from orch_tui.orchestration.agents.input_policy import parse_typed_answer, policy_answer, policy_label
 from orch_tui.orchestration.engine.wiring import build_engine, effective_config, resolve_repo
+from orch_tui.orchestration.proposal import BatchProposal
 
 EXIT_NEEDS_PERSON = 3
 _STYLES = {"info": "", "good": "green", "warning": "yellow", "error": "bold red"}
@@ -162,7 +163,7 @@ async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_bat
                 return 0
             await engine.propose()
             proposal = engine.snapshot().proposal
-            if not proposal.picked:
+            if proposal is None or not proposal.picked:
                 console.print("Nothing is ready to run.")
                 return 0
             if not approve_all:
@@ -177,7 +178,7 @@ async def _drive(engine: Engine, console: Console, *, approve_all: bool, max_bat
         await engine.close()
 
 
-def _show_batch(console: Console, proposal: object) -> None:
+def _show_batch(console: Console, proposal: BatchProposal) -> None:
     for lane, choice in enumerate(proposal.picked, start=1):
         files = ", ".join(choice.files) or "no files declared"
         console.print(_literal(f"  lane {lane}: {choice.task_id} P{choice.priority} {choice.title}"))

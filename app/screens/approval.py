@@ -3,7 +3,7 @@ overlaps and merge conflicts and why each task was chosen. Nothing runs until `a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from rich.text import Text
 from textual import on
@@ -15,8 +15,10 @@ from textual.widgets import DataTable, Footer, Static
 
 from orch_tui.orchestration.commands import EngineSnapshot
 from orch_tui.orchestration.infra.patterns import first_overlap
+from orch_tui.orchestration.proposal import BatchChoice, BatchProposal
 from orch_tui.widgets.merge_queue import check_cell
 from orch_tui.widgets.safe_text import one_line
+from orch_tui.app.engine_requests import ask_engine, Approve, DropTask, Reject, SetBatchSize, SwapTask
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -24,40 +26,32 @@ if TYPE_CHECKING:
 MIN_BATCH, MAX_BATCH = 2, 6
 
 
-def _files(choice: Any) -> tuple[str, ...]:
-    return tuple(getattr(choice, "files", ()) or ())
-
-
-def overlaps(choice: Any, picked: Iterable[Any], snapshot: EngineSnapshot) -> list[str]:
+def overlaps(choice: BatchChoice, picked: Iterable[BatchChoice], snapshot: EngineSnapshot) -> list[str]:
     """Declared files of `choice` that meet another picked task's files or a held reservation."""
     found: list[str] = []
     for other in picked:
         if other is choice:
             continue
-        pair = first_overlap(_files(choice), _files(other))
+        pair = first_overlap(choice.files, other.files)
         if pair:
             found.append(f"{pair[0]} ~ {other.task_id}")
-    mine = {getattr(choice, "task_id", None)}
     for held in snapshot.reservations:
-        if held.exclusive and held.agent not in mine:
-            pair = first_overlap(_files(choice), (held.path_pattern,))
+        if held.exclusive and held.agent != choice.task_id:
+            pair = first_overlap(choice.files, (held.path_pattern,))
             if pair:
                 found.append(f"{pair[0]} reserved by {held.agent}")
     return found
 
 
-def predicted_conflicts(choice: Any, proposal: Any, snapshot: EngineSnapshot) -> list[str]:
+def predicted_conflicts(choice: BatchChoice, proposal: BatchProposal, snapshot: EngineSnapshot) -> list[str]:
     """Merge conflicts predicted for this task: from the planner if it says, else files that
     the merges waiting in the queue are predicted to conflict on."""
-    own = getattr(choice, "predicted_conflicts", None)
-    if own is None:
-        table = getattr(proposal, "predicted_conflicts", None)
-        own = table.get(choice.task_id) if isinstance(table, dict) else None
+    own = proposal.predicted_conflicts.get(choice.task_id)
     if own is not None:
         return list(own)
     pending = [path for merge in snapshot.merges if merge.state != "merged"
                for path in merge.predicted_conflicts]
-    pair = first_overlap(_files(choice), pending) if pending else None
+    pair = first_overlap(choice.files, pending) if pending else None
     return [pair[1]] if pair else []
 
 
@@ -72,7 +66,7 @@ class ApprovalScreen(Screen[None]):
         Binding("escape", "back", "Dashboard", tooltip="Back to the dashboard; the batch waits"),
     ]
 
-    def __init__(self, proposal: Any, snapshot: EngineSnapshot) -> None:
+    def __init__(self, proposal: BatchProposal, snapshot: EngineSnapshot) -> None:
         super().__init__()
         self.proposal = proposal
         self.snapshot = snapshot
@@ -102,11 +96,9 @@ class ApprovalScreen(Screen[None]):
         self.show_proposal(self.proposal, self.snapshot)
         batch.focus()
 
-    def show_proposal(self, proposal: Any, snapshot: EngineSnapshot) -> None:
+    def show_proposal(self, proposal: BatchProposal, snapshot: EngineSnapshot) -> None:
         self.proposal, self.snapshot = proposal, snapshot
-        picked = list(getattr(proposal, "picked", []) or [])
-        left_out = list(getattr(proposal, "left_out", []) or [])
-        size = getattr(proposal, "batch_size", snapshot.batch_size)
+        picked, left_out, size = proposal.picked, proposal.left_out, proposal.batch_size
         title = Text(f" Approve batch · {len(picked)} of {size} lanes", "bold")
         if str(snapshot.mode) == "sequential":
             title.append("  SEQUENTIAL MODE: one task at a time", "bold reverse")
@@ -116,11 +108,11 @@ class ApprovalScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for lane, choice in enumerate(picked, start=1):
-            files = _files(choice)
+            files = choice.files
             meets = overlaps(choice, picked, snapshot)
             conflicts = predicted_conflicts(choice, proposal, snapshot)
             table.add_row(str(lane), Text(one_line(choice.task_id, 30), "cyan"),
-                          f"P{getattr(choice, 'priority', '?')}", Text(one_line(choice.title, 60)),
+                          f"P{choice.priority}", Text(one_line(choice.title, 60)),
                           Text(one_line(", ".join(files), 60) or "none: runs alone", "" if files else "yellow"),
                           Text(one_line("; ".join(meets), 50) or "none", "bold red" if meets else "dim"),
                           Text(one_line(", ".join(conflicts), 50) or "none", "bold red" if conflicts else "dim"),
@@ -132,10 +124,10 @@ class ApprovalScreen(Screen[None]):
         left = self.query_one("#left-out-table", DataTable)
         left.clear()
         for choice in left_out[:200]:
-            left.add_row(Text(one_line(choice.task_id, 30), "cyan"), f"P{getattr(choice, 'priority', '?')}",
-                         Text(one_line(choice.title, 50)), Text(one_line(getattr(choice, "reason", ""), 120), "dim"))
+            left.add_row(Text(one_line(choice.task_id, 30), "cyan"), f"P{choice.priority}",
+                         Text(one_line(choice.title, 50)), Text(one_line(choice.reason, 120), "dim"))
         hint = Text()
-        cycles = list(getattr(proposal, "cycles", []) or [])
+        cycles = proposal.cycles
         if cycles:
             hint.append("dependency cycles: " + "; ".join(" → ".join(c) for c in cycles[:3]) + "  ", "bold red")
         if not picked:
@@ -152,13 +144,13 @@ class ApprovalScreen(Screen[None]):
     @on(DataTable.RowHighlighted, "#batch-table")
     def _show_reason(self, event: DataTable.RowHighlighted | None = None) -> None:
         task_id = self.selected_task()
-        picked = {c.task_id: c for c in getattr(self.proposal, "picked", []) or []}
+        picked = {c.task_id: c for c in self.proposal.picked}
         choice = picked.get(task_id) if task_id else None
         text = Text()
         if choice is not None:
             text.append(f"why {choice.task_id}: ", "bold")
-            text.append(one_line(getattr(choice, "reason", "") or "no reason given", 300))
-            if track := getattr(choice, "track_id", None):
+            text.append(one_line(choice.reason or "no reason given", 300))
+            if track := choice.track_id:
                 text.append(f"  (track {track})", "dim")
             check = self.snapshot.checks.get(choice.task_id)
             if check is not None and not check.passed:
@@ -169,23 +161,23 @@ class ApprovalScreen(Screen[None]):
 
     # ----- actions ------------------------------------------------------------------------
     def action_approve(self) -> None:
-        if not getattr(self.proposal, "picked", None):
+        if not self.proposal.picked:
             self.notify("The batch is empty: nothing to approve.", severity="warning")
             return
-        self.orch.send("approve")
+        ask_engine(self, Approve())
 
     def action_drop(self) -> None:
         if task_id := self.selected_task():
-            self.orch.send("drop_task", task_id)
+            ask_engine(self, DropTask(task_id))
 
     def action_swap(self) -> None:
         if task_id := self.selected_task():
-            self.orch.send("swap_task", task_id)
+            ask_engine(self, SwapTask(task_id))
 
     def _resize(self, step: int) -> None:
-        size = getattr(self.proposal, "batch_size", self.snapshot.batch_size) + step
+        size = self.proposal.batch_size + step
         if MIN_BATCH <= size <= MAX_BATCH:
-            self.orch.send("set_batch_size", size)
+            ask_engine(self, SetBatchSize(size))
         else:
             self.notify(f"Batch size stays between {MIN_BATCH} and {MAX_BATCH}.", severity="warning")
 
@@ -196,7 +188,7 @@ class ApprovalScreen(Screen[None]):
         self._resize(-1)
 
     def action_reject(self) -> None:
-        self.orch.send("reject", "rejected by a person")
+        ask_engine(self, Reject("rejected by a person"))
 
     def action_back(self) -> None:
         self.dismiss()

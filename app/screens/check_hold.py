@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 from orch_tui.orchestration.commands import HeldMerge
 from orch_tui.orchestration.lane_check import CheckAnswer
 from orch_tui.widgets.safe_text import clean, one_line
+from orch_tui.app.engine_requests import ask_engine, AnswerCheck
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -82,7 +83,7 @@ class CheckHoldScreen(ModalScreen[None]):
         self.query_one("#check-tail", Static).update(Text(clean(check.output_tail) or "(no output)"))
 
     def action_answer(self, answer: str) -> None:
-        self.orch.send("answer_check", self.held.task_id, CheckAnswer(answer))
+        ask_engine(self, AnswerCheck(self.held.task_id, CheckAnswer(answer)))
         self.dismiss()
 
     def action_back(self) -> None:

@@ -9,7 +9,7 @@ import re
 import shlex
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -21,8 +21,10 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from orch_tui.orchestration.commands import HunkChoice
+from orch_tui.orchestration.conflict_record import Conflict, ConflictFile
 from orch_tui.widgets.conflict_hunk import HunkView
 from orch_tui.widgets.safe_text import one_line
+from orch_tui.app.engine_requests import ask_engine, AbortMerge, ContinueMerge, ResolveFile, ResolveHunk, WriteResolution
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -30,11 +32,10 @@ if TYPE_CHECKING:
 _MARKERS = re.compile(r"^(<{7}|>{7})", re.MULTILINE)
 
 
-def file_resolved(record: Any, chosen: dict[int, str], whole: str | None) -> bool:
-    if whole is not None or getattr(record, "resolution", None) is not None:
+def file_resolved(record: ConflictFile, chosen: dict[int, str], whole: str | None) -> bool:
+    if whole is not None or record.resolution is not None:
         return True
-    hunks = list(getattr(record, "hunks", []) or [])
-    return bool(hunks) and all(chosen.get(h.index) or h.resolution for h in hunks)
+    return bool(record.hunks) and all(chosen.get(h.index) or h.resolution for h in record.hunks)
 
 
 def default_editor(argv: list[str]) -> int:
@@ -57,7 +58,7 @@ class ConflictScreen(Screen[None]):
         Binding("escape", "back", "Back", tooltip="Back to the dashboard; the merge keeps waiting"),
     ]
 
-    def __init__(self, conflict: Any) -> None:
+    def __init__(self, conflict: Conflict) -> None:
         super().__init__()
         self.conflict = conflict
         self.hunk_choices: dict[str, dict[int, str]] = {}
@@ -71,8 +72,8 @@ class ConflictScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     @property
-    def files(self) -> list[Any]:
-        return list(getattr(self.conflict, "files", []) or [])
+    def files(self) -> list[ConflictFile]:
+        return self.conflict.files
 
     def compose(self) -> ComposeResult:
         yield Static(id="conflict-title")
@@ -89,7 +90,7 @@ class ConflictScreen(Screen[None]):
         self.query_one("#conflict-files").focus()
 
     # ----- drawing ------------------------------------------------------------------------
-    def show_conflict(self, conflict: Any) -> None:
+    def show_conflict(self, conflict: Conflict) -> None:
         self.conflict = conflict
         for record in self.files:  # the engine's record wins over what we assumed
             confirmed = {h.index for h in record.hunks if h.resolution}
@@ -104,9 +105,8 @@ class ConflictScreen(Screen[None]):
         self._draw_hunks()
 
     def _draw_title(self) -> None:
-        task = getattr(self.conflict, "task_id", None) or "?"
-        branch = getattr(self.conflict, "branch", "")
-        target = getattr(self.conflict, "target", "")
+        task = self.conflict.task_id or "?"
+        branch, target = self.conflict.branch, self.conflict.target
         title = Text(" Merge conflict: ", "bold")
         title.append(one_line(f"{task} ({branch})", 80), "cyan")
         if target:
@@ -123,8 +123,8 @@ class ConflictScreen(Screen[None]):
             done = self._resolved(record)
             label = Text("✓ " if done else "✗ ", "green" if done else "red")
             label.append(one_line(record.path, 60))
-            hunks = len(getattr(record, "hunks", []) or [])
-            label.append(f"  {getattr(record, 'kind', '')} · {hunks} hunk{'s' if hunks != 1 else ''}", "dim")
+            hunks = len(record.hunks)
+            label.append(f"  {record.kind} · {hunks} hunk{'s' if hunks != 1 else ''}", "dim")
             options.add_option(Option(label))
         if self.files:
             options.highlighted = self.selected_file
@@ -137,12 +137,12 @@ class ConflictScreen(Screen[None]):
             return
         container.border_title = one_line(record.path, 80)
         whole = self.file_choices.get(record.path) or record.resolution
-        notes = [one_line(m, 200) for m in getattr(record, "messages", []) or []]
+        notes = [one_line(m, 200) for m in record.messages]
         if whole is not None:
             notes.insert(0, f"whole file: {whole}")
         if not record.hunks:
             notes.append(f"{record.kind}: no text hunks; take ours (O) or theirs (T) for the file, or edit it (e)")
-        widgets: list[Any] = [Static(Text("\n".join(notes), "bold" if whole else "yellow"))] if notes else []
+        widgets: list[Static | HunkView] = [Static(Text("\n".join(notes), "bold" if whole else "yellow"))] if notes else []
         chosen = self.hunk_choices.get(record.path, {})
         for hunk in record.hunks:
             widgets.append(HunkView(record.path, hunk, whole or chosen.get(hunk.index) or hunk.resolution))
@@ -158,11 +158,11 @@ class ConflictScreen(Screen[None]):
             views[self.selected_hunk].scroll_visible(animate=False)
 
     # ----- state --------------------------------------------------------------------------
-    def current_file(self) -> Any | None:
+    def current_file(self) -> ConflictFile | None:
         files = self.files
         return files[self.selected_file] if 0 <= self.selected_file < len(files) else None
 
-    def _resolved(self, record: Any) -> bool:
+    def _resolved(self, record: ConflictFile) -> bool:
         return file_resolved(record, self.hunk_choices.get(record.path, {}), self.file_choices.get(record.path))
 
     def unresolved(self) -> list[str]:
@@ -184,7 +184,7 @@ class ConflictScreen(Screen[None]):
             self.notify(f"{record.path} has no text hunks: choose for the whole file (O / T).", markup=False)
             return
         hunk = record.hunks[self.selected_hunk]
-        self.orch.send("resolve_hunk", record.path, hunk.index, HunkChoice(choice))
+        ask_engine(self, ResolveHunk(record.path, hunk.index, HunkChoice(choice)))
         self.hunk_choices.setdefault(record.path, {})[hunk.index] = choice
         self._after_choice(record, advance=True)
 
@@ -192,11 +192,11 @@ class ConflictScreen(Screen[None]):
         record = self.current_file()
         if record is None:
             return
-        self.orch.send("resolve_file", record.path, HunkChoice(choice))
+        ask_engine(self, ResolveFile(record.path, HunkChoice(choice)))
         self.file_choices[record.path] = choice
         self._after_choice(record, advance=False)
 
-    def _after_choice(self, record: Any, advance: bool) -> None:
+    def _after_choice(self, record: ConflictFile, advance: bool) -> None:
         chosen = self.hunk_choices.get(record.path, {})
         if advance:  # move to the next undecided hunk of this file
             for position, hunk in enumerate(record.hunks):
@@ -224,10 +224,10 @@ class ConflictScreen(Screen[None]):
         if left:
             self.notify(f"Resolve every hunk first: {', '.join(left)} still in conflict.", severity="warning", markup=False)
             return
-        self.orch.send("continue_merge")
+        ask_engine(self, ContinueMerge())
 
     def action_abort(self) -> None:
-        self.orch.send("abort_merge")
+        ask_engine(self, AbortMerge())
 
     def action_back(self) -> None:
         self.dismiss()
@@ -236,7 +236,7 @@ class ConflictScreen(Screen[None]):
         record = self.current_file()
         if record is None:
             return
-        worktree = getattr(self.conflict, "worktree", None)
+        worktree = self.conflict.worktree
         if not worktree:
             self.notify("The engine did not say where the merge worktree is; cannot open an editor.",
                         severity="error")
@@ -258,7 +258,7 @@ class ConflictScreen(Screen[None]):
             return
         self._after_editor(record, target, status)
 
-    def _after_editor(self, record: Any, target: Path, status: int) -> None:
+    def _after_editor(self, record: ConflictFile, target: Path, status: int) -> None:
         if status != 0:
             self.notify(f"The editor exited with status {status}; nothing changed.", severity="warning")
             return
@@ -267,6 +267,6 @@ class ConflictScreen(Screen[None]):
             self.notify(f"{record.path} still has conflict markers: edit again or choose per hunk.",
                         severity="warning", markup=False)
             return
-        self.orch.send("write_resolution", record.path, content)
+        ask_engine(self, WriteResolution(record.path, content))
         self.file_choices[record.path] = "custom"
         self._after_choice(record, advance=False)

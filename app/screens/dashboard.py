@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -29,6 +30,7 @@ from orch_tui.app.screens.confirm import ConfirmScreen
 from orch_tui.app.screens.input_request import InputRequestScreen, waiting_requests
 from orch_tui.app.screens.lane_detail import LaneDetailScreen
 from orch_tui.app.screens.merge_stopped import MergeStoppedScreen
+from orch_tui.app.engine_requests import ask_engine, AbortLane, AbortMerge, ContinueMerge, Pause, Propose, RetryTask
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -201,7 +203,7 @@ class DashboardScreen(Screen[None]):
 
     # ----- actions ------------------------------------------------------------------------
     def action_propose(self) -> None:
-        self.orch.send("propose")
+        ask_engine(self, Propose())
 
     def action_review(self) -> None:
         if self.orch.mirror.snapshot.proposal is None:
@@ -218,9 +220,9 @@ class DashboardScreen(Screen[None]):
         elif stopped is not None:
             def answered(answer: str | None) -> None:
                 if answer == "continue":
-                    self.orch.send("continue_merge")
+                    ask_engine(self, ContinueMerge())
                 elif answer == "abort":
-                    self.orch.send("abort_merge")
+                    ask_engine(self, AbortMerge())
             self.app.push_screen(MergeStoppedScreen(stopped), answered)
         else:
             self.notify("No merge is waiting for you.")
@@ -256,7 +258,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(TaskGraphView).action_cycle_status()
 
     def action_pause(self) -> None:
-        self.orch.send("pause")
+        ask_engine(self, Pause())
 
     def action_abort_lane(self) -> None:
         view = self._lane_for_key(running=True)
@@ -268,7 +270,7 @@ class DashboardScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.orch.send("abort_lane", view.lane)
+                ask_engine(self, AbortLane(view.lane))
                 self.log_line(f"aborting lane {view.lane} ({view.task_id})", "warning")
 
         self.app.push_screen(ConfirmScreen(f"abort lane {view.lane}?", question), answered)
@@ -277,7 +279,7 @@ class DashboardScreen(Screen[None]):
         view = self._lane_for_key(running=False)
         if view is None or view.task_id is None:
             return
-        self.orch.send("retry_task", view.task_id)
+        ask_engine(self, RetryTask(view.task_id))
         self.notify(f"{view.task_id} will be proposed first in the next batch: press p to propose it.", markup=False)
 
     # ----- which lane a key means -----------------------------------------------------------
@@ -306,7 +308,7 @@ class DashboardScreen(Screen[None]):
         return found
 
     def _focused_lane(self) -> int | None:
-        node = self.app.focused
+        node: DOMNode | None = self.app.focused
         while node is not None and not isinstance(node, LanePanel):
             node = node.parent
         return node.lane if isinstance(node, LanePanel) else None

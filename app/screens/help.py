@@ -6,6 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
@@ -25,7 +26,7 @@ def key_table(title: str, bindings: list[Binding]) -> Table:
     return table
 
 
-def _own_bindings(node: object) -> list[Binding]:
+def _own_bindings(node: DOMNode) -> list[Binding]:
     """The bindings the class itself declares (not Textual's inherited focus/copy keys)."""
     return [b for b in type(node).BINDINGS if isinstance(b, Binding)]
 
@@ -38,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
         border: thick $accent; background: $surface; padding: 1 2; }
     """
 
-    def __init__(self, under: Screen) -> None:
+    def __init__(self, under: Screen[object]) -> None:
         super().__init__()
         self.under = under
 

@@ -23,6 +23,7 @@ from orch_tui.orchestration.commands import EngineSnapshot, LaneView
 from orch_tui.orchestration.events import InputAnswer, InputKind, InputRequest, Reply
 from orch_tui.widgets.lane import format_elapsed
 from orch_tui.widgets.safe_text import clean, one_line
+from orch_tui.app.engine_requests import ask_engine, AnswerInput
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -232,7 +233,7 @@ class InputRequestScreen(ModalScreen[None]):
     def _send(self, answer: InputAnswer) -> None:
         assert self.current is not None
         view, request = self.current
-        self.orch.send("answer_input", view.lane, request.id, answer)
+        ask_engine(self, AnswerInput(view.lane, request.id, answer))
         self.answered.add(request.id)
         self.current = None
         self.requests_changed()

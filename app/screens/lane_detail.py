@@ -20,6 +20,7 @@ from orch_tui.widgets.file_diffs import FileDiffs
 from orch_tui.widgets.lane import format_elapsed
 from orch_tui.widgets.safe_text import one_line
 from orch_tui.widgets.transcript_view import TranscriptView
+from orch_tui.app.engine_requests import ask_engine, FollowUp
 
 if TYPE_CHECKING:
     from orch_tui.app.app import OrchApp
@@ -137,7 +138,7 @@ class LaneDetailScreen(Screen[None]):
         if not text:
             self.notify("Type the message first (Esc cancels).", severity="warning")
             return
-        self.orch.send("follow_up", self.lane, text)
+        ask_engine(self, FollowUp(self.lane, text))
         message.input.value = ""
         self.query_one(TabbedContent).active = "transcript"
         self._stop_writing()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,32 @@ def changed_files(worktree: Path, base_commit: str) -> tuple[str, ...]:
     return tuple(sorted(set(names)))
 
 
+class LastSignOfLife:
+    """What the agent last did and when, so a timeout says where it got stuck and what to do."""
+
+    def __init__(self) -> None:
+        self.action = ""
+        self.at: float | None = None
+
+    def saw(self, event: Event) -> None:
+        self.at = time.monotonic()
+        if isinstance(event, LaneProgress) and event.action:
+            self.action = event.action
+
+    def describe(self, timeout: float) -> str:
+        """Where the agent was when `timeout` ran out, and what to do about it."""
+        if self.at is None:
+            return ("; it never said anything: see the lane's log, check its model server, or raise "
+                    "agent_timeout_seconds if it needs longer to start")
+        silent = time.monotonic() - self.at
+        said = f"; its last sign of life was {silent:.0f} s before" + (f": {self.action}" if self.action else "")
+        if silent < timeout / 2:
+            return f"{said}. It was still working: raise agent_timeout_seconds if the task needs longer"
+        return (f"{said}. An agent silent that long is usually waiting on its model server (down, or "
+                "stopped in the middle of a reply): check it, or raise agent_timeout_seconds if the task "
+                "needs longer")
+
+
 class RunnerBase:
     """Timeout, abort and bookkeeping around a runner's `_execute` coroutine.
 
@@ -196,9 +223,11 @@ class RunnerBase:
         sink(LaneProgress(request.lane, request.task.id, "starting"))
         over_budget: list[str] = []
         budget = Budget(request.max_tokens, request.max_cost)
+        last_sign = LastSignOfLife()
 
         def watched(event: Event) -> None:
             sink(event)
+            last_sign.saw(event)
             if isinstance(event, LaneProgress) and not over_budget:
                 why = budget.exceeded(event.tokens or 0, event.cost or 0.0)
                 if why:  # stopped like an abort: the agent ends, its work is committed
@@ -210,7 +239,7 @@ class RunnerBase:
                 outcome, reason = await self._execute(request, watched, log)
         except TimeoutError:
             outcome = LaneOutcome.TIMED_OUT
-            reason = f"no result within {request.timeout:g} s; the agent was stopped"
+            reason = f"no result within {request.timeout:g} s; the agent was stopped{last_sign.describe(request.timeout)}"
         except asyncio.CancelledError:
             current.uncancel()
             outcome, reason = LaneOutcome.ABORTED, over_budget[0] if over_budget else "aborted; the agent was stopped"

@@ -35,6 +35,7 @@ from orch_tui.orchestration.events import (EventSink, InputKind, InputQuestion, 
                       LaneNeedsInput, LaneOutcome, LaneProgress, Reply)
 from orch_tui.orchestration.agents.transcript import error_text, short_path
 from orch_tui.orchestration.agents.base import LaneLog
+from orch_tui.orchestration.infra.json_shapes import member_dict
 
 
 def _strings(value: Any) -> list[str]:
@@ -45,7 +46,7 @@ def permission_request(properties: dict[str, Any], worktree: Path,
                        now: float | None = None) -> InputRequest:
     """A `permission.asked` event's properties as an InputRequest."""
     permission = str(properties.get("permission") or "tool")
-    metadata = properties.get("metadata") if isinstance(properties.get("metadata"), dict) else {}
+    metadata = member_dict(properties, "metadata")
     patterns = _strings(properties.get("patterns"))
     if permission == "bash" and metadata.get("command"):
         text = f"run: {metadata['command']}"
@@ -187,7 +188,7 @@ class OpenCodeVerdict:
         """`permission.replied`, `question.replied` or `question.rejected` from the server."""
         request_id = str(properties.get("requestID", ""))
         if kind == "permission.replied":
-            reply = Reply(properties.get("reply")) if properties.get("reply") in set(Reply) else Reply.ONCE
+            reply = Reply(str(properties.get("reply"))) if properties.get("reply") in set(Reply) else Reply.ONCE
             words = "rejected" if reply is Reply.REJECT else f"allowed {reply.value}"
             self.on_input_answered(request_id, reply, words, "another OpenCode client")
         elif kind == "question.replied":

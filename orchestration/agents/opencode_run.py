@@ -19,6 +19,7 @@ from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase
 from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict
 from orch_tui.orchestration.agents.opencode_server import OPENCODE_ENV_DEFAULTS
 from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
+from orch_tui.orchestration.infra.json_shapes import member_dict
 
 
 class OpenCodeRunRunner(RunnerBase):
@@ -81,7 +82,7 @@ class OpenCodeRunRunner(RunnerBase):
             log.add(line)
             return
         kind = event.get("type")
-        part = event.get("part") if isinstance(event.get("part"), dict) else {}
+        part = member_dict(event, "part")
         if kind in ("tool_use", "step_start", "step_finish"):
             verdict.on_part(part)
         elif kind == "text":

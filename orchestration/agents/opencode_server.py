@@ -33,6 +33,7 @@ import json
 import re
 import secrets
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -45,6 +46,7 @@ from orch_tui.orchestration.agents.transcript import TranscriptEntry, from_openc
 from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
 from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict, permission_request, question_request
 from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
+from orch_tui.orchestration.infra.waiting import wait_at_most
 
 OPENCODE_ENV_DEFAULTS = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_SHARE": "1"}
 """Set for every OpenCode child (overridable); tests add their own isolation on top."""
@@ -55,6 +57,23 @@ _RECONCILE = {"type": "orch.reconcile", "properties": {}}
 RECONCILE_SECONDS = 15.0
 """A session that sent nothing for this long is asked about (the stream may have gone quiet)."""
 SERVER_USER = "opencode"
+SERVER_EXIT_GRACE_SECONDS = 2.0
+"""How long a refused connection waits to see whether the server process is exiting."""
+
+
+def server_exit_reason(status: int | None, last_output: list[str]) -> str:
+    """Why a lane ended when `opencode serve` died under it, and what to do."""
+    if status is not None and status < 0:
+        try:
+            how = f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            how = f"killed by signal {-status}"
+    else:
+        how = "status unknown" if status is None else f"status {status}"
+    said = f"; its last output: {' | '.join(last_output)}" if last_output else ""
+    return (f"the OpenCode server (opencode serve) exited ({how}) while this lane's agent worked{said}. "
+            "The work so far stays on the lane's branch; retry the task (a new server starts for the next "
+            "lane); if it keeps exiting, run `orch-tui doctor` and look at OpenCode's own log")
 
 
 def split_model(model: str | None) -> dict[str, str] | None:
@@ -111,8 +130,23 @@ class OpenCodeServerRunner(RunnerBase):
         async with self._start_lock:
             if self._process is not None and self._process.returncode is None:
                 return
+            if self._process is not None:  # it died: its lanes hear it (if _watch_exit has not told them yet)
+                self._tell_sessions_server_exited(self._process.returncode)
             await self._teardown()  # a server that died: drop its listeners before a new one
             await self._spawn()
+
+    async def _server_died(self) -> bool:
+        """After a refused connection: whether the server process has ended (it may take a
+        moment for its exit to be seen)."""
+        process = self._process
+        return process is None or await wait_at_most(asyncio.shield(process.wait()), SERVER_EXIT_GRACE_SECONDS)
+
+    def _tell_sessions_server_exited(self, status: int | None) -> None:
+        why = server_exit_reason(status, self.server_log.tail(3))
+        exited = {"type": _SERVER_EXITED["type"], "properties": {"why": why}}
+        self.server_log.add(f"[orch] {why}")
+        for queue in list(self._sessions.values()):
+            queue.put_nowait(exited)
 
     async def _spawn(self) -> None:
         self._cwd = Path(tempfile.mkdtemp(prefix="orch-tui-opencode-"))
@@ -160,18 +194,19 @@ class OpenCodeServerRunner(RunnerBase):
 
     async def _watch_exit(self) -> None:
         assert self._process is not None
-        await self._process.wait()
-        for queue in list(self._sessions.values()):
-            queue.put_nowait(_SERVER_EXITED)
+        self._tell_sessions_server_exited(await self._process.wait())
 
     async def _listen(self) -> None:
         """Follow the global event stream, reconnecting while the server lives."""
         assert self._client is not None and self._process is not None
         connections = 0
+        cut = ""
         while self._process.returncode is None:
             if connections:  # a reconnect: what happened meanwhile is asked of the server
+                self.server_log.add(f"[orch] event stream {cut}; reconnecting")
+                reconnect = {"type": _RECONCILE["type"], "properties": {"cut": cut}}
                 for queue in list(self._sessions.values()):
-                    queue.put_nowait(_RECONCILE)
+                    queue.put_nowait(reconnect)
             connections += 1
             try:
                 async with self._client.stream("GET", "/global/event",
@@ -179,8 +214,9 @@ class OpenCodeServerRunner(RunnerBase):
                     async for line in response.aiter_lines():
                         if line.startswith("data:"):
                             self._dispatch(line[5:])
-            except (httpx.HTTPError, OSError):
-                pass
+                cut = "ended by the server"
+            except (httpx.HTTPError, OSError) as error:  # said at the reconnect, in every lane
+                cut = f"cut ({type(error).__name__}: {error})"[:200]
             await asyncio.sleep(0.2)
 
     def _dispatch(self, data: str) -> None:
@@ -227,16 +263,13 @@ class OpenCodeServerRunner(RunnerBase):
     # -- one lane ------------------------------------------------------------------------
     async def _execute(self, request: AgentRequest, sink: EventSink,
                        log: LaneLog) -> tuple[LaneOutcome, str]:
-        await self.start()
-        assert self._client is not None
         params = {"directory": str(request.worktree)}
         title = f"{request.task.id}: {request.task.title}"[:120]
         try:
-            created = await self._client.post("/session", params=params, json={"title": title})
-            created.raise_for_status()
-            session_id = str(created.json()["id"])
-        except (httpx.HTTPError, KeyError, ValueError) as error:
-            return LaneOutcome.FAILED, f"opencode server refused a new session: {error}"
+            session_id = await self._open_session(params, title)
+        except OrchError as error:
+            return LaneOutcome.FAILED, str(error)
+        assert self._client is not None
         log.add(f"session {session_id} in {request.worktree}")
         self._lane_sessions[request.lane] = (session_id, params)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -260,6 +293,22 @@ class OpenCodeServerRunner(RunnerBase):
                 self._asks.pop(request_id, None)
         files = await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
         return verdict.judge(files)
+
+    async def _open_session(self, params: dict[str, str], title: str) -> str:
+        """A new session on a running server; a server found dead is replaced once."""
+        for attempt in (1, 2):
+            await self.start()
+            assert self._client is not None
+            try:
+                created = await self._client.post("/session", params=params, json={"title": title})
+                created.raise_for_status()
+                return str(created.json()["id"])
+            except httpx.TransportError as error:
+                if attempt == 2 or not await self._server_died():
+                    raise OrchError(f"opencode server refused a new session: {type(error).__name__}: {error}") from None
+            except (httpx.HTTPError, KeyError, ValueError) as error:
+                raise OrchError(f"opencode server refused a new session: {type(error).__name__}: {error}") from None
+        raise AssertionError("unreachable")
 
     async def _prompt(self, session_id: str, params: dict[str, str], text: str) -> str | None:
         assert self._client is not None
@@ -289,8 +338,11 @@ class OpenCodeServerRunner(RunnerBase):
             kind = payload.get("type")
             properties = payload.get("properties") or {}
             if kind == _SERVER_EXITED["type"]:
-                return "the opencode server exited"
+                return str(properties.get("why") or server_exit_reason(None, []))
             if kind == _RECONCILE["type"]:
+                if properties.get("cut"):
+                    verdict.progress("busy", f"OpenCode's event stream {properties['cut']}; reconnected, "
+                                             "asking the server what was missed")
                 if await self._reconcile(session, verdict, worktree):
                     verdict.progress("idle")
                     return None
@@ -376,6 +428,7 @@ class OpenCodeServerRunner(RunnerBase):
             raise OrchError(f"lane {lane}: its agent is not waiting on request {request_id} "
                             "(already answered, or the lane ended)")
         assert self._client is not None
+        body: dict[str, Any] | None
         if request.kind is InputKind.PERMISSION:
             if answer.reply is Reply.ANSWER:
                 raise OrchError(f"lane {lane}: a permission takes once, always or reject, not a typed answer")

@@ -7,23 +7,14 @@ OpenCode's server gives the whole session (`GET /session/{id}/message`: a list o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
+from orch_tui.orchestration.infra.json_shapes import member_dict
+
+from orch_tui.orchestration.transcript_entry import TranscriptEntry as TranscriptEntry
 
 ENTRY_CHARS = 4000
 """Of one entry's text (a tool's output can be huge); the rest is cut with a note."""
-
-
-@dataclass(frozen=True)
-class TranscriptEntry:
-    kind: str
-    """user, assistant, tool, error or output (a line a non-OpenCode agent printed)."""
-    text: str
-    title: str = ""
-    """For a tool call: the tool and what it worked on (`bash ls`, `edit src/a.py`)."""
-    state: str = ""
-    """For a tool call: pending, running, completed or error."""
 
 
 def _cut(text: str) -> str:
@@ -43,7 +34,7 @@ def short_path(path: str, worktree: Path | None) -> str:
 def error_text(error: Any) -> str:
     """OpenCode errors are `{name, data: {message}}` objects or plain strings."""
     if isinstance(error, dict):
-        data = error.get("data") if isinstance(error.get("data"), dict) else {}
+        data = member_dict(error, "data")
         return str(data.get("message") or error.get("message") or error.get("name") or error)
     return str(error)
 
@@ -53,7 +44,7 @@ def from_opencode_messages(messages: Iterable[Any], worktree: Path | None = None
     for message in messages:
         if not isinstance(message, dict):
             continue
-        info = message.get("info") if isinstance(message.get("info"), dict) else {}
+        info = member_dict(message, "info")
         role = "user" if info.get("role") == "user" else "assistant"
         for part in message.get("parts") or []:
             if not isinstance(part, dict):
@@ -62,8 +53,8 @@ def from_opencode_messages(messages: Iterable[Any], worktree: Path | None = None
             if kind == "text" and str(part.get("text") or "").strip() and not part.get("synthetic"):
                 entries.append(TranscriptEntry(role, _cut(str(part["text"]))))
             elif kind == "tool":
-                state = part.get("state") if isinstance(part.get("state"), dict) else {}
-                inputs = state.get("input") if isinstance(state.get("input"), dict) else {}
+                state = member_dict(part, "state")
+                inputs = member_dict(state, "input")
                 subject = str(inputs.get("filePath") or inputs.get("command") or inputs.get("pattern") or "")
                 title = f"{part.get('tool', 'tool')} {short_path(subject, worktree)}".strip()
                 status = str(state.get("status") or "")

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.infra.repo_paths import state_dir
@@ -57,9 +57,10 @@ class InstanceLock:
             fcntl.flock(stream, fcntl.LOCK_UN)
             return False
 
-    def holder(self) -> dict | None:
+    def holder(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8") or "null")
+            found = json.loads(self.path.read_text(encoding="utf-8") or "null")
+            return found if isinstance(found, dict) else None
         except (OSError, json.JSONDecodeError):
             return None
 

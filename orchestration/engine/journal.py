@@ -52,7 +52,7 @@ class MergeRecord:
     """The person's answer to a failed check (merge, retry, drop); None while unanswered."""
 
     def held_for_check(self) -> bool:
-        return bool(self.check) and not self.check.get("passed") and self.check_answer is None
+        return self.check is not None and bool(self.check) and not self.check.get("passed") and self.check_answer is None
 
 
 @dataclass

@@ -7,7 +7,7 @@ checkout-update record), Beads (task status) and Agent Mail (reservations). A ki
 fall between any two writes, so every write that spans stores happens in this order, and
 the start-up step named after each gap puts things right:
 
-Running a task (engine `_run_lane`, `_lane_body`, `_finish_lane`)
+Running a task (engine/lanes.py `_run_lane`, `_lane_body`, `_finish_lane`)
   1. journal: lane record `dispatching`
   2. git: lane worktree on `orch/<id>` at the base; Agent Mail: the task's files claimed
   3. journal: lane record `running` (worktree path)
@@ -20,7 +20,7 @@ Running a task (engine `_run_lane`, `_lane_body`, `_finish_lane`)
   committed whatever the agent left). Killed before 7: the reservation manager releases
   what our lane agents hold for no running lane when it connects.
 
-Merging a task (engine `_merge_one`/`_merge_series`, merge.py)
+Merging a task (engine/merges.py `_merge_one`/`_merge_series`, merging/queue.py)
   1. journal: merge `merging`
   2. git: the merge commit, unreferenced, then the queue's state file (`advancing`)
   3. checkout-update record (only when the target is checked out), then the target moves
@@ -56,7 +56,7 @@ import re
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from orch_tui.orchestration.engine.parts import EngineParts
 
 from orch_tui.orchestration.tracker.beads_jsonl import directory_lock
 from orch_tui.orchestration.infra.git_exec import run_git
@@ -70,7 +70,7 @@ _FINISHED = "committed"
 _OUR_ASSIGNEE = re.compile(r"lane-\d+")
 
 
-def repair_at_start(parts: Any) -> list[str]:
+def repair_at_start(parts: EngineParts) -> list[str]:
     """What a killed orchestrator left in git and in files, put right before anything else
     runs git: the merge queue's (locks, the person's checkout) and the tracker's."""
     return [*parts.merges.recover(), *remove_interrupted_tracker_writes(parts.repo)]
@@ -115,7 +115,7 @@ def stop_leftover_agents(directory: Path) -> list[int]:
     return killed
 
 
-def resume_plan(parts: Any, saved: JournalState) -> ResumePlan:
+def resume_plan(parts: EngineParts, saved: JournalState) -> ResumePlan:
     """Lanes to rerun and merges to settle. Blocking (git, Beads): run it in a thread.
 
     Interrupted lane records stay in the journal (the rerun appends a newer one), so a
@@ -153,7 +153,7 @@ def live_tasks(plan: ResumePlan, saved: JournalState | None) -> set[str]:
 
 
 # ----- merges: the journal against git ----------------------------------------------------
-def settle_merges(parts: Any, saved: JournalState) -> list[str]:
+def settle_merges(parts: EngineParts, saved: JournalState) -> list[str]:
     """Make the journal's merges agree with git and Beads (see the module docstring)."""
     messages: list[str] = []
     for merge in saved.merges:
@@ -164,7 +164,7 @@ def settle_merges(parts: Any, saved: JournalState) -> list[str]:
     return messages
 
 
-def close_merged(parts: Any, task_id: str, commit: str | None) -> list[str]:
+def close_merged(parts: EngineParts, task_id: str, commit: str | None) -> list[str]:
     """Close a merged task in Beads unless it already is (idempotent)."""
     task = parts.store.load().tasks.get(task_id)
     if task is None or task.status == "closed":
@@ -175,7 +175,7 @@ def close_merged(parts: Any, task_id: str, commit: str | None) -> list[str]:
             "closed in Beads: closed now"]
 
 
-def _settle_lost_branch(parts: Any, saved: JournalState, merge: MergeRecord) -> list[str]:
+def _settle_lost_branch(parts: EngineParts, saved: JournalState, merge: MergeRecord) -> list[str]:
     """A finished task whose branch git no longer has: find its work, or reopen it."""
     found = find_lost_work(parts, saved, merge)
     if found is None:
@@ -201,7 +201,7 @@ def _settle_lost_branch(parts: Any, saved: JournalState, merge: MergeRecord) -> 
             f"orchestrator stopped (found in {where})", *close_merged(parts, merge.task_id, merged_in)]
 
 
-def find_lost_work(parts: Any, saved: JournalState, merge: MergeRecord) -> tuple[str, str] | None:
+def find_lost_work(parts: EngineParts, saved: JournalState, merge: MergeRecord) -> tuple[str, str] | None:
     """(commit, where it was found) of a task branch git no longer has, or None."""
     archived = run_git(parts.repo, "rev-parse", "--verify", "--quiet", archive_ref(merge.task_id),
                        check=False)
@@ -229,7 +229,7 @@ def _tip_in_reflog(worktree: Path, branch: str) -> str | None:
 
 
 # ----- Beads: tasks of ours nothing works on ------------------------------------------------
-def settle_orphans(parts: Any, graph: TaskGraph, live: set[str]) -> list[str]:
+def settle_orphans(parts: EngineParts, graph: TaskGraph, live: set[str]) -> list[str]:
     """Tasks `in_progress` in one of our lanes that no lane or merge of the resumed batch
     holds: closed when their archived work is on the target, else reopened with a note."""
     messages: list[str] = []

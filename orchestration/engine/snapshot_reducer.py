@@ -48,9 +48,7 @@ def _(event: ev.EngineStateChanged, view: EngineSnapshot, clock: Clock) -> None:
 @_apply.register
 def _(event: ev.BatchProposed, view: EngineSnapshot, clock: Clock) -> None:
     view.proposal = event.proposal
-    size = getattr(event.proposal, "batch_size", None)
-    if isinstance(size, int):  # +/- on the approval screen re-proposes at the new size
-        view.batch_size = size
+    view.batch_size = event.proposal.batch_size  # +/- on the approval screen re-proposes at the new size
 
 
 @_apply.register

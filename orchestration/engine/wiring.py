@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 from orch_tui.orchestration.tracker.beads import open_store
 from orch_tui.orchestration.settings.config import MAX_BATCH_SIZE, Config, check_agent_mail_url, check_batch_size, load_config
-from orch_tui.orchestration.engine.core import Engine, EngineParts
+from orch_tui.orchestration.engine.core import Engine
+from orch_tui.orchestration.engine.parts import EngineParts
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.events import Event, EventSink
 from orch_tui.orchestration.engine.instance_lock import InstanceLock
@@ -30,14 +31,13 @@ def effective_config(repo: Path, *, agent: str | None = None, agent_mail_url: st
                      batch_size: int | None = None) -> Config:
     """The repository's configuration with command-line overrides applied."""
     config = load_config(repo)
-    overrides: dict[str, object] = {}
     if agent:
-        overrides["agent"] = agent
+        config = replace(config, agent=agent)
     if agent_mail_url:
-        overrides["agent_mail_url"] = check_agent_mail_url(agent_mail_url)
+        config = replace(config, agent_mail_url=check_agent_mail_url(agent_mail_url))
     if batch_size is not None:
-        overrides["batch_size"] = check_batch_size(batch_size)
-    return replace(config, **overrides) if overrides else config
+        config = replace(config, batch_size=check_batch_size(batch_size))
+    return config
 
 
 def resolve_repo(path: Path) -> Path:

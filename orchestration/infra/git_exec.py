@@ -1,21 +1,25 @@
-"""Running git with an argv list (never a shell) and reading its answer.
+"""The one way orch-tui runs git: an argv list (never a shell), one error type, timeouts.
 
-GitPython's `Git.execute` does the process handling; this module only fixes the options every
-caller wants (no exceptions for expected non-zero exits, exact bytes when asked) and turns
-an unexpected failure into an OrchError that names the command and git's own words.
+Every git call of the core goes through `run_git` (or its byte, stdin and async variants),
+which all end in `_execute`. It fixes what every caller wants: git's messages in English
+(`LC_ALL=C`, what parsing code expects), no standard input unless given, stdout exactly as
+git wrote it, and an unexpected failure raised as `GitFailed`, which carries the command,
+its exit status, git's stderr and where it ran. A command that outlives its `timeout` is
+killed and raised as `GitTimedOut` (a `GitFailed`), whatever `check` says.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-from git.cmd import Git
 
 from orch_tui.orchestration.errors import OrchError
 
@@ -30,6 +34,12 @@ ORCH_EMAIL = "orch-tui@localhost"
 _IDENTITY_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
                  "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "HOME", "XDG_CONFIG_HOME", "EMAIL")
 
+_ENGLISH = {"LANGUAGE": "C", "LC_ALL": "C"}
+"""git's messages in English whatever the person's locale: callers match some of them."""
+
+NO_DIRECTORY_STATUS = 128
+"""The status git itself gives when it cannot enter its directory (`git -C missing ...`)."""
+
 
 class GitFailed(OrchError):
     """A git command failed in a way the caller did not expect."""
@@ -38,10 +48,19 @@ class GitFailed(OrchError):
         self.args_run = args
         self.status = status
         self.stderr = stderr.strip()
+        self.where = where
         super().__init__(f"git {' '.join(args)} failed in {where} (exit {status}): {self.stderr}")
 
 
-@dataclass
+class GitTimedOut(GitFailed):
+    """A git command ran longer than its timeout and was killed."""
+
+    def __init__(self, args: tuple[str, ...], timeout: float, where: Path) -> None:
+        self.timeout = timeout
+        super().__init__(args, -1, f"did not finish within {timeout:g} s and was stopped", where)
+
+
+@dataclass(frozen=True)
 class GitResult:
     status: int
     out: str
@@ -52,15 +71,49 @@ class GitResult:
         return self.status == 0
 
 
-def run_git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> GitResult:
+def _execute(cwd: Path | str, args: tuple[str, ...], *, stdin: bytes | None = None,
+             env: dict[str, str] | None = None, timeout: float | None = None) -> tuple[int, bytes, str]:
+    """(status, stdout bytes, stderr text) of `git *args` in `cwd`; raises only on a timeout."""
+    if not os.path.isdir(cwd):
+        # Never run in some other directory instead (a lane that was removed, say).
+        return NO_DIRECTORY_STATUS, b"", f"fatal: cannot change to '{cwd}': No such file or directory"
+    # With a timeout git gets its own process group, so a hook or helper it started dies
+    # with it and cannot keep the pipes (and this call) open.
+    with subprocess.Popen(["git", *args], cwd=cwd, env={**os.environ, **_ENGLISH, **(env or {})},
+                          stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=timeout is not None) as process:
+        try:
+            out, err = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise GitTimedOut(args, timeout or 0.0, Path(cwd)) from None
+        except BaseException:
+            process.kill()  # interrupted (KeyboardInterrupt...): leave no git behind
+            raise
+    return process.returncode, out, _text(err).removesuffix("\n")
+
+
+def _text(data: bytes) -> str:
+    # Paths are bytes to git: surrogateescape keeps any that are not UTF-8 round-trippable.
+    return data.decode("utf-8", "surrogateescape")
+
+
+def run_git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str] | None = None,
+            timeout: float | None = None) -> GitResult:
     """Run `git *args` in `cwd`; stdout keeps its trailing newline so paths stay exact."""
-    full_env = {**os.environ, **env} if env else None
-    status, out, err = Git(str(cwd)).execute(
-        ["git", *args], with_extended_output=True, with_exceptions=False,
-        strip_newline_in_stdout=False, env=full_env)
+    status, out, err = _execute(cwd, args, env=env, timeout=timeout)
     if check and status != 0:
         raise GitFailed(args, status, err, Path(cwd))
-    return GitResult(status, out, err)
+    return GitResult(status, _text(out), err)
+
+
+async def run_git_async(cwd: Path | str, *args: str, check: bool = True,
+                        env: dict[str, str] | None = None, timeout: float | None = None) -> GitResult:
+    """`run_git` in a worker thread: git never blocks the event loop."""
+    return await asyncio.to_thread(run_git, cwd, *args, check=check, env=env, timeout=timeout)
 
 
 def run_commit_git(cwd: Path | str, *args: str, check: bool = True) -> GitResult:
@@ -90,26 +143,25 @@ def _identity_env(cwd: str, _environment: tuple[str | None, ...]) -> tuple[tuple
 
 
 def run_git_with_input(cwd: Path | str, *args: str, text: str, env: dict[str, str] | None = None,
-                       check: bool = False) -> GitResult:
+                       check: bool = False, timeout: float | None = None) -> GitResult:
     """Run `git *args` with `text` on its standard input (`update-ref --stdin`...)."""
-    done = subprocess.run(["git", *args], cwd=str(cwd), input=text, capture_output=True,
-                          text=True, check=False, env={**os.environ, **env} if env else None)
-    if check and done.returncode != 0:
-        raise GitFailed(args, done.returncode, done.stderr, Path(cwd))
-    return GitResult(done.returncode, done.stdout, done.stderr)
+    status, out, err = _execute(cwd, args, stdin=text.encode("utf-8", "surrogateescape"),
+                                env=env, timeout=timeout)
+    if check and status != 0:
+        raise GitFailed(args, status, err, Path(cwd))
+    return GitResult(status, _text(out), err)
 
 
-def run_git_bytes(cwd: Path | str, *args: str) -> tuple[int, bytes, str]:
+def run_git_bytes(cwd: Path | str, *args: str, env: dict[str, str] | None = None,
+                  timeout: float | None = None) -> tuple[int, bytes, str]:
     """(status, exact stdout bytes, stderr) of a git command."""
-    status, out, err = Git(str(cwd)).execute(
-        ["git", *args], with_extended_output=True, with_exceptions=False,
-        stdout_as_string=False, strip_newline_in_stdout=False)
-    return status, out, err.decode(errors="replace") if isinstance(err, bytes) else err
+    return _execute(cwd, args, env=env, timeout=timeout)
 
 
-def git_bytes(cwd: Path | str, *args: str) -> bytes:
+def git_bytes(cwd: Path | str, *args: str, env: dict[str, str] | None = None,
+              timeout: float | None = None) -> bytes:
     """Exact stdout of a git command that must succeed (blob contents, binary safe)."""
-    status, out, err = run_git_bytes(cwd, *args)
+    status, out, err = run_git_bytes(cwd, *args, env=env, timeout=timeout)
     if status != 0:
         raise GitFailed(args, status, err, Path(cwd))
     return out

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 from pathlib import Path
 
 from orch_tui.orchestration.errors import BadInput, OrchError
+from orch_tui.orchestration.infra.git_exec import run_git
 
 
 def git_common_dir(repo: Path) -> Path:
@@ -24,7 +24,7 @@ def git_common_dir(repo: Path) -> Path:
 
 
 class _NotARepository(Exception):
-    pass
+    """Raised (never cached) when git finds no repository: one may be created later."""
 
 
 def _dot_git_signature(repo: Path) -> str:
@@ -40,11 +40,10 @@ def _dot_git_signature(repo: Path) -> str:
 
 @functools.lru_cache(maxsize=128)
 def _common_dir(repo: str, _signature: str) -> Path:
-    result = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                            cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
+    result = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False)
+    if not result.ok:
         raise _NotARepository(repo)
-    return Path(result.stdout.strip())
+    return Path(result.out.strip())
 
 
 def state_dir(repo: Path) -> Path:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from watchfiles import DefaultFilter, awatch
 
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
+from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes
 from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 from orch_tui.orchestration.infra.patterns import path_matches
 
@@ -40,12 +39,7 @@ class DiffSnapshot:
 
 
 def _git(worktree: Path, args: list[str], env: dict[str, str] | None = None) -> bytes:
-    result = subprocess.run(
-        ["git", "-c", "core.quotepath=off", *args], cwd=worktree, env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
-    return result.stdout
+    return git_bytes(worktree, "-c", "core.quotepath=off", *args, env=env)
 
 
 def _index_path(worktree: Path) -> Path:
@@ -132,7 +126,7 @@ def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYT
             source = _index_path(worktree)
             if source.is_file():
                 shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
-        env = {**os.environ, "GIT_INDEX_FILE": str(temp_index)}
+        env = {"GIT_INDEX_FILE": str(temp_index)}
         _git(worktree, ["add", "-A", "--ignore-errors"], env)
         # One process for both the names and the patch (the raw records come first).
         files, patch = _split_raw_and_patch(_git(worktree, [
@@ -221,7 +215,7 @@ class LaneDiffWatcher:
                 index = self._scratch / "index" if self._scratch is not None else None
                 snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
                                                    self.max_bytes, index)
-            except (RuntimeError, OSError):
+            except (GitFailed, OSError):
                 return None  # the worktree is mid-reset or gone; the next change retries
             self._publish(snapshot)
             return snapshot

@@ -21,7 +21,8 @@ from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.infra.git_exec import run_git
 from orch_tui.orchestration.lanes.setup import remember_setup
 from orch_tui.orchestration.lanes.worktrees import (MERGE_DIR_NAME, list_worktrees, operation_in_progress, same_path,
-                        status_and_branch, worktree_git_dir)
+                        status_and_branch)
+from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 
 _LANE_NAME = re.compile(r"^lane-(\d+)$")
 

@@ -149,7 +149,7 @@ def remove_half_created(main: Path, path: Path) -> None:
 def main_worktree(repo: git.Repo | Path | str) -> Path:
     """The main working tree, even when `repo` points into a linked worktree."""
     repo = open_repo(repo)
-    first = list_worktrees(repo.git_dir)[0]
+    first = list_worktrees(Path(repo.git_dir))[0]
     if first.bare:
         raise BadInput(f"{first.path} is a bare repository: orch-tui needs a working tree",
                        path=Path(first.path),

@@ -4,21 +4,22 @@ Conventions: the merge runs in the merge worktree with the target branch checked
 "ours" is the target branch and "theirs" is the task branch being merged.
 
 A record is always rebuilt from git's own durable state (the conflict stages left in the
-merge worktree's index) plus the choices made so far (kept by merge.py in its state file),
-so it survives a restart. Files stay unmerged in the index until the merge is continued;
-until then each choice rewrites the working file (undecided hunks keep diff3 markers, so an
-editor shows exactly what is left).
+merge worktree's index) plus the choices made so far (kept in the merge's state file,
+state_file.py), so it survives a restart. Files stay unmerged in the index until the merge
+is continued; until then each choice rewrites the working file (undecided hunks keep diff3
+markers, so an editor shows exactly what is left).
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes, nul_fields, run_git, run_git_bytes
+from orch_tui.orchestration.conflict_record import Conflict as Conflict, ConflictFile as ConflictFile, Hunk as Hunk
 
 CONTEXT_LINES = 3
 HUNK_CHOICES = ("ours", "theirs", "both")
@@ -27,68 +28,13 @@ _MARKER = 31  # longer than the usual 7, so marker-like lines inside files do no
 _OURS, _BASE, _MID, _THEIRS = (c * _MARKER for c in (b"<", b"|", b"=", b">"))
 
 
-@dataclass
-class Hunk:
-    index: int
-    start_line: int
-    """1-based line of the target's (ours) version of the file where this hunk begins."""
-    base: str
-    ours: str
-    theirs: str
-    context_before: str
-    context_after: str
-    resolution: str | None = None
-    """ours, theirs, both, or None while undecided."""
+class FileResolution(TypedDict, total=False):
+    """The choices made so far for one conflicted file (kept in the merge's state file)."""
 
-
-@dataclass
-class ConflictFile:
-    path: str
-    kind: str
-    """content, add/add, binary, modified/deleted (target kept it, task deleted it),
-    deleted/modified (target deleted it, task changed it), or git's own name for anything
-    else (e.g. rename/rename), `other` when git gave none."""
-    has_base: bool
-    has_ours: bool
-    has_theirs: bool
-    hunks: list[Hunk] = field(default_factory=list)
-    resolution: str | None = None
-    """Whole-file choice: ours, theirs, both, custom (written content) or deleted; None
-    when hunks were chosen one by one (or nothing yet)."""
-    messages: list[str] = field(default_factory=list)
-    """git's CONFLICT lines about this file."""
-
-    @property
-    def resolved(self) -> bool:
-        if self.resolution is not None:
-            return True
-        return bool(self.hunks) and all(h.resolution is not None for h in self.hunks)
-
-
-@dataclass
-class Conflict:
-    """Everything a person needs to resolve a stopped merge."""
-
-    branch: str
-    task_id: str | None
-    target: str
-    target_commit: str
-    branch_commit: str
-    files: list[ConflictFile]
-    messages: list[str] = field(default_factory=list)
-    worktree: str = ""
-    """The merge worktree holding the conflicted files (where `$EDITOR` opens them)."""
-
-    @property
-    def unresolved(self) -> list[str]:
-        return [f.path for f in self.files if not f.resolved]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for item, record in zip(data["files"], self.files):
-            item["resolved"] = record.resolved
-        data["unresolved"] = self.unresolved
-        return data
+    hunks: dict[str, str]
+    """Hunk index (as a string: JSON keys) -> ours, theirs or both."""
+    whole: str
+    """A whole-file resolution (see ConflictFile.resolution)."""
 
 
 # ----- git's conflict stages --------------------------------------------------------------
@@ -216,6 +162,11 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _plain(part: Part) -> bytes:
+    """The bytes of a part outside any hunk (none for a hunk)."""
+    return part if isinstance(part, bytes) else b""
+
+
 def _hunks(parts: list[Part], choices: dict[int, str]) -> list[Hunk]:
     hunks: list[Hunk] = []
     line = 1
@@ -224,8 +175,8 @@ def _hunks(parts: list[Part], choices: dict[int, str]) -> list[Hunk]:
         if isinstance(part, bytes):
             line += part.count(b"\n")
             continue
-        before = parts[position - 1] if position and isinstance(parts[position - 1], bytes) else b""
-        after = parts[position + 1] if position + 1 < len(parts) and isinstance(parts[position + 1], bytes) else b""
+        before = _plain(parts[position - 1]) if position else b""
+        after = _plain(parts[position + 1]) if position + 1 < len(parts) else b""
         hunks.append(Hunk(raw_index, line, _text(part.base), _text(part.ours), _text(part.theirs),
                           _text(b"".join(before.splitlines(keepends=True)[-CONTEXT_LINES:])),
                           _text(b"".join(after.splitlines(keepends=True)[:CONTEXT_LINES])),
@@ -268,7 +219,7 @@ def _render(parts: list[Part], choices: dict[int, str]) -> bytes:
 
 
 # ----- records and resolutions --------------------------------------------------------------
-def describe_file(worktree: Path, path: str, stages: Stages, resolution: dict[str, Any],
+def describe_file(worktree: Path, path: str, stages: Stages, resolution: FileResolution,
                   messages: list[str]) -> ConflictFile:
     """The record of one conflicted path, with choices from `resolution` applied."""
     ours, theirs = _blob(worktree, stages.get(2)), _blob(worktree, stages.get(3))

@@ -31,10 +31,10 @@ At most `batch_size` tasks (2..6) are picked; `busy` lanes do not use up slots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import groupby
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from orch_tui.orchestration.settings.config import check_batch_size
 from orch_tui.orchestration.planning.cycles import cycles_in
@@ -42,6 +42,7 @@ from orch_tui.orchestration.model import DONE_STATUSES, Task, TaskGraph
 from orch_tui.orchestration.infra.patterns import first_overlap
 from orch_tui.orchestration.planning.readiness import Readiness, analyze_readiness, as_aware, is_deferred
 from orch_tui.orchestration.planning.robot_plan import PlanAnalysis, analyze_plan
+from orch_tui.orchestration.proposal import BatchChoice as BatchChoice, BatchProposal as BatchProposal
 from orch_tui.orchestration.tracker.task_safety import case_twins, dispatch_problem
 
 NOT_CODER_WORK = {
@@ -63,44 +64,6 @@ NOT_CODER_WORK = {
 NO_FILES_HINT = "add a `Files:` line to its description to batch it with others"
 NO_FILES_SHORT_HINT = "add a `Files:` line to batch it"
 NO_FILES_PICKED = "declares no files, so its edits cannot be reserved: it runs alone"
-
-
-@dataclass
-class BatchChoice:
-    task_id: str
-    title: str
-    priority: int
-    picked: bool
-    reason: str
-    files: tuple[str, ...]
-    track_id: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "title": self.title, "priority": self.priority,
-                "picked": self.picked, "reason": self.reason, "files": list(self.files),
-                "track_id": self.track_id}
-
-
-@dataclass
-class BatchProposal:
-    batch_size: int
-    picked: list[BatchChoice] = field(default_factory=list)
-    """Lane order: lane 1 first."""
-    left_out: list[BatchChoice] = field(default_factory=list)
-    """Ready tasks not picked first, then every other unfinished issue, each by priority."""
-    cycles: list[list[str]] = field(default_factory=list)
-    predicted_conflicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Task id -> files its kept branch (work from an earlier attempt) would conflict on."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size,
-                "picked": [choice.to_json() for choice in self.picked],
-                "left_out": [choice.to_json() for choice in self.left_out],
-                "cycles": [list(cycle) for cycle in self.cycles]}
-
-    @property
-    def task_ids(self) -> list[str]:
-        return [choice.task_id for choice in self.picked]
 
 
 @dataclass
@@ -228,19 +191,23 @@ def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4,
 
     unfinished = sorted((task for task in graph.tasks.values() if task.status not in DONE_STATUSES),
                         key=lambda task: (task.priority, task.id))
-    candidates, others = [], []
+    candidates: list[Task] = []
+    others: list[tuple[Task, str]] = []
     for task in unfinished:
         reason = _gate_reason(task, readiness, now, excluded, busy_ids)
         if reason is None:  # task text must not steer a lane outside the repository
             reason = dispatch_problem(task, selection.files_of(task), twins)
         if reason is None and held_back and task.id in held_back and task.id not in pinned:
             reason = held_back[task.id]
-        (candidates if reason is None else others).append((task, reason))
+        if reason is None:
+            candidates.append(task)
+        else:
+            others.append((task, reason))
 
-    _pick_pinned(selection, pinned, {task.id for task, _ in candidates})
-    _pick_spread(selection, [task for task, _ in candidates])
+    _pick_pinned(selection, pinned, {task.id for task in candidates})
+    _pick_spread(selection, candidates)
     left_out = [selection.choice(task, False, selection.reasons[task.id])
-                for task, _ in candidates if task.id in selection.reasons]
+                for task in candidates if task.id in selection.reasons]
     kept = set(pinned)
     left_out += [selection.choice(task, False, f"kept by you, but {reason}" if task.id in kept else reason)
                  for task, reason in others]

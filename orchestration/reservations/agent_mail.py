@@ -8,8 +8,10 @@ the other end is detected from `tools/list`, never configured:
 - the upstream build lists every tool directly and advertises a `registration_token`
   argument on the tools that act as a named agent.
 
-Every failure becomes an `AgentMailError` subclass carrying the server's message; none leaks
-the bearer token, which is kept out of repr, messages and logs.
+The tools orch-tui uses each have a method (`register_agent`, `reserve_paths`...) that returns
+the reply as a typed record (agent_mail_replies.py); `call_tool` stays for any other tool.
+Every failure becomes an `AgentMailError` subclass (agent_mail_errors.py) carrying the
+server's message; none leaks the bearer token, which is kept out of repr, messages and logs.
 """
 
 from __future__ import annotations
@@ -18,75 +20,43 @@ import itertools
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
+
+from orch_tui.orchestration.reservations.agent_mail_errors import (
+    STATUS_ERRORS,
+    AgentMailError,
+    AgentMailForbidden,
+    AgentMailHTTPError,
+    AgentMailProtocolError,
+    AgentMailRateLimited,
+    AgentMailTimeout,
+    AgentMailToolError,
+    AgentMailUnauthorized,
+    AgentMailUnavailable,
+)
+from orch_tui.orchestration.reservations.agent_mail_replies import (
+    ActiveReservation,
+    AgentReply,
+    ProjectReply,
+    ReleaseReply,
+    RenewReply,
+    ReserveReply,
+    active_reservations_from,
+)
+
+__all__ = [  # the errors live in agent_mail_errors.py; callers import them from here too
+    "AgentMailClient", "AgentMailError", "AgentMailForbidden", "AgentMailHTTPError",
+    "AgentMailProtocolError", "AgentMailRateLimited", "AgentMailTimeout", "AgentMailToolError",
+    "AgentMailUnauthorized", "AgentMailUnavailable", "ServerBuild", "build_from_tool_list",
+    "endpoint_url",
+]
 
 DEFAULT_PATH = "/mcp/"
 LIVENESS_PATH = "/health/liveness"
 PROXY_TOOL = "call_extended_tool"
 TOKEN_ARGUMENT = "registration_token"
-
-
-# ----------------------------------------------------------------------------- errors
-
-class AgentMailError(Exception):
-    """Something went wrong talking to Agent Mail; `message` is what the server said."""
-
-    def __init__(self, message: str, *, tool: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.tool = tool
-
-    def __str__(self) -> str:
-        return f"{self.tool}: {self.message}" if self.tool else self.message
-
-
-class AgentMailUnavailable(AgentMailError):
-    """The server could not be reached (refused, reset, DNS...)."""
-
-
-class AgentMailTimeout(AgentMailUnavailable):
-    """The server did not answer within the client's timeout."""
-
-
-class AgentMailHTTPError(AgentMailError):
-    """The server answered with an HTTP error status."""
-
-    def __init__(self, message: str, *, status: int, tool: str | None = None) -> None:
-        super().__init__(message, tool=tool)
-        self.status = status
-
-
-class AgentMailUnauthorized(AgentMailHTTPError):
-    """401: a bearer token is needed (remote client) or the one sent is wrong."""
-
-
-class AgentMailForbidden(AgentMailHTTPError):
-    """403: the token's role may not call this tool (upstream RBAC: remote writes)."""
-
-
-class AgentMailRateLimited(AgentMailHTTPError):
-    """429: too many calls; try again later."""
-
-
-class AgentMailProtocolError(AgentMailError):
-    """The answer was not the JSON-RPC we expect (bad JSON, JSON-RPC `error`, odd shape)."""
-
-    def __init__(self, message: str, *, code: int | None = None, tool: str | None = None) -> None:
-        super().__init__(message, tool=tool)
-        self.code = code
-
-
-class AgentMailToolError(AgentMailError):
-    """The tool ran and failed (`result.isError`); the message is the server's text."""
-
-
-_STATUS_ERRORS: dict[int, type[AgentMailHTTPError]] = {
-    401: AgentMailUnauthorized,
-    403: AgentMailForbidden,
-    429: AgentMailRateLimited,
-}
 
 
 # ----------------------------------------------------------------------------- build
@@ -212,6 +182,34 @@ class AgentMailClient:
         result = await self.rpc("tools/call", params, tool=name)
         return _tool_result(result, name)
 
+    # -- the tools orch-tui uses, their replies read into typed records
+
+    async def ensure_project(self, human_key: str) -> ProjectReply:
+        tool = "ensure_project"
+        return ProjectReply.from_reply(tool, await self.call_tool(tool, {"human_key": human_key}))
+
+    async def register_agent(self, arguments: Mapping[str, Any]) -> AgentReply:
+        tool = "register_agent"
+        return AgentReply.from_reply(tool, await self.call_tool(tool, arguments))
+
+    async def reserve_paths(self, arguments: Mapping[str, Any]) -> ReserveReply:
+        tool = "file_reservation_paths"
+        return ReserveReply.from_reply(tool, await self.call_tool(tool, arguments))
+
+    async def renew_reservations(self, arguments: Mapping[str, Any]) -> RenewReply:
+        tool = "renew_file_reservations"
+        return RenewReply.from_reply(tool, await self.call_tool(tool, arguments))
+
+    async def release_reservations(self, arguments: Mapping[str, Any]) -> ReleaseReply:
+        tool = "release_file_reservations"
+        return ReleaseReply.from_reply(tool, await self.call_tool(tool, arguments))
+
+    async def active_reservations(self, project_slug: str) -> tuple[ActiveReservation, ...]:
+        """The project's reservations the server calls active (the fork returns all: filter
+        with `ActiveReservation.active_at`)."""
+        uri = f"resource://file_reservations/{quote(project_slug, safe='')}?active_only=true"
+        return active_reservations_from("file_reservations resource", await self.read_resource(uri))
+
     async def read_resource(self, uri: str) -> Any:
         """Read a resource and return its first content parsed as JSON (or the text)."""
         result = await self.rpc("resources/read", {"uri": uri})
@@ -244,7 +242,7 @@ class AgentMailClient:
     def _rpc_result(self, response: httpx.Response, tool: str | None) -> Any:
         payload = _decode_body(response)
         if response.status_code >= 400 and not (isinstance(payload, dict) and "error" in payload):
-            error_type = _STATUS_ERRORS.get(response.status_code, AgentMailHTTPError)
+            error_type = STATUS_ERRORS.get(response.status_code, AgentMailHTTPError)
             raise error_type(self._redact(_detail(payload, response)),
                              status=response.status_code, tool=tool)
         if not isinstance(payload, dict):

@@ -1,9 +1,9 @@
 """What the engine asks of a reservation backend, and `auto`'s choice between the two.
 
 Two backends keep lanes apart:
-- `ReservationManager` (reservations.py): MCP Agent Mail, the shared ledger other agents and
+- `ReservationManager` (agent_mail_backend.py): MCP Agent Mail, the shared ledger other agents and
   people see. When it stops answering the lanes go sequential until it is back.
-- `LocalReservations` (local_reservations.py): orch-tui's own ledger under the repository's
+- `LocalReservations` (local_ledger.py): orch-tui's own ledger under the repository's
   git directory. Every orch-tui command of the repository sees it; other agents do not.
 
 `reservations = "auto"` (the default) asks Agent Mail at start: when it answers and accepts

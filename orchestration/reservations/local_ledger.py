@@ -13,7 +13,7 @@ patterns against every live entry of another agent and writes them all or none, 
 lanes can never both hold overlapping patterns.
 
 Other agents (and people) cannot see this ledger: the dashboard says so, calmly. Agent Mail
-is the shared backend (reservations.py); `reservation_backend.py` chooses between the two.
+is the shared backend (agent_mail_backend.py); backend.py chooses between the two.
 """
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.errors import OrchError
-from orch_tui.orchestration.events import EventSink, Mode, ModeChanged, ReservationsChanged
+from orch_tui.orchestration.events import EventSink, Mode, ModeChanged
 from orch_tui.orchestration.model import Reservation
 from orch_tui.orchestration.infra.patterns import first_overlap
 from orch_tui.orchestration.infra.repo_paths import state_dir
-from orch_tui.orchestration.reservations.agent_mail_backend import REASON_PREFIX, Holder, ReserveOutcome, _clean, _conflicts_with_others
+from orch_tui.orchestration.reservations.claims import REASON_PREFIX, Holder, ReserveOutcome, clean_patterns, with_conflicts
+from orch_tui.orchestration.reservations.lane_holds import LaneHold, LaneReservations
 
 LEDGER_NAME = "reservations.json"
 LOCK_NAME = "reservations.lock"
@@ -181,34 +182,17 @@ class LocalLedger:
                            "fix: check the permissions and free space of that directory")
 
 
-@dataclass
-class _Hold:
-    task_id: str
-    patterns: tuple[str, ...]
-    expires_at: datetime | None = None
-
-
-class LocalReservations:
+class LocalReservations(LaneReservations[LaneHold]):
     """The reservation backend on the local ledger: always parallel (`Mode.LOCAL`)."""
 
     def __init__(self, ledger: LocalLedger, project_key: str, lane_count: int, ttl_seconds: float,
                  on_event: EventSink | None = None, *, agent_prefix: str = "lane",
                  renew_margin_seconds: float | None = None) -> None:
-        if lane_count < 1:
-            raise ValueError("lane_count must be at least 1")
+        super().__init__(project_key, lane_count, ttl_seconds, on_event, agent_prefix=agent_prefix,
+                         renew_margin_seconds=renew_margin_seconds)
         self.local_ledger = ledger
-        self.project_key = project_key
-        self.lane_count = lane_count
-        self.ttl_seconds = max(1.0, float(ttl_seconds))
-        self.agent_prefix = agent_prefix
-        self.renew_margin_seconds = (renew_margin_seconds if renew_margin_seconds is not None
-                                     else max(1.0, self.ttl_seconds / 3))
         self.note = ""
         """Why the local ledger is in use (set by `auto`), shown after the mode's reason."""
-        self._emit = on_event or (lambda event: None)
-        self._holds: dict[int, _Hold] = {}
-        self._ledger: tuple[Reservation, ...] = ()
-        self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ state
 
@@ -219,16 +203,6 @@ class LocalReservations:
     @property
     def mode_reason(self) -> str:
         return f"{LOCAL_MODE_REASON}; {self.note}" if self.note else LOCAL_MODE_REASON
-
-    @property
-    def ledger(self) -> tuple[Reservation, ...]:
-        return self._ledger
-
-    def agent_name(self, lane: int) -> str:
-        return f"{self.agent_prefix}-{lane}"
-
-    def running_lanes(self) -> tuple[int, ...]:
-        return tuple(sorted(self._holds))
 
     def can_start_lane(self, running_count: int) -> bool:
         return True  # the ledger keeps lanes apart, whatever runs
@@ -241,7 +215,7 @@ class LocalReservations:
         async with self._lock:
             for lane, (task_id, patterns) in (adopt or {}).items():
                 self._check_lane(lane)
-                self._holds[lane] = _Hold(task_id, _clean(patterns))
+                self._holds[lane] = LaneHold(task_id, clean_patterns(patterns))
             await asyncio.to_thread(self._reconcile)
             self._emit(ModeChanged(Mode.LOCAL, self.mode_reason))
             await self._refresh()
@@ -266,12 +240,11 @@ class LocalReservations:
         """All of the task's patterns for `lane`, at once, or a refusal naming the holders
         (a holder with a lane number is one of ours: the lane waits its turn)."""
         self._check_lane(lane)
-        wanted = _clean(patterns)
+        wanted = clean_patterns(patterns)
         async with self._lock:
-            if lane in self._holds:
-                raise ValueError(f"lane {lane} already holds task {self._holds[lane].task_id}")
+            self._refuse_second_claim(lane)
             if not wanted:
-                self._holds[lane] = _Hold(task_id, ())
+                self._holds[lane] = LaneHold(task_id, ())
                 return ReserveOutcome(lane, task_id, True, Mode.LOCAL,
                                       reason="the task declares no files: nothing to reserve")
             granted, refusals = await asyncio.to_thread(
@@ -283,7 +256,7 @@ class LocalReservations:
                 return ReserveOutcome(lane, task_id, False, Mode.LOCAL, conflicts=holders,
                                       reason="overlaps a running lane's patterns" if ours
                                       else "held by another agent")
-            self._holds[lane] = _Hold(task_id, wanted, min(entry.expires_at for entry in granted))
+            self._holds[lane] = LaneHold(task_id, wanted, min(entry.expires_at for entry in granted))
             await self._refresh()
             return ReserveOutcome(lane, task_id, True, Mode.LOCAL, granted=wanted,
                                   reason=f"lane {lane}: {len(wanted)} pattern(s) reserved locally")
@@ -325,19 +298,14 @@ class LocalReservations:
         lapsed. Returns how many lanes were renewed."""
         async with self._lock:
             due = [(lane, hold) for lane, hold in sorted(self._holds.items())
-                   if hold.patterns and self._due(hold)]
+                   if hold.patterns and self._expiring(hold.expires_at, _now())]
             for lane, hold in due:
                 await asyncio.to_thread(self._renew, lane, hold)
             if due:
                 await self._refresh()
             return len(due)
 
-    def _due(self, hold: _Hold) -> bool:
-        if hold.expires_at is None:
-            return True
-        return (hold.expires_at - _now()).total_seconds() <= self.renew_margin_seconds
-
-    def _renew(self, lane: int, hold: _Hold) -> None:
+    def _renew(self, lane: int, hold: LaneHold) -> None:
         agent = self.agent_name(lane)
         renewed = self.local_ledger.renew(agent, self.ttl_seconds)
         if {entry.path_pattern for entry in renewed} >= set(hold.patterns):
@@ -362,29 +330,12 @@ class LocalReservations:
                                lane=lanes.get(entry.agent), exclusive=entry.exclusive,
                                expires_at=entry.expires_at, reason=entry.reason,
                                reservation_id=entry.id) for entry in entries]
-        ledger = tuple(replace(record, conflicts=_conflicts_with_others(record, records))
-                       for record in records)
-        if ledger != self._ledger:
-            self._ledger = ledger
-            self._emit(ReservationsChanged(ledger))
+        self._publish(with_conflicts(records))
 
-    async def run_monitor(self, interval_seconds: float = 2.0,
-                          on_error: Callable[[Exception], None] | None = None) -> None:
-        """Every `interval_seconds` until cancelled: renew what is due and reread the ledger
-        (expired entries leave the table). An error goes to `on_error` and the watch goes on."""
-        while True:
-            await asyncio.sleep(interval_seconds)
-            try:
-                await self.renew_due()
-                await self.refresh_ledger()
-            except Exception as error:
-                if on_error is None:
-                    raise
-                on_error(error)
+    async def _watch_once(self) -> None:
+        """Renew what is due and reread the ledger (expired entries leave the table)."""
+        await self.renew_due()
+        await self.refresh_ledger()
 
     async def aclose(self) -> None:
         """Nothing to close: the ledger file is opened per change."""
-
-    def _check_lane(self, lane: int) -> None:
-        if not 1 <= lane <= self.lane_count:
-            raise ValueError(f"lane must be 1..{self.lane_count}, got {lane}")

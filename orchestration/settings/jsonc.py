@@ -114,7 +114,7 @@ class _Parser:
 
     def string_value(self, start: int) -> str:
         try:
-            return json.loads(self.text[start:self.pos])
+            return str(json.loads(self.text[start:self.pos]))
         except json.JSONDecodeError as error:
             raise self.fail(f"bad string ({error.msg})", start) from None
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +26,7 @@ from typing import Any
 
 from orch_tui.skills import omo_fragment_text, shipped_files
 
-from orch_tui.orchestration.infra.atomic import mode_for
+from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.errors import BadInput, OrchError
 from orch_tui.orchestration.settings.jsonc import MISSING, JsoncDocument, loads
 
@@ -229,7 +227,7 @@ def _version_tuple(text: str) -> tuple[int, ...] | None:
 
 def _owned_leaves(fragment: dict[str, Any]) -> list[tuple[tuple[str, ...], Any]]:
     """The (key path, value) pairs init owns: each field of each shipped category."""
-    leaves = []
+    leaves: list[tuple[tuple[str, ...], Any]] = []
     for name, entry in fragment.get("categories", {}).items():
         for key, value in entry.items():
             leaves.append((("categories", name, key), value))
@@ -296,12 +294,4 @@ def _apply(repo: Path, report: InstallReport, writes: dict[str, str]) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, mode_for(path))  # the file's own mode, or the umask's for a new one
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode("utf-8"))

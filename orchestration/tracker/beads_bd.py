@@ -169,7 +169,7 @@ class BdStore:
             created = created[0]
         if not isinstance(created, dict) or not isinstance(created.get("id"), str):
             raise BdError("bd create --json did not print the new issue's id")
-        return created["id"]
+        return str(created["id"])
 
     def add_dependency(self, issue_id: str, depends_on_id: str, type: str = "blocks") -> None:
         self.run("dep", "add", _positional(issue_id), _positional(depends_on_id), "-t", type or "blocks",

@@ -12,10 +12,9 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import msgspec
 
-from orch_tui.orchestration.infra.atomic import mode_for
+from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.infra.gc_pause import gc_paused
 from orch_tui.orchestration.tracker.beads_line_edit import REMOVE, encode_like_go, splice_members
 from orch_tui.orchestration.tracker.beads_records import RecordError, is_issue_record, task_from_record
@@ -225,28 +224,6 @@ def directory_lock(directory: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> It
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`: readers see the old file or the new one, never a mix."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode_for(path))  # the file's own mode, or the umask's for a new one
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def id_prefix(task_ids: Iterable[str], configured: str | None = None) -> str:

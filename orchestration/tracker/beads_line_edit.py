@@ -50,7 +50,7 @@ def member_spans(text: str) -> tuple[list[tuple[str, int, int, int]], int]:
         if index >= len(text) or text[index] != '"':
             raise ValueError("expected a member name")
         key_start = index
-        key, index = json.decoder.scanstring(text, index + 1)
+        key, index = json.decoder.scanstring(text, index + 1)  # type: ignore[attr-defined]  # public since 2.6, untyped
         index = _skip_whitespace(text, index)
         if index >= len(text) or text[index] != ":":
             raise ValueError("expected ':'")

@@ -13,8 +13,10 @@ A follow-up (a later user message in the same session) gets its own script: with
 `marker` is answered from `turns` (counting assistant messages after that message).
 
 A directory can instead be put in a mode: "fail" (HTTP 400 at once), "hang" (the request
-is accepted and never answered until the server stops) or "drop" (the connection is closed
-without an answer, as when the model server dies; OpenCode retries that for a long time). A directory without a script gets
+is accepted and never answered until the server stops), "drop" (the connection is closed
+without an answer, as when the model server dies; OpenCode retries that for a long time) or
+"stall" (the reply starts streaming, a few words, then nothing until the server stops).
+`set_delay(directory, seconds)` makes every scripted answer for it start that much later. A directory without a script gets
 one text turn. Requests without `tools` ask for a session title and get plain text.
 Standard library only; the server runs in a daemon thread.
 """
@@ -42,7 +44,8 @@ class Turn:
 @dataclass
 class _Directory:
     turns: list[Turn] = field(default_factory=list)
-    mode: str = "script"  # script | fail | hang | drop
+    mode: str = "script"  # script | fail | hang | drop | stall
+    delay: float = 0.0
     follow_ups: dict[str, list[Turn]] = field(default_factory=dict)
 
 
@@ -78,9 +81,13 @@ class FakeModelServer:
             self._directories.setdefault(str(directory), _Directory()).follow_ups[marker] = list(turns)
 
     def set_mode(self, directory: str, mode: str) -> None:
-        assert mode in ("script", "fail", "hang", "drop"), mode
+        assert mode in ("script", "fail", "hang", "drop", "stall"), mode
         with self._lock:
             self._directories.setdefault(str(directory), _Directory()).mode = mode
+
+    def set_delay(self, directory: str, seconds: float) -> None:
+        with self._lock:
+            self._directories.setdefault(str(directory), _Directory()).delay = seconds
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -151,6 +158,13 @@ class FakeModelServer:
             if step < len(turns):
                 return "script", turns[step]
             return "script", Turn(text="Done.")
+
+
+    def _delay(self, body: dict[str, Any]) -> float:
+        """Seconds to wait before answering this request (`set_delay`)."""
+        with self._lock:
+            entry = self._directories.get(_working_directory(body.get("messages", [])) or "")
+            return entry.delay if entry is not None and body.get("tools") else 0.0
 
 
 def _working_directory(messages: list[dict[str, Any]]) -> str | None:
@@ -259,12 +273,21 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return
-        assert turn is not None
+        if self.owner._stopping.wait(self.owner._delay(body)):
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
+        if mode == "stall":  # the start of a reply, then silence (a model stuck mid-stream)
+            self.wfile.write(_chunk({"role": "assistant", "content": ""}) + _chunk({"content": "Let me look"}))
+            self.wfile.flush()
+            while not self.owner._stopping.wait(0.2):
+                pass
+            self.close_connection = True
+            return
+        assert turn is not None
         for chunk in _stream(turn):
             self.wfile.write(chunk)
             self.wfile.flush()

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import inspect
 
-from orch_tui.app.engine_mirror import REGIONS, EngineMirror, copy_snapshot
+from orch_tui.app.engine_mirror import EngineMirror, copy_snapshot
+from orch_tui.app.event_presentation import PRESENTATIONS
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot
 from orch_tui.orchestration.events import LaneOutcome
+from orch_tui.orchestration.engine import snapshot_reducer
 from orch_tui.orchestration.engine.snapshot_reducer import apply_event
 from tests.ui.scenario_engine import FROZEN_NOW, ScenarioEngine, two_file_conflict
 
-NOT_DRAWN = {ev.Event, ev.LogLine}
-"""Events that only add a log line."""
+EVENT_TYPES = {kind for _, kind in inspect.getmembers(ev, inspect.isclass)
+               if issubclass(kind, ev.Event) and kind is not ev.Event}
+STATELESS = {ev.ErrorRaised, ev.LogLine}
+"""Events that change nothing the snapshot holds (the banner's error is the mirror's)."""
 
 
 def _mirror(batch_size: int = 4) -> EngineMirror:
     return EngineMirror(EngineSnapshot(batch_size=batch_size), lambda: FROZEN_NOW)
 
 
-def test_every_event_type_says_what_it_redraws() -> None:
-    kinds = {kind for _, kind in inspect.getmembers(ev, inspect.isclass) if issubclass(kind, ev.Event)}
-    assert kinds - NOT_DRAWN - set(REGIONS) == set(), "add new events to engine_mirror.REGIONS"
+def test_every_event_type_has_its_text_severity_and_regions() -> None:
+    missing = sorted(kind.__name__ for kind in EVENT_TYPES - set(PRESENTATIONS))
+    assert missing == [], "add each new event to app/event_presentation.py"
+    assert len(EVENT_TYPES) > 20
+
+
+def test_every_event_type_that_changes_state_is_folded_by_the_reducer() -> None:
+    folded = set(snapshot_reducer._apply.registry)
+    missing = sorted(kind.__name__ for kind in EVENT_TYPES - STATELESS - folded)
+    assert missing == [], "fold each new event in orchestration/engine/snapshot_reducer.py"
+    assert not STATELESS & folded
 
 
 def test_the_mirror_ends_where_the_engine_reducer_ends() -> None:

@@ -12,7 +12,7 @@ from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.reservations.agent_mail import AgentMailClient
 from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.settings.config import Config
-from orch_tui.orchestration.engine import core as engine_module
+from orch_tui.orchestration.engine import supervision
 from orch_tui.orchestration.engine.core import Engine
 from orch_tui.orchestration.engine.wiring import build_engine
 from tests.support.agent_mail_server import running_agent_mail
@@ -109,7 +109,7 @@ async def test_a_lane_whose_files_another_agent_holds_fails_and_the_others_merge
     agent starts and is stopped when the server answers. Either way the task is reopened
     naming the holder, and the rest of the batch merges."""
     agent_mail_python()
-    monkeypatch.setattr(engine_module, "HEALTH_INTERVAL_SECONDS", 600.0)  # no ledger read of its own
+    monkeypatch.setattr(supervision, "HEALTH_INTERVAL_SECONDS", 600.0)  # no ledger read of its own
     tasks = [TaskSpec(f"x-{n}", (f"src/x{n}.txt",), script={"steps": [{"append": f"src/x{n}.txt", "delay": 1.0}]})
              for n in (1, 2)]
     repo = make_task_repo(tmp_path / "repo", tasks)

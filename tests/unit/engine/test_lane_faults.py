@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
-from orch_tui.orchestration.engine import core as engine_module
+from orch_tui.orchestration.engine import lane_claims, lanes as lane_supervisor
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.engine import steps
 from orch_tui.orchestration.agents.scripted import ScriptedRunner
@@ -28,6 +28,7 @@ from orch_tui.orchestration.commands import EngineState
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.engine.core import Engine, EngineParts
 from orch_tui.orchestration.engine.journal import Journal
+from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.lanes.live_diff import LaneDiffWatcher
 from orch_tui.orchestration.merging.queue import MergeQueue
 from orch_tui.orchestration.lanes.worktrees import WorktreePool
@@ -168,8 +169,8 @@ async def test_the_tracker_update_at_start_failing_ends_the_lane(tmp_path: Path)
 async def test_the_tracker_guard_failing_keeps_the_work_and_fails_the_lane(tmp_path: Path, monkeypatch) -> None:
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build(repo, tmp_path / "lanes")
-    original = engine_module.drop_tracker_changes
-    monkeypatch.setattr(engine_module, "drop_tracker_changes",
+    original = lane_supervisor.drop_tracker_changes
+    monkeypatch.setattr(lane_supervisor, "drop_tracker_changes",
                         _only_for(FAULTY, original, _raise_called_process_error))
     await engine.start()
     try:
@@ -180,7 +181,7 @@ async def test_the_tracker_guard_failing_keeps_the_work_and_fails_the_lane(tmp_p
         assert steps.DROP_TRACKER_EDITS.name in finished.reason and "fatal: injected" in finished.reason
         assert "t-2" in git(repo, "show", "orch/t-2:src/f2.txt")  # the work is on its branch
         assert read_statuses(repo) == {"t-1": "closed", FAULTY: "open", "t-3": "closed"}
-        monkeypatch.setattr(engine_module, "drop_tracker_changes", original)
+        monkeypatch.setattr(lane_supervisor, "drop_tracker_changes", original)
         await engine.retry_task(FAULTY)
         assert await _one_batch(engine) is EngineState.IDLE
         assert read_statuses(repo)[FAULTY] == "closed"
@@ -254,13 +255,13 @@ async def test_the_agent_failing_to_start_stops_the_engine_start_naming_the_step
 async def test_an_engine_fault_outside_every_step_still_ends_the_lane(tmp_path: Path) -> None:
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build(repo, tmp_path / "lanes")
-    original = engine._agent_request
+    original = engine._lanes._agent_request
 
     def broken(lane: int, task: Any, *rest: Any) -> Any:
         if task.id == FAULTY:
             raise InjectedFault("a bug in the engine")
         return original(lane, task, *rest)
-    engine._agent_request = broken  # type: ignore[method-assign]
+    engine._lanes._agent_request = broken  # type: ignore[method-assign]
     await engine.start()
     try:
         assert await _one_batch(engine) is EngineState.IDLE
@@ -323,12 +324,12 @@ async def test_a_merge_that_raises_can_be_aborted_and_the_task_is_reopened(tmp_p
         await engine.close()
 
 
-@pytest.mark.parametrize("method", ["_verify_and_advance", "_advance"])
+@pytest.mark.parametrize(("part", "method"), [("merger", "verify_and_advance"), ("advancer", "advance")])
 async def test_verifying_or_advancing_that_raises_stops_the_queue_for_a_person(
-        tmp_path: Path, method: str) -> None:
+        tmp_path: Path, part: str, method: str) -> None:
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build(repo, tmp_path / "lanes", verify_command=("true",))
-    queue = engine.parts.merges
+    queue = getattr(engine.parts.merges, part)
     original = getattr(queue, method)
     failures = iter([True])
 
@@ -437,7 +438,7 @@ async def test_a_claim_that_raises_ends_the_lane_and_gives_everything_back(tmp_p
                          ids=["raises", "hangs"])
 async def test_a_confirmation_that_fails_or_hangs_ends_the_lane(tmp_path: Path, mail_server: Any, monkeypatch,
                                                                  fault: Callable[..., Any], cause: str) -> None:
-    monkeypatch.setattr(engine_module, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(lane_claims, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
     repo = make_task_repo(tmp_path / "repo", _tasks(**{FAULTY: {"seconds": 3.0}}))
     engine, seen = _build_with_mail(repo, tmp_path / "lanes", mail_server.url)
     manager = engine.parts.reservations
@@ -466,18 +467,18 @@ async def test_a_confirmation_that_fails_or_hangs_ends_the_lane(tmp_path: Path, 
 @pytest.mark.parametrize("fault", [_async(_raise), _hang], ids=["raises", "hangs"])
 async def test_giving_back_reservations_that_fails_or_hangs_is_said_and_the_lane_merges(
         tmp_path: Path, mail_server: Any, monkeypatch, fault: Callable[..., Any]) -> None:
-    monkeypatch.setattr(engine_module, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(lane_claims, "SERVER_STEP_TIMEOUT_SECONDS", 1.0)
     repo = make_task_repo(tmp_path / "repo", _tasks())
     engine, seen = _build_with_mail(repo, tmp_path / "lanes", mail_server.url)
     await engine.start()
     manager = engine.parts.reservations.chosen  # Agent Mail's manager, chosen by `auto` at start
-    original = manager._agent_call
+    original = manager.client.release_reservations
 
-    async def agent_call(lane: int, tool: str, arguments: Any) -> Any:
-        if tool == "release_file_reservations" and lane == _lane_of(seen, FAULTY):
+    async def release_reservations(arguments: Any) -> Any:
+        if arguments["agent_name"] == manager.agent_name(_lane_of(seen, FAULTY)):
             return await fault()
-        return await original(lane, tool, arguments)
-    manager._agent_call = agent_call
+        return await original(arguments)
+    manager.client.release_reservations = release_reservations
     try:
         assert await _one_batch(engine) is EngineState.IDLE
         warnings = [e.text for e in seen if isinstance(e, ev.LogLine) and e.level == "warning"]
@@ -519,12 +520,14 @@ async def test_a_merger_that_dies_stops_the_batch_for_a_person_and_the_next_star
 
     async def dying_merger(batch: Any) -> None:
         raise InjectedFault("injected fault")
-    engine._merge_while_running = dying_merger  # type: ignore[method-assign]
+    engine._merges.merge_while_running = dying_merger  # type: ignore[method-assign]
     await engine.start()
     try:
         assert await _one_batch(engine) is EngineState.WAITING_FOR_PERSON
         errors = [e.message for e in seen if isinstance(e, ev.ErrorRaised)]
         assert any(message.startswith("batch stopped: InjectedFault: injected fault") for message in errors)
+        with pytest.raises(OrchError, match="no merge is waiting for a person"):
+            await engine.continue_merge()  # nothing to continue: the restart below goes on
     finally:
         await engine.close()
     again, _ = _build(repo, tmp_path / "lanes")  # a restart resumes the batch from the journal

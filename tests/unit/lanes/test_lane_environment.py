@@ -199,7 +199,7 @@ async def test_lanes_of_one_batch_get_their_own_ports(tmp_path: Path) -> None:
         event = next(item for item in ready if item.lane == request.lane)
         assert request.env["ORCH_PORT"] == str(event.ports[0])
         assert request.env["ORCH_TASK_ID"] == request.task.id and request.env["ORCH_LANE"] == str(request.lane)
-    assert engine._environments.ports.held() == {}  # given back with the lanes
+    assert engine._lanes.environments.ports.held() == {}  # given back with the lanes
 
 
 # ----- the lane check -------------------------------------------------------------------------
@@ -252,6 +252,20 @@ async def test_drop_after_a_failed_check_keeps_the_work_off_main(tmp_path: Path)
     assert read_statuses(repo) == {"t-1": "closed", "t-2": "open"}
     assert "broken.txt" not in git(repo, "ls-tree", "--name-only", "main")
     assert "broken.txt" in git(repo, "ls-tree", "--name-only", "orch/t-2")  # the work is kept
+
+
+async def test_continue_is_refused_while_a_check_holds_the_merge_and_abort_drops_it(tmp_path: Path) -> None:
+    repo, engine, seen = await _held(tmp_path)
+    try:
+        with pytest.raises(OrchError, match="t-2 is held for its failed lane check: merge it anyway, retry or drop"):
+            await engine.continue_merge()  # nothing of git's to continue: the person must choose
+        assert engine.state is EngineState.WAITING_FOR_PERSON
+        await engine.abort_merge()
+        assert await asyncio.wait_for(engine.wait_until_settled(), 60) is EngineState.IDLE
+        assert [e.answer for e in seen if isinstance(e, ev.CheckHoldAnswered)] == ["drop"]
+    finally:
+        await engine.close()
+    assert read_statuses(repo) == {"t-1": "closed", "t-2": "open"}
 
 
 async def test_retry_after_a_failed_check_gives_the_agent_the_failure(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ import pytest
 
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.errors import OrchError
+from orch_tui.orchestration.merging.advancing import TargetAdvancer
 from orch_tui.orchestration.merging.queue import MergeQueue, MergeTreeUnavailable
+from orch_tui.orchestration.merging.state_file import MergeStateFile
 from tests.support.helpers import git, make_repo
 
 Content = str | bytes | None
@@ -409,17 +411,17 @@ def test_a_merge_made_without_checkout_is_finished_after_a_crash(project: Path) 
     git(project, "commit", "-q", "--allow-empty", "-m", "main moves on")  # so a merge commit is needed
     queue = queue_for(project)
     before = git(project, "rev-parse", "main")
-    advance = MergeQueue._advance
+    advance = TargetAdvancer.advance
 
-    def die(self: MergeQueue, state: object, verification: object = None) -> None:
+    def die(self: TargetAdvancer, state: object, verification: object = None) -> None:
         raise SystemExit("killed")  # the process dies here
 
-    MergeQueue._advance = die  # type: ignore[method-assign]
+    TargetAdvancer.advance = die  # type: ignore[method-assign,assignment]
     try:
         with pytest.raises(SystemExit):
             queue.merge("orch/bd-1")
     finally:
-        MergeQueue._advance = advance  # type: ignore[method-assign]
+        TargetAdvancer.advance = advance  # type: ignore[method-assign]
     assert git(project, "rev-parse", "main") == before
     restarted = queue_for(project)
     waiting = restarted.merge_state()
@@ -450,6 +452,28 @@ def test_a_series_of_clean_branches_moves_the_target_once_with_a_merge_commit_ea
     assert git(project, "branch", "--list", "orch/*") == ""
     assert all("archived" in (o.branch_disposition or "") for o in outcomes)
     assert git(project, "rev-parse", f"{tips['bd-1']}^") == old  # nothing of the old tip lost
+
+
+def test_a_series_keeps_an_earlier_branch_still_checked_out_in_a_lane(project: Path) -> None:
+    """The earlier branches of a series go in one ref transaction; one of them checked out in a
+    lane is archived but kept, and the others are still archived and deleted."""
+    from orch_tui.orchestration.lanes.worktrees import WorktreePool
+    pool = WorktreePool(project, 1, root=project.parent / "lanes")
+    pool.ensure()
+    lane = pool.assign(1, "bd-1", "main")
+    (Path(lane.path) / "x.txt").write_text("x\n")
+    pool.commit_leftovers(lane, "work")
+    commit_on(project, "orch/bd-2", {"two.txt": "2\n"})
+    commit_on(project, "orch/bd-3", {"three.txt": "3\n"})
+
+    outcomes = queue_for(project).merge_series_if_clean(["orch/bd-1", "orch/bd-2", "orch/bd-3"])
+
+    assert [o.status for o in outcomes] == ["merged"] * 3
+    first, second, third = (o.branch_disposition or "" for o in outcomes)
+    assert first.startswith("archived as refs/orch-archive/bd-1; branch kept: checked out in")
+    assert second == "archived as refs/orch-archive/bd-2; branch deleted"
+    assert third == "archived as refs/orch-archive/bd-3; branch deleted"
+    assert git(project, "for-each-ref", "--format=%(refname:short)", "refs/heads/orch/").split() == ["orch/bd-1"]
 
 
 def test_a_branch_merged_in_a_series_reads_as_merged_after_a_crash(project: Path) -> None:
@@ -505,7 +529,7 @@ def test_a_series_interrupted_after_saving_is_finished_by_continue(project: Path
 
     def crash(*_args: object, **_kwargs: object) -> None:
         raise crashed
-    monkeypatch.setattr(MergeQueue, "_advance", crash)
+    monkeypatch.setattr(TargetAdvancer, "advance", crash)
     with pytest.raises(RuntimeError):
         queue.merge_series_if_clean(["orch/bd-1", "orch/bd-2"])
     monkeypatch.undo()
@@ -523,9 +547,9 @@ def test_a_merge_whose_target_moved_just_before_a_crash_finishes_on_continue(pro
     queue = queue_for(project)
     assert queue.merge("orch/bd-1").ok
 
-    def crash_instead_of_clearing(self: MergeQueue) -> None:
+    def crash_instead_of_clearing(self: MergeStateFile) -> None:
         raise RuntimeError("killed after the target moved")
-    monkeypatch.setattr(MergeQueue, "_clear", crash_instead_of_clearing)
+    monkeypatch.setattr(MergeStateFile, "clear", crash_instead_of_clearing)
     with pytest.raises(RuntimeError):
         queue.merge("orch/bd-2")
     monkeypatch.undo()

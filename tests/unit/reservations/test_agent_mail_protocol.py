@@ -24,6 +24,7 @@ from orch_tui.orchestration.reservations.agent_mail import (
     endpoint_url,
 )
 from orch_tui.orchestration.events import Mode, ModeChanged
+from orch_tui.orchestration.reservations.agent_mail_replies import AgentMailReplyError
 from orch_tui.orchestration.reservations.agent_mail_backend import ReservationManager
 from tests.support.helpers import DATA_DIR
 
@@ -159,3 +160,78 @@ def test_endpoint_url_keeps_upstream_api_path_and_defaults_to_mcp():
     assert endpoint_url("http://127.0.0.1:8765/api/") == "http://127.0.0.1:8765/api/"
     with pytest.raises(ValueError):
         endpoint_url("127.0.0.1:8765")
+
+
+# ----- replies read into typed records at the client ------------------------------------------
+
+@pytest.mark.parametrize("shapes", [UPSTREAM, PYPI], ids=["upstream", "pypi"])
+async def test_recorded_replies_are_read_into_typed_records(shapes):
+    server = RecordedServer(shapes, overrides={"call_extended_tool": httpx.Response(
+        200, json=shapes["file_reservation_paths"])})
+    async with client_for(server) as client:
+        project = await client.ensure_project("/work/repo")
+        agent = await client.register_agent({"project_key": "/work/repo", "name": "lane-1"})
+        granted = await client.reserve_paths({"paths": ["src/**"]})
+        rows = await client.active_reservations(project.slug)
+    assert project.slug == shapes["ensure_project"]["result"]["structuredContent"]["slug"]
+    assert agent.name in ("lane-1", "lane1")
+    assert (agent.registration_token is not None) is (shapes is UPSTREAM)
+    assert "secret" not in repr(agent)
+    assert [grant.path_pattern for grant in granted.granted] == ["src/**"]
+    assert granted.granted[0].expires_at is not None and granted.conflicts == ()
+    assert rows[0].agent in ("lane-1", "lane1") and rows[0].path_pattern == "src/**"
+    assert not rows[0].released
+
+
+async def test_a_conflict_names_the_holder():
+    server = RecordedServer(PYPI, overrides={"call_extended_tool": httpx.Response(
+        200, json=PYPI["file_reservation_paths_conflict"])})
+    async with client_for(server) as client:
+        answer = await client.reserve_paths({"paths": ["src/api.py"]})
+    (holder,) = answer.conflicts
+    assert (holder.path, holder.agent, holder.path_pattern, holder.exclusive) == ("src/api.py", "lane1", "src/**", True)
+
+
+def _reply(structured: Any) -> httpx.Response:
+    return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": {
+        "content": [{"type": "text", "text": "{}"}], "structuredContent": structured, "isError": False}})
+
+
+@pytest.mark.parametrize(("tool", "structured", "complaint"), [
+    ("register_agent", {"id": 3}, "register_agent: no agent name in the reply"),
+    ("file_reservation_paths", {"granted": {"id": 1}}, "file_reservation_paths: 'granted' is not a list"),
+    ("file_reservation_paths", {"granted": [{"id": 1, "path_pattern": "src/**", "expires_ts": "soon"}]},
+     "file_reservation_paths: 'expires_ts' should be an ISO 8601 time, got 'soon'"),
+    ("file_reservation_paths", {"granted": [], "conflicts": [{"path": "a", "holders": ["lane-2"]}]},
+     "file_reservation_paths: an item of 'holders' is not a JSON object but 'lane-2'"),
+    ("renew_file_reservations", ["renewed"], "renew_file_reservations: the reply is not a JSON object"),
+    ("release_file_reservations", {"released": "all"}, "release_file_reservations: 'released' should be a count"),
+])
+async def test_a_reply_of_the_wrong_shape_names_the_tool_and_what_was_wrong(tool, structured, complaint):
+    server = RecordedServer(UPSTREAM, overrides={tool: _reply(structured)})
+    calls = {"register_agent": "register_agent", "file_reservation_paths": "reserve_paths",
+             "renew_file_reservations": "renew_reservations", "release_file_reservations": "release_reservations"}
+    async with client_for(server) as client:
+        with pytest.raises(AgentMailReplyError) as caught:
+            await getattr(client, calls[tool])({"project_key": "/work/repo"})
+    assert str(caught.value).startswith(complaint)
+    assert isinstance(caught.value, AgentMailProtocolError)
+
+
+async def test_a_ledger_row_without_an_agent_is_named():
+    rows = [{"id": 1, "path_pattern": "src/**", "exclusive": True}]
+    server = RecordedServer(UPSTREAM, overrides={"resources/read file_reservations": httpx.Response(
+        200, json={"jsonrpc": "2.0", "id": 1, "result": {"contents": [{"text": json.dumps(rows)}]}})})
+    async with client_for(server) as client:
+        with pytest.raises(AgentMailReplyError, match="file_reservations resource: 'agent' should be a non-empty string"):
+            await client.active_reservations("work-repo")
+
+
+async def test_a_server_answering_in_an_unknown_shape_leaves_the_manager_sequential_and_says_why():
+    server = RecordedServer(UPSTREAM, overrides={"register_agent": _reply({"agent": "lane-1"})})
+    events: list[Any] = []
+    async with client_for(server) as client:
+        manager = ReservationManager(client, "/work/repo", 1, 3600, events.append)
+        assert await manager.start() is Mode.SEQUENTIAL
+    assert "Agent Mail unusable: register_agent: no agent name in the reply" in manager.mode_reason
+    assert ModeChanged(Mode.SEQUENTIAL, manager.mode_reason) in events
