@@ -35,7 +35,7 @@ from orch_tui.orchestration.engine.snapshot_reducer import apply_event
 from orch_tui.orchestration.engine.steps import (ASSIGN_WORKTREE, CLAIM_FILES, CLOSE_TASK, COMMIT_LEFTOVERS, CONFIRM_CLAIM, DROP_TRACKER_EDITS,
                     LIVE_DIFF, MARK_IN_PROGRESS, MERGE_BRANCH, PREDICT_MERGE, RELEASE_FILES, REOPEN_TASK,
                     RUN_AGENT, START_AGENT, Step, StepFailed, describe_cause, run_step)
-from orch_tui.orchestration.engine.steps import CHECK_LANE, GUARD_COPIES, PREPARE_LANE
+from orch_tui.orchestration.engine.steps import CHECK_LANE, GUARD_COPIES, PREPARE_LANE, READ_CHECKOUT
 from orch_tui.orchestration.tracker.task_refs import task_branch
 from orch_tui.orchestration.tracker.tracker_guard import drop_tracker_changes
 from orch_tui.orchestration.agents.usage import batch_usage_line
@@ -367,7 +367,7 @@ class Engine:
             raise OrchError("the proposed batch is empty: nothing is ready to run")
         graph = self._view.graph or TaskGraph()
         tasks = [graph.tasks[choice.task_id] for choice in proposal.picked]
-        base = await asyncio.to_thread(self._target_commit)
+        base = await asyncio.to_thread(self.parts.merges.pin_target)  # a checkout switched mid-batch does not redirect it
         self._journal_state.batch = [task.id for task in tasks]
         self._journal_state.lanes = []
         self._journal_state.merges = []
@@ -869,6 +869,12 @@ class Engine:
             self.parts.store.update, merge.task_id, status="closed",
             close_reason=f"merged by orch-tui in {commit[:12]}"))
         self._emit(ev.MergeDone(merge.task_id, merge.branch, commit))
+        await self._say_if_fails(merge.task_id, READ_CHECKOUT, self._say_checkout_elsewhere(), level="warning")
+
+    async def _say_checkout_elsewhere(self) -> None:
+        note = await asyncio.to_thread(self.parts.merges.checkout_elsewhere_note)
+        if note:
+            self._log(note, "warning")
 
     async def _defer(self, merge: MergeRecord) -> None:
         """A branch that would conflict waits until the other lanes are done and merged."""
