@@ -46,6 +46,8 @@ HEALTH_INTERVAL_SECONDS = 2.0
 SERVER_STEP_TIMEOUT_SECONDS = 120.0
 """A safety net for Agent Mail calls (the client has its own, shorter timeouts)."""
 RETRY_MERGE = "retry"
+TARGET_MOVED_RETRIES = 3
+"""Merges tried again at once when the target moved under them, before a person is asked."""
 """A person's answer to a merge that failed with an error: try the merge again."""
 
 
@@ -834,7 +836,8 @@ class Engine:
         merge.state = "merging"
         self._save_journal()
         self._emit(ev.MergeStarted(merge.task_id, merge.branch))
-        outcome = await self._attempt_merge(merge, only_if_clean=only_if_clean)
+        outcome = await self._again_if_target_moved(merge, await self._attempt_merge(merge, only_if_clean=only_if_clean),
+                                                    only_if_clean)
         if outcome is None:
             await self._defer(merge)
             return False
@@ -851,6 +854,17 @@ class Engine:
             outcome = await self._attempt_merge(merge) if answer == RETRY_MERGE else answer
         await self._record_merged(merge, outcome.commit)
         return True
+
+    async def _again_if_target_moved(self, merge: MergeRecord, outcome: Any, only_if_clean: bool) -> Any:
+        """The target moved under the merge (a commit the person made meanwhile): nothing was
+        changed, so the branch is merged again on top of it, a few times, before asking anyone."""
+        for _ in range(TARGET_MOVED_RETRIES):
+            if outcome is None or isinstance(outcome, StepFailed) or outcome.status != "target_moved":
+                break
+            self._log(f"{merge.task_id}: {outcome.message.split(';')[0]}; merging {merge.branch} again on top of it",
+                      "warning")
+            outcome = await self._attempt_merge(merge, only_if_clean=only_if_clean)
+        return outcome
 
     async def _attempt_merge(self, merge: MergeRecord, *, only_if_clean: bool = False) -> Any:
         """A MergeOutcome; None when `only_if_clean` and it would conflict; StepFailed on error."""

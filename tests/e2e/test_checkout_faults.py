@@ -148,3 +148,29 @@ def test_switching_the_checkout_to_another_branch_mid_batch_merges_into_the_batc
     assert (repo / "feature.txt").read_text() == "feature work\n"
     [said] = [line for line in output.splitlines() if "is on feature now, not main" in line]
     assert "merges into it without touching your checkout" in said
+
+
+def test_a_commit_landing_on_the_target_during_a_merge_is_kept_and_the_merge_made_again_on_top(
+        tmp_path: Path) -> None:
+    """The person commits to main in the moment between a merge being made and main moving
+    (here: while `verify_command` runs, which plays the person once). Nothing was changed, so
+    orch-tui merges again on top of their commit, says so, and the run goes on."""
+    repo = _repo(tmp_path)
+    person = tmp_path / "person.py"
+    person.write_text(
+        "import pathlib, subprocess\n"
+        f"marker, repo = pathlib.Path({str(tmp_path / 'committed')!r}), {str(repo)!r}\n"
+        "if not marker.exists():\n"
+        "    marker.touch()\n"
+        "    pathlib.Path(repo, 'person.txt').write_text('the person\\'s work\\n')\n"
+        "    git = ['git', '-C', repo, '-c', 'user.name=Person', '-c', 'user.email=person@example.invalid']\n"
+        "    subprocess.run([*git, 'add', 'person.txt'], check=True)\n"
+        "    subprocess.run([*git, 'commit', '-q', '-m', 'the person commits mid-merge'], check=True)\n")
+    with (repo / ".orch-tui.toml").open("a") as config:
+        config.write(f'verify_command = ["{sys.executable}", "{person}"]\n')
+    status, output = _run(repo, _env(tmp_path))
+    assert status == 0, output
+    _all_merged(repo)
+    assert git(repo, "show", "main:person.txt") == "the person's work"
+    [said] = [line for line in output.splitlines() if "during the merge; merging" in line]
+    assert "again on top of it" in said
