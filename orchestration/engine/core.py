@@ -186,7 +186,8 @@ class Engine:
             raise OrchError("the proposed batch is empty: nothing is ready to run")
         graph = self._ctx.view.graph or TaskGraph()
         tasks = [graph.tasks[choice.task_id] for choice in proposal.picked]
-        base = await self._ctx.target_commit()
+        # The batch's target is fixed now: a checkout switched mid-batch does not redirect it.
+        base = await asyncio.to_thread(self._ctx.parts.merges.pin_target)
         journal = self._ctx.journal_state
         journal.batch, journal.lanes, journal.merges = [task.id for task in tasks], [], []
         self._ctx.choices.forget_proposal()
