@@ -4,7 +4,7 @@ Layout (the default root is outside the main working tree, beside it)::
 
     <repo parent>/.<repo name>.orch-lanes/     default root; Config.worktree_dir overrides it
         lane-1/ ... lane-N/                     one worktree per lane (N = batch size)
-        merge/                                  the merge queue's worktree (see merge.py)
+        merge/                                  the merge queue's worktree (see merging/merge_worktree.py)
 
 Giving a lane a task moves it to a fresh branch `orch/<task-id>` at the base commit with no
 tracked change or untracked file left, while ignored files stay, so build caches and virtual
