@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Sequence, TypeVar
 
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.agents.base import AgentRequest, AgentResult
@@ -133,14 +133,19 @@ class LaneSupervisor:
             if refusal:
                 return LaneOutcome.FAILED, refusal
             result = await agent
+            # The watcher stops first: its own refresh would only repeat the last one.
+            await self._stop_all(lane, watching)
             if watcher is not None:  # the agent's last edit may not have been seen yet
                 await self._watch_diff(lane, watcher.refresh)
         finally:
-            for running in (agent, *watching):
-                error = await _stop(running)
-                if error is not None:
-                    self._ctx.log(f"lane {lane}: while stopping: {describe_cause(error)}", "warning")
+            await self._stop_all(lane, [agent, *watching])
         return await self._check_lane(lane, task, record, result)
+
+    async def _stop_all(self, lane: int, running: Sequence[asyncio.Future[Any]]) -> None:
+        for task in running:
+            error = await _stop(task)
+            if error is not None:
+                self._ctx.log(f"lane {lane}: while stopping: {describe_cause(error)}", "warning")
 
     async def _run_agent(self, request: AgentRequest, sink: EventSink) -> AgentResult:
         # The runner's coroutine is made here, when the task starts, so a lane stopped before
