@@ -185,7 +185,7 @@ async def test_the_opencode_password_is_never_shown_or_written(tmp_path: Path, m
 
 def test_servers_orch_tui_starts_listen_on_loopback_only() -> None:
     """`opencode serve` is the one server orch-tui starts; its argv names 127.0.0.1."""
-    source = (PROJECT_ROOT / "orchestration" / "agents" / "opencode_server.py").read_text()
+    source = (PROJECT_ROOT / "orchestration" / "agents" / "opencode_serve.py").read_text()
     tree = ast.parse(source)
     argvs = [node for node in ast.walk(tree) if isinstance(node, ast.List)
              and any(isinstance(item, ast.Constant) and item.value == "serve" for item in node.elts)]
