@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from orch_tui.orchestration.events import EventSink, LaneOutcome
 from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
 from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict
-from orch_tui.orchestration.agents.opencode_server import OPENCODE_ENV_DEFAULTS
+from orch_tui.orchestration.agents.opencode_serve import OPENCODE_ENV_DEFAULTS
 from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
 from orch_tui.orchestration.states import LaneState
 from orch_tui.orchestration.infra.json_shapes import member_dict

@@ -8,7 +8,8 @@ each `run` peaks above 500 MB). Each lane gets its own session, created with
 failed), `file.edited`, and tokens and cost from `step-finish` parts. The lane is done when
 its session goes idle after having been busy. Timeout or abort: `POST
 /session/{id}/abort` (OpenCode itself would retry a dead model server for a long time).
-`close()` stops the server's whole process group.
+`close()` stops the server's whole process group. The server process and its event stream
+are opencode_serve.py; this module is what a lane does with them.
 
 Agents that ask (opencode 1.18.33, checked against `GET /doc`): `permission.asked` and
 `question.asked` events put the lane in needs-input (see opencode_events.py for their
@@ -28,13 +29,6 @@ lane that finished or started waiting meanwhile is seen; parts seen twice count 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import re
-import secrets
-import shutil
-import signal
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -45,37 +39,9 @@ from orch_tui.orchestration.events import EventSink, InputAnswer, InputKind, Lan
 from orch_tui.orchestration.agents.transcript import TranscriptEntry, from_opencode_messages
 from orch_tui.orchestration.agents.base import AgentRequest, LaneLog, RunnerBase, build_prompt, changed_files
 from orch_tui.orchestration.agents.opencode_events import OpenCodeVerdict, permission_request, question_request
-from orch_tui.orchestration.infra.process_group import GroupProcess, child_env
+from orch_tui.orchestration.agents.opencode_serve import (RECONCILE_SECONDS, RECONCILE_EVENT, SERVER_EXITED_EVENT, OpenCodeServe,
+                                                         server_exit_reason)
 from orch_tui.orchestration.states import LaneState
-from orch_tui.orchestration.infra.waiting import wait_at_most
-
-OPENCODE_ENV_DEFAULTS = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_SHARE": "1"}
-"""Set for every OpenCode child (overridable); tests add their own isolation on top."""
-_LISTENING = re.compile(r"listening on (http://[^\s]+)")
-_SERVER_EXITED = {"type": "orch.server-exited", "properties": {}}
-_RECONCILE = {"type": "orch.reconcile", "properties": {}}
-"""Put in every session's queue when the event stream reconnects: events may have been lost."""
-RECONCILE_SECONDS = 15.0
-"""A session that sent nothing for this long is asked about (the stream may have gone quiet)."""
-SERVER_USER = "opencode"
-SERVER_EXIT_GRACE_SECONDS = 2.0
-"""How long a refused connection waits to see whether the server process is exiting."""
-
-
-def server_exit_reason(status: int | None, last_output: list[str]) -> str:
-    """Why a lane ended when `opencode serve` died under it, and what to do."""
-    if status is not None and status < 0:
-        try:
-            how = f"killed by {signal.Signals(-status).name}"
-        except ValueError:
-            how = f"killed by signal {-status}"
-    else:
-        how = "status unknown" if status is None else f"status {status}"
-    said = f"; its last output: {' | '.join(last_output)}" if last_output else ""
-    return (f"the OpenCode server (opencode serve) exited ({how}) while this lane's agent worked{said}. "
-            "The work so far stays on the lane's branch; retry the task (a new server starts for the next "
-            "lane); if it keeps exiting, run `orch-tui doctor` and look at OpenCode's own log")
-
 
 def split_model(model: str | None) -> dict[str, str] | None:
     """`provider/model` as OpenCode's `{providerID, modelID}`, None for the default model."""
@@ -106,160 +72,35 @@ class OpenCodeServerRunner(RunnerBase):
         self.model = split_model(model)
         self.env = dict(env or {})
         self.agent = agent
-        self.startup_timeout = startup_timeout
-        self.server_log = LaneLog()
-        self.url: str | None = None
-        self._process: GroupProcess | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._connected = asyncio.Event()
-        self._sessions: dict[str, asyncio.Queue[dict[str, Any]]] = {}
-        self._directories: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self.serve = OpenCodeServe(binary, self.env, startup_timeout)
         self._asks: dict[str, _Ask] = {}
         self._lane_sessions: dict[int, tuple[str, dict[str, str]]] = {}
         """Each lane's last session (kept after it ends, for its transcript)."""
-        self._cwd: Path | None = None
-        self._start_lock = asyncio.Lock()
+
+    # -- the server ----------------------------------------------------------------------
+    @property
+    def url(self) -> str | None:
+        return self.serve.url
+
+    @property
+    def server_log(self) -> LaneLog:
+        return self.serve.log
 
     @property
     def pgid(self) -> int | None:
         """Process group of the running server (None before start and after close)."""
-        return self._process.pgid if self._process else None
+        return self.serve.pgid
 
-    # -- server lifecycle ----------------------------------------------------------------
+    @property
+    def _client(self) -> httpx.AsyncClient | None:
+        return self.serve.client
+
     async def start(self) -> None:
-        async with self._start_lock:
-            if self._process is not None and self._process.returncode is None:
-                return
-            if self._process is not None:  # it died: its lanes hear it (if _watch_exit has not told them yet)
-                self._tell_sessions_server_exited(self._process.returncode)
-            await self._teardown()  # a server that died: drop its listeners before a new one
-            await self._spawn()
-
-    async def _server_died(self) -> bool:
-        """After a refused connection: whether the server process has ended (it may take a
-        moment for its exit to be seen)."""
-        process = self._process
-        return process is None or await wait_at_most(asyncio.shield(process.wait()), SERVER_EXIT_GRACE_SECONDS)
-
-    def _tell_sessions_server_exited(self, status: int | None) -> None:
-        why = server_exit_reason(status, self.server_log.tail(3))
-        exited = {"type": _SERVER_EXITED["type"], "properties": {"why": why}}
-        self.server_log.add(f"[orch] {why}")
-        for queue in list(self._sessions.values()):
-            queue.put_nowait(exited)
-
-    async def _spawn(self) -> None:
-        self._cwd = Path(tempfile.mkdtemp(prefix="orch-tui-opencode-"))
-        # A password keeps other local users from driving a server that can run bash as us.
-        password = secrets.token_urlsafe(24)
-        env = child_env(self._cwd, {**OPENCODE_ENV_DEFAULTS, **self.env,
-                                    "OPENCODE_SERVER_USERNAME": SERVER_USER,
-                                    "OPENCODE_SERVER_PASSWORD": password})
-        argv = [self.binary, "serve", "--hostname", "127.0.0.1", "--port", "0"]
-        try:
-            self._process = await GroupProcess.spawn(argv, self._cwd, env)
-        except OSError as error:
-            raise OrchError(f"cannot start {self.binary}: {error.strerror or error}") from None
-        try:
-            self.url = await asyncio.wait_for(self._read_url(), self.startup_timeout)
-        except (TimeoutError, OrchError) as error:
-            await self._stop_process()
-            detail = " | ".join(self.server_log.tail(5))
-            raise OrchError(f"opencode serve did not start: {error or 'timed out'} {detail}".strip()) from None
-        self._client = httpx.AsyncClient(base_url=self.url, auth=(SERVER_USER, password),
-                                         timeout=httpx.Timeout(30.0))
-        self._connected.clear()
-        self._tasks = [asyncio.create_task(self._drain_output()), asyncio.create_task(self._listen()),
-                       asyncio.create_task(self._watch_exit())]
-        try:
-            await asyncio.wait_for(self._connected.wait(), 30.0)
-        except TimeoutError:
-            await self.close()
-            raise OrchError("opencode serve started but its event stream did not connect") from None
-
-    async def _read_url(self) -> str:
-        assert self._process is not None
-        async for line in self._process.lines():
-            self.server_log.add(line)
-            found = _LISTENING.search(line)
-            if found:
-                return found.group(1).rstrip("/")
-        raise OrchError(f"opencode serve exited (status {await self._process.wait()})")
-
-    async def _drain_output(self) -> None:
-        """Keep reading the server's output so a full pipe never blocks it."""
-        assert self._process is not None
-        async for line in self._process.lines():
-            self.server_log.add(line)
-
-    async def _watch_exit(self) -> None:
-        assert self._process is not None
-        self._tell_sessions_server_exited(await self._process.wait())
-
-    async def _listen(self) -> None:
-        """Follow the global event stream, reconnecting while the server lives."""
-        assert self._client is not None and self._process is not None
-        connections = 0
-        cut = ""
-        while self._process.returncode is None:
-            if connections:  # a reconnect: what happened meanwhile is asked of the server
-                self.server_log.add(f"[orch] event stream {cut}; reconnecting")
-                reconnect = {"type": _RECONCILE["type"], "properties": {"cut": cut}}
-                for queue in list(self._sessions.values()):
-                    queue.put_nowait(reconnect)
-            connections += 1
-            try:
-                async with self._client.stream("GET", "/global/event",
-                                               timeout=httpx.Timeout(10.0, read=None)) as response:
-                    async for line in response.aiter_lines():
-                        if line.startswith("data:"):
-                            self._dispatch(line[5:])
-                cut = "ended by the server"
-            except (httpx.HTTPError, OSError) as error:  # said at the reconnect, in every lane
-                cut = f"cut ({type(error).__name__}: {error})"[:200]
-            await asyncio.sleep(0.2)
-
-    def _dispatch(self, data: str) -> None:
-        try:
-            envelope = json.loads(data)
-        except json.JSONDecodeError:
-            return
-        payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else envelope
-        kind = payload.get("type")
-        if kind == "server.connected":
-            self._connected.set()
-            return
-        properties = payload.get("properties") or {}
-        queue = self._sessions.get(str(properties.get("sessionID", "")))
-        if queue is None and kind == "file.edited":
-            queue = self._directories.get(str(envelope.get("directory", "")))
-        if queue is not None:
-            queue.put_nowait(payload)
-
-    async def _stop_process(self) -> None:
-        if self._process is not None:
-            await self._process.kill()
-            self._process = None
+        await self.serve.start()
 
     async def close(self) -> None:
         await super().close()
-        await self._teardown()
-
-    async def _teardown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-        await self._stop_process()
-        if self._cwd is not None:
-            shutil.rmtree(self._cwd, ignore_errors=True)
-            self._cwd = None
+        await self.serve.close()
 
     # -- one lane ------------------------------------------------------------------------
     async def _execute(self, request: AgentRequest, sink: EventSink,
@@ -274,8 +115,7 @@ class OpenCodeServerRunner(RunnerBase):
         log.add(f"session {session_id} in {request.worktree}")
         self._lane_sessions[request.lane] = (session_id, params)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._sessions[session_id] = queue
-        self._directories[str(request.worktree)] = queue
+        self.serve.route(session_id, str(request.worktree), queue)
         verdict = OpenCodeVerdict(request.lane, request.task.id, request.worktree, sink, log)
         try:
             problem = await self._prompt(session_id, params, build_prompt(request))
@@ -288,8 +128,7 @@ class OpenCodeServerRunner(RunnerBase):
             await self._abort_session(session_id, params, log)
             raise
         finally:
-            self._sessions.pop(session_id, None)
-            self._directories.pop(str(request.worktree), None)
+            self.serve.unroute(session_id, str(request.worktree))
             for request_id in list(verdict.pending):
                 self._asks.pop(request_id, None)
         files = await asyncio.to_thread(changed_files, request.worktree, request.base_commit)
@@ -305,7 +144,7 @@ class OpenCodeServerRunner(RunnerBase):
                 created.raise_for_status()
                 return str(created.json()["id"])
             except httpx.TransportError as error:
-                if attempt == 2 or not await self._server_died():
+                if attempt == 2 or not await self.serve.died():
                     raise OrchError(f"opencode server refused a new session: {type(error).__name__}: {error}") from None
             except (httpx.HTTPError, KeyError, ValueError) as error:
                 raise OrchError(f"opencode server refused a new session: {type(error).__name__}: {error}") from None
@@ -335,12 +174,12 @@ class OpenCodeServerRunner(RunnerBase):
                 async with asyncio.timeout(self.reconcile_seconds):
                     payload = await queue.get()
             except TimeoutError:
-                payload = _RECONCILE  # quiet for a while: ask rather than trust the stream
+                payload = RECONCILE_EVENT  # quiet for a while: ask rather than trust the stream
             kind = payload.get("type")
             properties = payload.get("properties") or {}
-            if kind == _SERVER_EXITED["type"]:
+            if kind == SERVER_EXITED_EVENT["type"]:
                 return str(properties.get("why") or server_exit_reason(None, []))
-            if kind == _RECONCILE["type"]:
+            if kind == RECONCILE_EVENT["type"]:
                 if properties.get("cut"):
                     verdict.progress(LaneState.BUSY, f"OpenCode's event stream {properties['cut']}; reconnected, "
                                              "asking the server what was missed")
@@ -452,7 +291,7 @@ class OpenCodeServerRunner(RunnerBase):
 
     def follow_up_refusal(self, lane: int) -> str | None:
         session = self._lane_sessions.get(lane)
-        if session is None or session[0] not in self._sessions:
+        if session is None or not self.serve.routes(session[0]):
             return f"lane {lane}'s agent is not running: a follow-up goes to a running session"
         return None
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 
 from orch_tui.orchestration import events as ev
+from orch_tui.orchestration.agents.usage import batch_usage_line
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState, HunkChoice, LaneView
 from orch_tui.orchestration.engine.batch import Batch
 from orch_tui.orchestration.engine.context import EngineContext
@@ -39,7 +40,6 @@ from orch_tui.orchestration.lanes.worktrees import branch_tip
 from orch_tui.orchestration.model import TaskGraph
 from orch_tui.orchestration.planning.batch import BatchProposal, propose_batch
 from orch_tui.orchestration.settings.config import check_batch_size
-from orch_tui.orchestration.agents.usage import batch_usage_line
 from orch_tui.orchestration.tracker.task_refs import task_branch
 from orch_tui.orchestration.states import LaneState
 
@@ -47,6 +47,8 @@ __all__ = ["Engine", "EngineParts"]
 
 
 class Engine:
+    """The commands front ends call (`commands.EngineCommands`) and the decisions behind them."""
+
     def __init__(self, parts: EngineParts) -> None:
         self.parts = parts
         self._ctx = EngineContext(parts)
@@ -184,7 +186,8 @@ class Engine:
             raise OrchError("the proposed batch is empty: nothing is ready to run")
         graph = self._ctx.view.graph or TaskGraph()
         tasks = [graph.tasks[choice.task_id] for choice in proposal.picked]
-        base = await self._ctx.target_commit()
+        # The batch's target is fixed now: a checkout switched mid-batch does not redirect it.
+        base = await asyncio.to_thread(self._ctx.parts.merges.pin_target)
         journal = self._ctx.journal_state
         journal.batch, journal.lanes, journal.merges = [task.id for task in tasks], [], []
         self._ctx.choices.forget_proposal()

@@ -17,12 +17,14 @@ from orch_tui.orchestration.engine.batch import Batch
 from orch_tui.orchestration.engine.context import EngineContext
 from orch_tui.orchestration.engine.journal import MergeRecord
 from orch_tui.orchestration.engine.person import RETRY_MERGE, PersonHandOff
-from orch_tui.orchestration.engine.steps import CLOSE_TASK, MERGE_BRANCH, PREDICT_MERGE, StepFailed, run_step
+from orch_tui.orchestration.engine.steps import CLOSE_TASK, MERGE_BRANCH, PREDICT_MERGE, READ_CHECKOUT, StepFailed, run_step
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.merging.queue import MergeOutcome, MergeState, Prediction
 from orch_tui.orchestration.states import MergeStatus
 
 _RESUMABLE_STAGES = ("merging", "verifying", "advancing", "checkout_dirty")
+TARGET_MOVED_RETRIES = 3
+"""Merges tried again at once when the target moved under them, before a person is asked."""
 
 
 class MergeCoordinator:
@@ -130,7 +132,9 @@ class MergeCoordinator:
         merge.state = MergeStatus.MERGING
         self._ctx.save_journal()
         self._ctx.emit(ev.MergeStarted(merge.task_id, merge.branch))
-        outcome = await (self._attempt_clean_merge(merge) if only_if_clean else self._attempt_merge(merge))
+        outcome = await self._again_if_target_moved(
+            merge, await (self._attempt_clean_merge(merge) if only_if_clean else self._attempt_merge(merge)),
+            only_if_clean)
         if outcome is None:
             await self._defer(merge)
             return False
@@ -146,6 +150,18 @@ class MergeCoordinator:
             outcome = await self._attempt_merge(merge) if answer == RETRY_MERGE else answer
         await self._record_merged(merge, outcome.commit)
         return True
+
+    async def _again_if_target_moved(self, merge: MergeRecord, outcome: MergeOutcome | StepFailed | None,
+                                     only_if_clean: bool) -> MergeOutcome | StepFailed | None:
+        """The target moved under the merge (a commit the person made meanwhile): nothing was
+        changed, so the branch is merged again on top of it, a few times, before asking anyone."""
+        for _ in range(TARGET_MOVED_RETRIES):
+            if not isinstance(outcome, MergeOutcome) or outcome.status != MergeStatus.TARGET_MOVED:
+                break
+            self._ctx.log(f"{merge.task_id}: {outcome.message.split(';')[0]}; merging {merge.branch} again "
+                          "on top of it", "warning")
+            outcome = await (self._attempt_clean_merge(merge) if only_if_clean else self._attempt_merge(merge))
+        return outcome
 
     async def _attempt_merge(self, merge: MergeRecord) -> MergeOutcome | StepFailed:
         """The merge's outcome; StepFailed on error."""
@@ -180,6 +196,12 @@ class MergeCoordinator:
             self._ctx.parts.store.update, merge.task_id, status="closed",
             close_reason=f"merged by orch-tui in {merged[:12]}"))
         self._ctx.emit(ev.MergeDone(merge.task_id, merge.branch, merged))
+        await self._ctx.say_if_fails(merge.task_id, READ_CHECKOUT, self._say_checkout_elsewhere(), level="warning")
+
+    async def _say_checkout_elsewhere(self) -> None:
+        note = await asyncio.to_thread(self._merges.checkout_elsewhere_note)
+        if note:
+            self._ctx.log(note, "warning")
 
     async def _defer(self, merge: MergeRecord) -> None:
         """A branch that would conflict waits until the other lanes are done and merged."""

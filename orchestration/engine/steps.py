@@ -58,6 +58,7 @@ GUARD_COPIES = Step("keeping the lane's copied files (lane_copy) out of its comm
                     "check the lane's .gitignore and its branch, then " + RETRY)
 CHECK_LANE = Step("running the lane check (lane_check_command)",
                   "run the check by hand in the lane's worktree, then " + RETRY)
+READ_CHECKOUT = Step("reading which branch your checkout is on", "nothing to do: the merges go on")
 
 
 class StepFailed(OrchError):

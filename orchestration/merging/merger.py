@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from orch_tui.orchestration.errors import OrchError
-from orch_tui.orchestration.infra.git_exec import GitFailed, run_commit_git, run_git
+from orch_tui.orchestration.infra.git_exec import GitFailed, GitResult, run_commit_git, run_git
 from orch_tui.orchestration.lanes.worktrees import is_ancestor, merged_by
 from orch_tui.orchestration.merging import conflicts
 from orch_tui.orchestration.merging.advancing import TargetAdvancer
@@ -138,11 +138,10 @@ class Merger:
             return state.target_commit
         if state.merge_base == state.target_commit:
             return state.branch_commit
-        merged = self.trees.merge(state.target_commit, state.branch_commit)
-        if not merged.clean:
-            return None
-        return run_commit_git(self.main, "commit-tree", merged.tree, "-p", state.target_commit,
-                              "-p", state.branch_commit, "-m", state.message).out.strip()
+        def make(tree: str) -> GitResult:
+            return run_commit_git(self.main, "commit-tree", tree, "-p", state.target_commit,
+                                  "-p", state.branch_commit, "-m", state.message, check=False)
+        return self.trees.commit(state.target_commit, state.branch_commit, make)
 
     def _merge_without_checkout(self, state: MergeState) -> MergeOutcome | None:
         """A clean merge made in the object store; None (nothing changed) when it would conflict.

@@ -6,12 +6,13 @@ store, and the order is simulated with throwaway commits that no branch points a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.infra.git_exec import (ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitFailed,
-                                                   git_version, run_git)
+                                                   GitResult, git_version, run_git)
 from orch_tui.orchestration.lanes.worktrees import is_ancestor
 from orch_tui.orchestration.merging.records import Prediction
 from orch_tui.orchestration.merging.refs import MergeRefs
@@ -90,6 +91,23 @@ class TreeMerges:
             self._seen[(ours, theirs)] = found
         return found
 
+    def commit(self, ours: str, theirs: str, make: Callable[[str], GitResult]) -> str | None:
+        """The commit `make(tree)` makes of the clean merge of `theirs` into `ours`; None when
+        it conflicts. A remembered tree git no longer has (`git gc --prune=now` removes
+        unreferenced objects) is merged again rather than failing every time."""
+        remembered = (ours, theirs) in self._seen
+        merged = self.merge(ours, theirs)
+        if not merged.clean:
+            return None
+        made = make(merged.tree)
+        if not made.ok and remembered:
+            self._seen.pop((ours, theirs), None)
+            merged = self.merge(ours, theirs)
+            made = make(merged.tree)
+        if not made.ok:
+            raise GitFailed(("commit-tree", merged.tree), made.status, made.err, self.main)
+        return made.out.strip()
+
 
 class MergePredictor:
     """Predictions against the target as it is now, and the order that merges the most cleanly."""
@@ -124,9 +142,9 @@ class MergePredictor:
         tip = predictions[0].target_commit
         order: list[str] = []
         deferred: list[str] = []
-        # The simulated merge commit of the last branch ordered, made only when a later
+        # The last branch ordered, whose simulated merge commit is made only when a later
         # branch needs it as its base (the last one's never is).
-        pending: tuple[str, Prediction] | None = None
+        pending: Prediction | None = None
         for prediction in predictions:
             if not prediction.clean:
                 continue
@@ -134,17 +152,23 @@ class MergePredictor:
                 order.append(prediction.branch)
                 continue
             if pending is not None:
-                tip = self._simulated_merge(tip, *pending)
+                tip = self._simulated_merge(tip, pending)
                 pending = None
-            merged = self.trees.merge(tip, prediction.branch_commit)  # the first: as predicted
-            if not merged.clean:
+            if not self.trees.merge(tip, prediction.branch_commit).clean:  # the first: as predicted
                 deferred.append(prediction.branch)
                 continue
-            pending = (merged.tree, prediction)
+            pending = prediction
             order.append(prediction.branch)
         return order + deferred + [p.branch for p in predictions if not p.clean]
 
-    def _simulated_merge(self, tip: str, tree: str, prediction: Prediction) -> str:
-        return run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree, "-p", tip,
-                       "-p", prediction.branch_commit, "-m", "orch-tui simulated merge",
-                       env=_SIMULATION_ENV).out.strip()
+    def _simulated_merge(self, tip: str, prediction: Prediction) -> str:
+        """The throwaway commit merging `prediction`'s branch onto `tip` (known to be clean)."""
+        def make(tree: str) -> GitResult:
+            return run_git(self.main, *SAFE_COMMIT_OPTIONS, "commit-tree", tree, "-p", tip,
+                           "-p", prediction.branch_commit, "-m", "orch-tui simulated merge",
+                           env=_SIMULATION_ENV, check=False)
+        made = self.trees.commit(tip, prediction.branch_commit, make)
+        if made is None:
+            raise GitFailed(("merge-tree", tip, prediction.branch_commit), 1,
+                            "merged cleanly a moment ago, conflicts now", self.main)
+        return made

@@ -74,8 +74,17 @@ class MergeQueue:
 
     # ----- the target and predictions -----------------------------------------------------
     def target_branch(self) -> str:
-        """Config.target_branch, else the branch checked out in the main worktree."""
+        """Config.target_branch, else the batch's (`pin_target`), else the branch checked out
+        in the main worktree."""
         return self.refs.target_and_tip()[0]
+
+    def pin_target(self) -> str:
+        """Fix the target for a new batch and return its tip (where its lanes branch from)."""
+        return self.refs.pin_target()
+
+    def checkout_elsewhere_note(self) -> str | None:
+        """Once, when the person's checkout left the batch's target mid-batch: what to tell them."""
+        return self.refs.checkout_elsewhere_note()
 
     def target_commit(self) -> str:
         """The target branch's tip now (where new lanes branch from)."""

@@ -12,18 +12,43 @@ from orch_tui.orchestration.tracker.task_refs import archive_ref, task_id_from_b
 
 
 class MergeRefs:
-    """The target (Config.target_branch, else the branch checked out in the main worktree)
-    and the task branches merged into it, read in the main worktree `main`."""
+    """The target (Config.target_branch, else the batch's pinned target, else the branch
+    checked out in the main worktree) and the task branches merged into it, read in the main
+    worktree `main`."""
 
     def __init__(self, main: Path, config: Config) -> None:
         self.main = main
         self.config = config
+        self.batch_target: str | None = None
+        """The branch the running batch started from (`pin_target`): a person who switches
+        their checkout to another branch mid-batch does not redirect the batch's merges."""
+        self._elsewhere_said: str | None = None
+
+    def pin_target(self) -> str:
+        """Fix the target for a new batch and return its tip (where its lanes branch from)."""
+        self.batch_target, self._elsewhere_said = None, None
+        name, tip = self.target_and_tip()
+        self.batch_target = name
+        return tip
+
+    def checkout_elsewhere_note(self) -> str | None:
+        """What to tell the person, once, when their checkout is no longer on the batch's
+        target (they switched branches mid-batch); None otherwise."""
+        if self.config.target_branch or not self.batch_target:
+            return None
+        branch = (list_worktrees(self.main)[0].branch or "").removeprefix("refs/heads/") or "a detached HEAD"
+        if branch in (self.batch_target, self._elsewhere_said):
+            return None
+        self._elsewhere_said = branch
+        return (f"your checkout {self.main} is on {branch} now, not {self.batch_target}: this batch started "
+                f"from {self.batch_target} and merges into it without touching your checkout; the next batch "
+                "starts from the branch checked out then (or set target_branch)")
 
     def target_and_tip(self) -> tuple[str, str]:
         """The target branch and its tip commit (one git call when the target is the branch
         checked out in the main worktree: `worktree list` names both)."""
-        if self.config.target_branch:
-            name = self.config.target_branch
+        if self.config.target_branch or self.batch_target:
+            name = self.config.target_branch or self.batch_target or ""
         else:
             main = list_worktrees(self.main)[0]
             if not main.branch:

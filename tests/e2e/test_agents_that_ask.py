@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -26,6 +26,7 @@ from orch_tui.app.screens.input_request import InputRequestScreen
 from orch_tui.app.screens.lane_detail import LaneDetailScreen
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.agents.base import RunnerBase
+from orch_tui.orchestration.agents.opencode_serve import OpenCodeServe
 from orch_tui.orchestration.agents.opencode_server import OpenCodeServerRunner
 from orch_tui.orchestration.tracker.beads import open_store
 from orch_tui.orchestration.commands import EngineState
@@ -50,15 +51,32 @@ pytestmark = [pytest.mark.slow, pytest.mark.opencode, pytest.mark.asyncio(loop_s
 ASKING = {"edit": "allow", "bash": "ask", "webfetch": "deny", "question": "allow"}
 
 
-class SharedServerRunner(OpenCodeServerRunner):
-    """An engine's close() stops its lanes but leaves the module's server running.
-    `deaf` drops every event of the stream (a stream that went quiet)."""
+class DeafServe(OpenCodeServe):
+    """`deaf` drops every event of the stream (a stream that went quiet)."""
 
     deaf = False
 
     def _dispatch(self, data: str) -> None:
         if not self.deaf or '"server.connected"' in data:
             super()._dispatch(data)
+
+
+class SharedServerRunner(OpenCodeServerRunner):
+    """An engine's close() stops its lanes but leaves the module's server running.
+    `deaf` drops every event of the stream (a stream that went quiet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serve = DeafServe(self.serve.binary, self.serve.env, self.serve.startup_timeout)
+
+    @property
+    def deaf(self) -> bool:
+        return isinstance(self.serve, DeafServe) and self.serve.deaf
+
+    @deaf.setter
+    def deaf(self, value: bool) -> None:
+        assert isinstance(self.serve, DeafServe)
+        self.serve.deaf = value
 
     async def close(self) -> None:
         await RunnerBase.close(self)

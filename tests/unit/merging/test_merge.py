@@ -476,6 +476,23 @@ def test_a_series_keeps_an_earlier_branch_still_checked_out_in_a_lane(project: P
     assert git(project, "for-each-ref", "--format=%(refname:short)", "refs/heads/orch/").split() == ["orch/bd-1"]
 
 
+def test_a_predicted_merge_still_merges_after_git_pruned_its_tree(project: Path) -> None:
+    """The queue remembers the tree a prediction merged; `git gc --prune=now` may delete it
+    before the merge, which then merges again instead of failing."""
+    commit_on(project, "orch/bd-1", {"new.txt": "one\n"})
+    (project / "main.txt").write_text("main moves on\n")  # so the merged tree is one no commit has
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "main moves on")
+    queue = queue_for(project)
+    assert queue.predict(["orch/bd-1"])[0].clean
+    git(project, "gc", "--quiet", "--prune=now")
+
+    outcome = queue.merge("orch/bd-1")
+
+    assert outcome.status == "merged" and (project / "new.txt").read_text() == "one\n"
+    assert (project / "main.txt").exists()
+
+
 def test_a_branch_merged_in_a_series_reads_as_merged_after_a_crash(project: Path) -> None:
     """Killed after the series moved the target and archived its branches, before the engine
     journaled the last one: the restart finds that branch gone, and merged, not missing."""
