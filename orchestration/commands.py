@@ -15,18 +15,8 @@ from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.conflict_record import Conflict
 from orch_tui.orchestration.model import Reservation, TaskGraph
 from orch_tui.orchestration.proposal import BatchProposal
-from orch_tui.orchestration.states import LaneState, MergeStatus
+from orch_tui.orchestration.states import EngineState as EngineState, LaneState, MergeStatus
 from orch_tui.orchestration.transcript_entry import TranscriptEntry
-
-
-class EngineState(StrEnum):
-    IDLE = "idle"
-    PROPOSED = "proposed"
-    RUNNING = "running"
-    MERGING = "merging"
-    WAITING_FOR_PERSON = "waiting_for_person"
-    """A merge conflict or a failed check: the queue waits until a person resolves it."""
-    PAUSED = "paused"
 
 
 class HunkChoice(StrEnum):

@@ -15,7 +15,7 @@ from orch_tui.orchestration.conflict_record import Conflict
 from orch_tui.orchestration.lane_check import CheckAnswer, CheckResult
 from orch_tui.orchestration.model import Reservation, TaskGraph
 from orch_tui.orchestration.proposal import BatchProposal
-from orch_tui.orchestration.states import LaneState
+from orch_tui.orchestration.states import EngineState, LaneState
 
 
 class Mode(StrEnum):
@@ -44,7 +44,7 @@ EventSink = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class EngineStateChanged(Event):
-    state: str
+    state: EngineState
     detail: str = ""
 
 

@@ -1,4 +1,4 @@
-"""Where a lane is and where a merge is: one vocabulary each for the journal
+"""Where the engine, a lane and a merge are: one vocabulary each for the journal
 (engine/journal.py), the snapshot (commands.LaneView / MergeView), the merge queue's
 outcome (merging/queue.MergeOutcome) and the UI, which labels them for people.
 
@@ -8,6 +8,18 @@ Values are what the journal stores; `parse` also reads the words older journals 
 from __future__ import annotations
 
 from enum import StrEnum
+
+
+class EngineState(StrEnum):
+    """The engine's state (engine/core.py; ARCHITECTURE.md draws the transitions)."""
+
+    IDLE = "idle"
+    PROPOSED = "proposed"
+    RUNNING = "running"
+    MERGING = "merging"
+    WAITING_FOR_PERSON = "waiting_for_person"
+    """A merge conflict or a failed check: the queue waits until a person resolves it."""
+    PAUSED = "paused"
 
 
 class LaneState(StrEnum):

@@ -15,20 +15,22 @@ from orch_tui.orchestration.commands import LaneView
 from orch_tui.orchestration.events import InputRequest
 from orch_tui.orchestration.agents.usage import usage_text
 from orch_tui.orchestration.lanes.ports import PortBlock
+from orch_tui.orchestration.states import LaneState
 
 from orch_tui.widgets.diff_view import DiffView
 from orch_tui.widgets.file_diffs import compact_diff
 from orch_tui.widgets.safe_text import one_line
 
-STATUS_STYLES = {
-    "idle": "dim", "busy": "bold yellow", "running": "bold yellow", "starting": "yellow",
-    "retry": "bold magenta", "succeeded": "bold green", "failed": "bold red",
-    "timed_out": "bold red", "aborted": "bold red", "done": "bold green",
-    "setup": "cyan", "checking": "cyan",
-    "stalled": "bold black on yellow", "waiting": "magenta",
-    "needs-input": "bold black on cyan",
+STATUS_STYLES: dict[str, str] = {
+    LaneState.IDLE: "dim", LaneState.BUSY: "bold yellow", LaneState.RUNNING: "bold yellow",
+    LaneState.STARTING: "yellow", LaneState.RETRY: "bold magenta", LaneState.SUCCEEDED: "bold green",
+    LaneState.FAILED: "bold red", LaneState.TIMED_OUT: "bold red", LaneState.ABORTED: "bold red",
+    LaneState.ERROR: "bold red", LaneState.SETUP: "cyan", LaneState.CHECKING: "cyan",
+    LaneState.STALLED: "bold black on yellow", LaneState.WAITING: "magenta",
+    LaneState.NEEDS_INPUT: "bold black on cyan",
 }
-NEEDS_INPUT = "needs-input"
+"""Keyed by a lane's state (or its outcome: events.LaneOutcome has the same values)."""
+NEEDS_INPUT = LaneState.NEEDS_INPUT
 
 
 def format_elapsed(seconds: float) -> str:

@@ -66,7 +66,7 @@ class EngineContext:
     def set_state(self, state: EngineState, detail: str = "") -> None:
         self.journal_state.state = state.value
         self.save_journal()
-        self.emit(ev.EngineStateChanged(state.value, detail))
+        self.emit(ev.EngineStateChanged(state, detail))
 
     def save_journal(self) -> None:
         try:
