@@ -146,7 +146,7 @@ PASSWORD = "opencode-password-5c1e9a"
 @pytest.mark.opencode
 async def test_the_opencode_password_is_never_shown_or_written(tmp_path: Path, monkeypatch,
                                                                caplog: pytest.LogCaptureFixture) -> None:
-    from orch_tui.orchestration.agents import opencode_server
+    from orch_tui.orchestration.agents import opencode_serve
     from orch_tui.orchestration.commands import EngineState
     from orch_tui.orchestration.settings.config import Config
     from orch_tui.orchestration.engine.wiring import build_engine
@@ -155,7 +155,7 @@ async def test_the_opencode_password_is_never_shown_or_written(tmp_path: Path, m
     from tests.support.opencode_server import opencode_env
 
     binary = opencode_binary()
-    monkeypatch.setattr(opencode_server.secrets, "token_urlsafe", lambda size=None: PASSWORD)
+    monkeypatch.setattr(opencode_serve.secrets, "token_urlsafe", lambda size=None: PASSWORD)
     caplog.set_level(logging.DEBUG)
     repo = make_task_repo(tmp_path / "repo", [TaskSpec("bd-1", ("notes/**",))])
     home = tmp_path / "home"
