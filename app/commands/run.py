@@ -94,8 +94,9 @@ class InputAnswerer:
                 await self.engine.answer_input(lane, request.id, policy_answer(request, self.policy),
                                                policy_label(self.policy))
         except Exception as error:  # the lane goes on waiting until its timeout: say so
-            self.console.print(_literal(f"lane {lane}: could not answer {request.id}: {error}"),
-                               style="bold red")
+            self.console.print(_literal(f"lane {lane}: could not answer {request.id}: {error}; the agent still "
+                                        "waits: answer it in the dashboard (orch-tui), or the lane times out "
+                                        "after agent_timeout_seconds"), style="bold red")
 
     async def _ask(self, lane: int, request: InputRequest) -> InputAnswer:
         choices = ("once/always/reject" if request.options == ("once", "always", "reject") else

@@ -175,8 +175,7 @@ class LaneSupervisor:
             return self._parts.watcher_factory(lane, task.id, worktree, base, task.declared_files, self._ctx.emit,
                                                starts_clean=starts_clean)
         except Exception as error:  # noqa: BLE001 - a view failing must not cost the lane
-            self._ctx.log(f"lane {lane}: {StepFailed(LIVE_DIFF, error)}; the lane goes on without a live diff",
-                          "warning")
+            self._say_no_live_diff(lane, error)
             return None
 
     async def _watch_diff(self, lane: int, work: Callable[[], Awaitable[object]]) -> None:
@@ -186,8 +185,11 @@ class LaneSupervisor:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - reported right here, with the step
-            self._ctx.log(f"lane {lane}: {StepFailed(LIVE_DIFF, error)}; the lane goes on without a live diff",
-                          "warning")
+            self._say_no_live_diff(lane, error)
+
+    def _say_no_live_diff(self, lane: int, error: Exception) -> None:
+        self._ctx.log(f"lane {lane}: {StepFailed(LIVE_DIFF, error)}; the lane goes on without a live diff",
+                      "warning")
 
     async def _check_lane(self, lane: int, task: Task, record: LaneRecord,
                           result: AgentResult) -> tuple[LaneOutcome, str]:

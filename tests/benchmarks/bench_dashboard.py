@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from tests.benchmarks.harness import Result
+from tests.benchmarks.harness import Result, measure_loop_gaps
 
 ISSUES, EDGES = 10_000, 15_000
 FIRST_FRAME_TARGET_S, MEMORY_TARGET_MB, STALL_TARGET_MS = 0.6, 150.0, 50.0
@@ -70,14 +70,6 @@ async def _stall() -> dict[str, float]:
         await pilot.pause()
         stop = time.perf_counter() + STALL_SECONDS
 
-        async def heartbeat() -> None:
-            last = time.perf_counter()
-            while time.perf_counter() < stop:
-                await asyncio.sleep(0.002)
-                now = time.perf_counter()
-                gaps.append(now - last - 0.002)
-                last = now
-
         async def agents() -> None:
             tick, changed = 1 / FILES_PER_SECOND, 0
             while time.perf_counter() < stop:
@@ -88,7 +80,7 @@ async def _stall() -> dict[str, float]:
                                             "".join(chunks[lane][:files]), paths[lane][:files]))
                 await asyncio.sleep(tick)
 
-        await asyncio.gather(heartbeat(), agents())
+        await asyncio.gather(measure_loop_gaps(stop, gaps), agents())
         await pilot.pause()
     return {"stall_ms": max(gaps) * 1000, "p99_ms": statistics.quantiles(gaps, n=100)[98] * 1000}
 

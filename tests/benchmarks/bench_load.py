@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.benchmarks.harness import Result
+from tests.benchmarks.harness import Result, measure_loop_gaps
 
 ISSUES, EDGES, LANES, RESERVATIONS = 10_000, 15_000, 6, 1_000
 DIFFS_PER_SECOND, RESERVATION_REFRESHES_PER_SECOND = 20, 2
@@ -79,14 +79,6 @@ async def _under_load(seconds: float, sample_every: float = 0.0) -> dict[str, fl
         start_mb = _rss_mb()
         stop = time.perf_counter() + seconds
 
-        async def heartbeat() -> None:
-            last = time.perf_counter()
-            while time.perf_counter() < stop:
-                await asyncio.sleep(0.002)
-                now = time.perf_counter()
-                gaps.append(now - last - 0.002)
-                last = now
-
         async def lanes() -> None:
             tick = 1 / DIFFS_PER_SECOND
             for changed in range(1, 10**9):
@@ -114,7 +106,7 @@ async def _under_load(seconds: float, sample_every: float = 0.0) -> dict[str, fl
                 print(json.dumps({"minute": len(samples), "rss_mb": round(samples[-1], 1)}),
                       file=sys.stderr, flush=True)
 
-        await asyncio.gather(heartbeat(), lanes(), reservations(), sampler())
+        await asyncio.gather(measure_loop_gaps(stop, gaps), lanes(), reservations(), sampler())
         await pilot.pause()
         end_mb = _rss_mb()
     return {"stall_ms": max(gaps) * 1000, "p99_ms": statistics.quantiles(gaps, n=100)[98] * 1000,

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from tests.benchmarks.bench_load import EDGES, ISSUES, LANES, RESERVATIONS, STALL_TARGET_MS, _reservations
-from tests.benchmarks.harness import Result
+from tests.benchmarks.harness import Result, measure_loop_gaps
 
 FILES, FOLDERS = 20_000, 200
 EDIT_EVERY_SECONDS, FILES_EDITED_PER_LANE = 0.1, 40
@@ -93,14 +93,6 @@ async def _under_load(root: Path, seconds: float) -> dict[str, float]:
         await pilot.pause()
         stop = time.perf_counter() + seconds
 
-        async def heartbeat() -> None:
-            last = time.perf_counter()
-            while time.perf_counter() < stop:
-                await asyncio.sleep(0.002)
-                now = time.perf_counter()
-                gaps.append(now - last - 0.002)
-                last = now
-
         async def agents() -> None:
             files = {lane: _lane_files(lane) for lane in range(1, LANES + 1)}
             for edit in range(10**9):
@@ -118,7 +110,7 @@ async def _under_load(root: Path, seconds: float) -> dict[str, float]:
                 engine.emit(ev.ReservationsChanged(_reservations(round_number)))
                 await asyncio.sleep(1 / RESERVATION_REFRESHES_PER_SECOND)
 
-        await asyncio.gather(heartbeat(), agents(), reservations())
+        await asyncio.gather(measure_loop_gaps(stop, gaps), agents(), reservations())
         for task in watching:
             task.cancel()
         await asyncio.wait(watching)

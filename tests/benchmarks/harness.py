@@ -6,6 +6,7 @@ same run, never on a single stopwatch reading.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from dataclasses import dataclass
@@ -42,3 +43,14 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+async def measure_loop_gaps(until: float, gaps: list[float], tick: float = 0.002) -> None:
+    """Until `until` (perf_counter): sleep `tick` over and over and record how much later than
+    asked each wake-up came: the event loop's stalls."""
+    last = time.perf_counter()
+    while time.perf_counter() < until:
+        await asyncio.sleep(tick)
+        now = time.perf_counter()
+        gaps.append(now - last - tick)
+        last = now
