@@ -14,6 +14,7 @@ from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.commands import EngineSnapshot, EngineState
 from orch_tui.orchestration.engine.choices import TaskChoices
 from orch_tui.orchestration.engine.journal import JournalState
+from orch_tui.orchestration.engine.journal_writes import JournalWrites
 from orch_tui.orchestration.engine.parts import EngineParts
 from orch_tui.orchestration.engine.snapshot_reducer import apply_event
 from orch_tui.orchestration.engine.steps import REOPEN_TASK, Step, StepFailed, describe_cause, run_step
@@ -27,7 +28,7 @@ class EngineContext:
         self.view = EngineSnapshot(batch_size=parts.config.batch_size)
         """What front ends see: every event folded in (`snapshot_reducer.apply_event`)."""
         self.journal_state = JournalState(batch_size=parts.config.batch_size)
-        """What a restart needs: saved by `save_journal` before each change is announced."""
+        """What a restart needs: `save_journal` takes it; awaiting that is the write-ahead point."""
         self.choices = TaskChoices()
         self.wake = asyncio.Event()
         """Set when a waiting lane may start now: a mode change, a lane's end."""
@@ -37,6 +38,7 @@ class EngineContext:
         """close() was called: lanes cancelled now are interrupted (resumed by the next start),
         not aborted by a person."""
         self._sinks: list[EventSink] = []
+        self._journal_writes = JournalWrites(parts.journal, self._journal_not_saved)
 
     @property
     def state(self) -> EngineState:
@@ -64,17 +66,25 @@ class EngineContext:
         self.emit(ev.LogLine(text, level))
 
     def set_state(self, state: EngineState, detail: str = "") -> None:
+        """The state is saved with the journal's next write; the awaited saves that follow
+        (a lane's record, a merge's) carry it to disk before their step goes on."""
         self.journal_state.state = state.value
         self.save_journal()
         self.emit(ev.EngineStateChanged(state, detail))
 
-    def save_journal(self) -> None:
-        try:
-            self.parts.journal.save(self.journal_state)
-        except OSError as error:  # a full disk must not end lanes unseen; git still holds the work
-            self.emit(ev.ErrorRaised(f"saving the journal failed: {describe_cause(error)}",
-                                     "free disk space: until the journal is saved, a crash loses track "
-                                     "of the batch (the work stays on its branches)"))
+    def save_journal(self) -> Awaitable[None]:
+        """Take the journal's state now; await the result before a step the journal must
+        precede (recovery.py's order). Written off the event loop (journal_writes.py)."""
+        return self._journal_writes.save(self.journal_state)
+
+    async def journal_flushed(self) -> None:
+        await self._journal_writes.flushed()
+
+    def _journal_not_saved(self, error: Exception) -> None:
+        # A full disk must not end lanes unseen; git still holds the work.
+        self.emit(ev.ErrorRaised(f"saving the journal failed: {describe_cause(error)}",
+                                 "free disk space: until the journal is saved, a crash loses track "
+                                 "of the batch (the work stays on its branches)"))
 
     async def say_if_fails(self, where: str, step: Step, work: Awaitable[object], *,
                            timeout: float | None = None, level: str = "error") -> None:

@@ -118,6 +118,7 @@ class Engine:
         finally:
             if self._started:  # an engine that never got the lock must not touch another's journal
                 self._ctx.save_journal()
+                await self._ctx.journal_flushed()
             if self.parts.lock is not None:
                 self.parts.lock.release()
 

@@ -105,6 +105,13 @@ class Journal:
                             "move the file aside to start afresh (nothing in git is lost)") from None
 
     def save(self, state: JournalState) -> None:
+        self.write(self.encode(state))
+
+    def encode(self, state: JournalState) -> bytes:
+        """The file's content for `state` as it is now (stamped with the time)."""
         state.updated_at = time.time()
-        data = json.dumps(state.to_json(), indent=2, sort_keys=True).encode()
+        return json.dumps(state.to_json(), indent=2, sort_keys=True).encode()
+
+    def write(self, data: bytes) -> None:
+        """Replace the file with `data`, flushed to disk (blocks: call it off the event loop)."""
         write_atomically(self.path, data)

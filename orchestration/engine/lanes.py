@@ -81,8 +81,8 @@ class LaneSupervisor:
         """Run one lane to its end, whatever fails: it ends exactly once, with a LaneFinished."""
         record = LaneRecord(lane, task.id, f"orch/{task.id}", "", batch.base)
         self._ctx.journal_state.lanes.append(record)
-        self._ctx.save_journal()
         try:
+            await self._ctx.save_journal()  # inside: an abort while it is written still ends the lane
             outcome, reason = await self._lane_body(lane, task, batch.base, record)
             if self._ctx.stopping:  # the runner turned the shutdown's cancellation into a result
                 raise asyncio.CancelledError
@@ -109,7 +109,7 @@ class LaneSupervisor:
         record.worktree = assigned.path
         record.branch = assigned.branch or record.branch
         record.status = LaneState.RUNNING
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         if refusal:
             return LaneOutcome.FAILED, refusal
         await run_step(MARK_IN_PROGRESS, asyncio.to_thread(
@@ -206,7 +206,7 @@ class LaneSupervisor:
                     lane, task.id, record.branch, Path(record.worktree), self._ctx.emit))
                 if check is not None:
                     record.check = check.to_dict()
-                    self._ctx.save_journal()
+                    await self._ctx.save_journal()
                     if not check.passed:
                         return result.outcome, f"{result.reason}; lane check failed: its merge waits for a person"
         finally:
@@ -236,7 +236,7 @@ class LaneSupervisor:
             self._ctx.hold_back(task.id, f"{outcome.value} in lane {lane}")
             await self._ctx.reopen_task(f"lane {lane}", task.id,
                                         f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}")
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         self._ctx.emit(ev.LaneFinished(lane, task.id, outcome, reason, commit))
         if merge is not None:
             batch.finished.put_nowait(merge)

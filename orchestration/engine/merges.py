@@ -73,7 +73,7 @@ class MergeCoordinator:
         for merge in ready:
             merge.state = MergeStatus.MERGING
             self._ctx.emit(ev.MergeStarted(merge.task_id, merge.branch))
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         try:
             outcomes = await run_step(MERGE_BRANCH, asyncio.to_thread(
                 self._merges.merge_series_if_clean, [merge.branch for merge in ready]))
@@ -84,7 +84,7 @@ class MergeCoordinator:
             await self._record_merged(merge, outcome.commit)
         for merge in ready[len(outcomes):]:
             merge.state = MergeStatus.PENDING
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         return ready[:len(outcomes)]
 
     async def merge_finished(self) -> None:
@@ -130,7 +130,7 @@ class MergeCoordinator:
         if merge.held_for_check() and not await self._hold_for_check(merge):
             return True
         merge.state = MergeStatus.MERGING
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         self._ctx.emit(ev.MergeStarted(merge.task_id, merge.branch))
         outcome = await self._again_if_target_moved(
             merge, await (self._attempt_clean_merge(merge) if only_if_clean else self._attempt_merge(merge)),
@@ -142,7 +142,7 @@ class MergeCoordinator:
             answer = await self._person.ask_about_merge(merge, outcome)
             if answer is None:  # aborted: the branch is kept for a later batch
                 merge.state = MergeStatus.SKIPPED
-                self._ctx.save_journal()
+                await self._ctx.save_journal()
                 self._ctx.hold_back(merge.task_id, "its merge was aborted")
                 await self._ctx.reopen_task(merge.task_id, merge.task_id,
                                             f"orch-tui: merge aborted by a person; work kept on {merge.branch}")
@@ -191,7 +191,7 @@ class MergeCoordinator:
     async def _record_merged(self, merge: MergeRecord, commit: str | None) -> None:
         merged = commit or await self._ctx.target_commit()
         merge.state, merge.commit = MergeStatus.MERGED, merged
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         await self._ctx.say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
             self._ctx.parts.store.update, merge.task_id, status="closed",
             close_reason=f"merged by orch-tui in {merged[:12]}"))
@@ -206,7 +206,7 @@ class MergeCoordinator:
     async def _defer(self, merge: MergeRecord) -> None:
         """A branch that would conflict waits until the other lanes are done and merged."""
         merge.state = MergeStatus.PENDING
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         try:
             [prediction] = await run_step(PREDICT_MERGE, asyncio.to_thread(self._merges.predict, [merge.branch]))
             files = tuple(prediction.conflicted_files)
@@ -221,13 +221,13 @@ class MergeCoordinator:
         check = CheckResult.from_dict(merge.check) or CheckResult(False, 0.0, "", "", "failed")
         answer = await self._person.ask_about_check(merge, check)
         merge.check_answer = answer.value
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         self._ctx.emit(ev.CheckHoldAnswered(merge.task_id, merge.branch, answer))
         if answer is CheckAnswer.MERGE:
             self._ctx.log(f"{merge.task_id}: merging although its lane check failed (a person decided)", "warning")
             return True
         merge.state = MergeStatus.SKIPPED
-        self._ctx.save_journal()
+        await self._ctx.save_journal()
         if answer is CheckAnswer.RETRY:
             self._ctx.choices.follow_ups[merge.task_id] = check.follow_up()
             self._ctx.retry(merge.task_id)
