@@ -65,11 +65,10 @@ class EngineContext:
     def log(self, text: str, level: str = "info") -> None:
         self.emit(ev.LogLine(text, level))
 
-    def set_state(self, state: EngineState, detail: str = "") -> None:
-        """The state is saved with the journal's next write; the awaited saves that follow
-        (a lane's record, a merge's) carry it to disk before their step goes on."""
+    async def set_state(self, state: EngineState, detail: str = "") -> None:
+        """Journaled, then announced."""
         self.journal_state.state = state.value
-        self.save_journal()
+        await self.save_journal()
         self.emit(ev.EngineStateChanged(state, detail))
 
     def save_journal(self) -> Awaitable[None]:

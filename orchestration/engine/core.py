@@ -137,7 +137,7 @@ class Engine:
         proposal.predicted_conflicts = await asyncio.to_thread(self._predict_kept_work, proposal)
         self._proposal = proposal
         self._ctx.emit(ev.BatchProposed(proposal))
-        self._ctx.set_state(EngineState.PROPOSED, f"{len(proposal.picked)} task(s) proposed")
+        await self._ctx.set_state(EngineState.PROPOSED, f"{len(proposal.picked)} task(s) proposed")
 
     def _predict_kept_work(self, proposal: BatchProposal) -> dict[str, tuple[str, ...]]:
         """For tasks retried on work kept from an earlier attempt: would it merge as it is?
@@ -179,7 +179,7 @@ class Engine:
         self._require_proposal()
         self._ctx.choices.forget_proposal()
         self._ctx.emit(ev.BatchRejected(reason))
-        self._ctx.set_state(EngineState.IDLE, "batch rejected")
+        await self._ctx.set_state(EngineState.IDLE, "batch rejected")
 
     async def approve(self) -> None:
         proposal = self._require_proposal()
@@ -193,7 +193,7 @@ class Engine:
         journal.batch, journal.lanes, journal.merges = [task.id for task in tasks], [], []
         self._ctx.choices.forget_proposal()
         self._ctx.emit(ev.BatchApproved(tuple(journal.batch)))
-        self._ctx.set_state(EngineState.RUNNING, f"{len(tasks)} lane(s)")
+        await self._ctx.set_state(EngineState.RUNNING, f"{len(tasks)} lane(s)")
         self._run(Batch(tasks, base))
 
     async def pause(self) -> None:
@@ -220,7 +220,7 @@ class Engine:
         except Exception as error:  # the last resort: every lane and merge step has its own
             self._ctx.emit(ev.ErrorRaised(f"batch stopped: {describe_cause(error)}",
                                           "restart orch-tui (or run again): the journal keeps the batch"))
-            self._ctx.set_state(EngineState.WAITING_FOR_PERSON, f"error: {describe_cause(error)}")
+            await self._ctx.set_state(EngineState.WAITING_FOR_PERSON, f"error: {describe_cause(error)}")
 
     async def _run_lanes(self, batch: Batch) -> None:
         """Run the lanes, merging each finished one that merges cleanly while the rest work."""
@@ -244,7 +244,7 @@ class Engine:
         self._batch = None
         await self._ctx.reload_graph()
         paused, self._pause_requested = self._pause_requested, False
-        self._ctx.set_state(EngineState.PAUSED if paused else EngineState.IDLE, "batch finished")
+        await self._ctx.set_state(EngineState.PAUSED if paused else EngineState.IDLE, "batch finished")
 
     # ----- a person's commands to lanes and merges ------------------------------------------
     async def abort_lane(self, lane: int) -> None:
@@ -295,7 +295,7 @@ class Engine:
                                             EngineState.PAUSED.value):
             self._ctx.journal_state.batches_done = saved.batches_done if saved else 0
             await self._settle_orphans(set())
-            self._ctx.set_state(EngineState.IDLE, "ready")
+            await self._ctx.set_state(EngineState.IDLE, "ready")
             return
         self._ctx.journal_state = saved
         saved.batch_size = self._ctx.view.batch_size
@@ -308,7 +308,7 @@ class Engine:
         rerun = [task_id for task_id in plan.rerun if task_id in graph.tasks]
         base = saved.lanes[0].base if saved.lanes else await self._ctx.target_commit()
         batch = Batch([graph.tasks[task_id] for task_id in rerun], base, lanes=[lane_of[task_id] for task_id in rerun])
-        self._ctx.set_state(EngineState.RUNNING, "resuming after a restart")
+        await self._ctx.set_state(EngineState.RUNNING, "resuming after a restart")
         self._run(batch, resume_merges=not plan.rerun)
 
     async def _settle_orphans(self, live: set[str]) -> None:

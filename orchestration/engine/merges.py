@@ -89,7 +89,7 @@ class MergeCoordinator:
 
     async def merge_finished(self) -> None:
         """Every lane is done: merge what is left, in the predicted order."""
-        self._ctx.set_state(EngineState.MERGING)
+        await self._ctx.set_state(EngineState.MERGING)
         pending = [merge for merge in self._ctx.journal_state.merges if merge.state not in (MergeStatus.MERGED, MergeStatus.SKIPPED)]
         for merge in await self._merge_order(pending):
             await self._merge_one(merge)

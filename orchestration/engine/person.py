@@ -80,7 +80,7 @@ class PersonHandOff:
                                                    f"{outcome.message}\n{detail}".strip()))
             summary = outcome.message
         question = _MergeQuestion(merge.task_id, self._ctx.state, on_error=isinstance(outcome, StepFailed))
-        self._wait(question, f"{merge.task_id}: {summary}")
+        await self._wait(question, f"{merge.task_id}: {summary}")
         try:
             return await question.answer
         finally:
@@ -91,20 +91,20 @@ class PersonHandOff:
         merge.state = MergeStatus.HELD
         self._ctx.emit(ev.MergeHeldForCheck(merge.task_id, merge.branch, check))
         question = _CheckQuestion(merge.task_id, self._ctx.state)
-        self._wait(question, f"{merge.task_id}: lane check failed; merge anyway, retry or drop")
+        await self._wait(question, f"{merge.task_id}: lane check failed; merge anyway, retry or drop")
         try:
             return await question.answer
         finally:
             self._question = None
 
-    def _wait(self, question: _MergeQuestion | _CheckQuestion, detail: str) -> None:
+    async def _wait(self, question: _MergeQuestion | _CheckQuestion, detail: str) -> None:
         self._question = question
-        self._ctx.set_state(EngineState.WAITING_FOR_PERSON, detail)
+        await self._ctx.set_state(EngineState.WAITING_FOR_PERSON, detail)
 
-    def _leave_waiting(self, question: _MergeQuestion | _CheckQuestion) -> None:
+    async def _leave_waiting(self, question: _MergeQuestion | _CheckQuestion) -> None:
         """Back where the engine was, before the asker runs on."""
         self._question = None
-        self._ctx.set_state(question.resume)
+        await self._ctx.set_state(question.resume)
 
     # ----- answering (a person's commands) --------------------------------------------------
     def _merge_question(self) -> _MergeQuestion:
@@ -146,20 +146,20 @@ class PersonHandOff:
             outcome = await asyncio.to_thread(self._merges.continue_merge)
             self._ctx.emit(ev.ConflictChanged(outcome.conflict))
             answer = outcome
-        self._leave_waiting(question)
+        await self._leave_waiting(question)
         _settle(question.answer, answer)
 
     async def abort_merge(self) -> None:
         """The merge stops; its branch is kept for a later batch (a held check: dropped)."""
         question = self._question
         if isinstance(question, _CheckQuestion):
-            self._leave_waiting(question)
+            await self._leave_waiting(question)
             _settle(question.answer, CheckAnswer.DROP)
             return
         question = self._merge_question()
         await asyncio.to_thread(self._merges.abort_merge)
         self._ctx.emit(ev.ConflictChanged(None))
-        self._leave_waiting(question)
+        await self._leave_waiting(question)
         _settle(question.answer, None)
 
     async def answer_check(self, task_id: str, answer: CheckAnswer) -> None:
@@ -169,5 +169,5 @@ class PersonHandOff:
             raise OrchError("no merge is held for a failed lane check")
         if task_id != question.task_id:
             raise OrchError(f"the merge held for its lane check is {question.task_id}, not {task_id}")
-        self._leave_waiting(question)
+        await self._leave_waiting(question)
         _settle(question.answer, CheckAnswer(answer))

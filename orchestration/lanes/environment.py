@@ -43,6 +43,20 @@ class PreparedLane:
     """Why the lane cannot start (setup failed, a copy was refused); empty when it can."""
 
 
+@dataclass(frozen=True)
+class _OnDisk:
+    """What `prepare` did on disk in one worker-thread trip."""
+
+    block: PortBlock
+    copied: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    fingerprint: str | None = None
+    """setup's fingerprint when it must run; None when it may be skipped."""
+    failure: str = ""
+    leased: bool = True
+    """False when the ports could not be leased (then nothing else was done)."""
+
+
 def _untracked(worktree: Path) -> set[str]:
     """Untracked files git does not ignore (what a leftovers commit would add)."""
     return {entry[3:] for entry in status_entries(worktree, untracked_cache=True) if entry.startswith("??")}
@@ -76,56 +90,83 @@ class LaneEnvironments:
         """Lease ports, copy files, run setup (unless its inputs are unchanged); report it.
         `head` (the lane's commit) lets a warm lane skip asking git again about its copies."""
         try:
-            block = await asyncio.to_thread(self.ports.lease, lane)
-        except OrchError as error:
-            return PreparedLane(lane, PortBlock(lane, ()), failure=str(error))
-        env = {"ORCH_LANE": str(lane), "ORCH_TASK_ID": task_id, "ORCH_WORKTREE": str(worktree), **block.env()}
-        self._env[lane] = env
-        prepared = PreparedLane(lane, block, env)
-        try:
-            copied = await self._copy(lane, worktree, head, sink)
-            setup, failure = await self._setup(lane, task_id, worktree, sink)
-        except OrchError as error:
-            copied, setup, failure = (), "", str(error)
+            # One trip to a worker thread for everything on disk: a warm lane needs no other.
+            ready = await asyncio.to_thread(self._lease_and_copy, lane, worktree, head)
         except BaseException:  # a fault (or an abort) raised on: the ports go back first
             self.release(lane)
             raise
-        prepared = PreparedLane(lane, block, env, copied, setup, failure)
+        env = {"ORCH_LANE": str(lane), "ORCH_TASK_ID": task_id, "ORCH_WORKTREE": str(worktree), **ready.block.env()}
+        if not ready.leased:
+            return PreparedLane(lane, ready.block, failure=ready.failure)
+        self._env[lane] = env
+        if ready.missing:
+            sink(ev.LogLine(f"lane {lane}: lane_copy: {', '.join(ready.missing)} not in the main "
+                            f"checkout {self.main}; nothing copied for it", "warning"))
+        setup, failure = "", ready.failure
+        if not failure:
+            try:
+                setup, failure = await self._setup(lane, task_id, worktree, ready.fingerprint, sink)
+            except OrchError as error:
+                setup, failure = "", str(error)
+            except BaseException:
+                self.release(lane)
+                raise
+        prepared = PreparedLane(lane, ready.block, env, ready.copied if not ready.failure else (), setup, failure)
         if failure:
             self.release(lane)
-        sink(ev.LaneEnvironmentReady(lane, task_id, block.ports, copied, setup or
+        sink(ev.LaneEnvironmentReady(lane, task_id, ready.block.ports, prepared.copied, setup or
                                      ("failed" if failure else "")))
         return prepared
 
-    async def _copy(self, lane: int, worktree: Path, head: str | None, sink: EventSink) -> tuple[str, ...]:
+    def _lease_and_copy(self, lane: int, worktree: Path, head: str | None) -> _OnDisk:
+        """Ports leased, files copied, and whether setup's inputs changed (blocks)."""
+        try:
+            block = self.ports.lease(lane)
+        except OrchError as error:
+            return _OnDisk(PortBlock(lane, ()), failure=str(error), leased=False)
+        try:
+            copied, missing = self._copy(lane, worktree, head)
+        except OrchError as error:
+            return _OnDisk(block, failure=str(error))
+        return _OnDisk(block, copied, missing, self._setup_fingerprint_if_changed(worktree))
+
+    def _copy(self, lane: int, worktree: Path, head: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(copied, missing from the main checkout)."""
         if not self.config.lane_copy:
-            return ()
-        key = await asyncio.to_thread(self._ignore_rules_key, head)
+            return (), ()
+        key = self._ignore_rules_key(head)
         known_key, known = self._copies_verified.get(lane, ("", frozenset()))
         verified = known if key is not None and key == known_key else frozenset()
-        report = await asyncio.to_thread(copy_into_lane, self.main, worktree, self.config.lane_copy, verified)
+        report = copy_into_lane(self.main, worktree, self.config.lane_copy, verified)
         if key is not None:
             self._copies_verified[lane] = (key, verified | frozenset(report.copied))
         self._copied[lane] = report.copied
-        if report.missing:
-            sink(ev.LogLine(f"lane {lane}: lane_copy: {', '.join(report.missing)} not in the main "
-                            f"checkout {self.main}; nothing copied for it", "warning"))
-        return report.copied
+        return report.copied, report.missing
 
     def _ignore_rules_key(self, head: str | None) -> str | None:
         if self._common_dir is None:
             self._common_dir = git_common_dir(self.main)
         return ignore_rules_key(self._common_dir, head)
 
-    async def _setup(self, lane: int, task_id: str, worktree: Path, sink: EventSink) -> tuple[str, str]:
-        """(what setup did, why it failed or empty)."""
+    def _setup_fingerprint_if_changed(self, worktree: Path) -> str | None:
+        """The fingerprint setup would record, or None when setup may be skipped (none
+        configured, or its inputs are what they were at the last successful setup)."""
+        argv, inputs = self.config.lane_setup_command, self.config.lane_setup_when_changed
+        if not argv:
+            return None
+        fingerprint = setup_fingerprint(worktree, argv, inputs)
+        if inputs and last_setup_fingerprint(worktree) == fingerprint:
+            return None
+        return fingerprint
+
+    async def _setup(self, lane: int, task_id: str, worktree: Path, fingerprint: str | None,
+                     sink: EventSink) -> tuple[str, str]:
+        """(what setup did, why it failed or empty); `fingerprint` None: nothing to run."""
         argv = self.config.lane_setup_command
         if not argv:
             return "", ""
-        inputs = self.config.lane_setup_when_changed
-        fingerprint = await asyncio.to_thread(setup_fingerprint, worktree, argv, inputs)
-        if inputs and await asyncio.to_thread(last_setup_fingerprint, worktree) == fingerprint:
-            return f"skipped: {', '.join(inputs)} unchanged", ""
+        if fingerprint is None:
+            return f"skipped: {', '.join(self.config.lane_setup_when_changed)} unchanged", ""
         sink(ev.LaneProgress(lane, task_id, LaneState.SETUP, action=f"setup: {shlex.join(argv)}"))
         stream = Throttled(lambda line: sink(ev.LaneProgress(lane, task_id, LaneState.SETUP, action=line)))
         before = await asyncio.to_thread(_untracked, worktree)
