@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from orch_tui.orchestration.errors import InputProblem
 
 DONE_STATUSES = frozenset({"closed", "tombstone"})
@@ -40,8 +42,12 @@ def parse_declared_files(description: str | None) -> tuple[str, ...]:
     return tuple(patterns)
 
 
-@dataclass(frozen=True)
-class Dependency:
+# Task and Dependency are msgspec Structs rather than dataclasses: a tracker of 10k issues
+# builds ~40k of them, and a Struct is built in C (about 10x faster than a frozen dataclass)
+# and, with gc=False, is never tracked by the cyclic garbage collector, which otherwise
+# rescans every one of them after each load. They hold only strings, numbers, datetimes and
+# the line's own JSON values, so they can never be part of a reference cycle.
+class Dependency(msgspec.Struct, frozen=True, gc=False):
     """`issue_id` depends on (is blocked by) `depends_on_id` when `type` blocks."""
 
     issue_id: str
@@ -53,8 +59,7 @@ class Dependency:
         return self.type in BLOCKING_TYPES
 
 
-@dataclass
-class Task:
+class Task(msgspec.Struct, gc=False):
     """One Beads issue, normalised. `raw` keeps the line's original object for round-trips."""
 
     id: str
@@ -75,7 +80,12 @@ class Task:
     defer_until: datetime | None = None
     close_reason: str = ""
     metadata: Any = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __repr__(self) -> str:  # every field but `raw`, which repeats them
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__
+                          if name != "raw")
+        return f"Task({shown})"
 
     @property
     def declared_files(self) -> tuple[str, ...]:

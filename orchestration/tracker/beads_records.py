@@ -109,13 +109,15 @@ def task_from_record(record: Any) -> Task:
     if not isinstance(task_id, str) or not task_id.strip():
         raise RecordError("the issue has no \"id\" string")
     get = record.get
+    # Missing fields are the common case: the "" default skips `_text` for them.
     texts = [value if value.__class__ is str else _text(value)
-             for value in map(get, _TEXT_FIELDS)]
+             for value in [get(name, "") for name in _TEXT_FIELDS]]
     title, status, issue_type, description, acceptance, design, notes, assignee, reason = texts
     labels = get("labels")
     priority = get("priority", 2)
     dependencies = get("dependencies")
     parent = get("parent")
+    closed_at, defer_until = get("closed_at"), get("defer_until")
     return Task(
         id=task_id,
         title=title,
@@ -131,8 +133,8 @@ def task_from_record(record: Any) -> Task:
         dependencies=_dependencies(task_id, dependencies, parent) if dependencies or parent else (),
         created_at=parse_timestamp(get("created_at")),
         updated_at=parse_timestamp(get("updated_at")),
-        closed_at=parse_timestamp(get("closed_at")),
-        defer_until=parse_timestamp(get("defer_until")),
+        closed_at=parse_timestamp(closed_at) if closed_at else None,
+        defer_until=parse_timestamp(defer_until) if defer_until else None,
         close_reason=reason,
         metadata=get("metadata"),
         raw=record,
