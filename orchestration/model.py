@@ -6,6 +6,7 @@ beside the code that produces them; this module holds what nearly everything rea
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,8 +60,26 @@ class Dependency(msgspec.Struct, frozen=True, gc=False):
         return self.type in BLOCKING_TYPES
 
 
+_decode_json = msgspec.json.Decoder().decode
+
+
+def _decode_line(line: bytes) -> dict[str, Any]:
+    """A JSONL line's object read as the loader read it: msgspec, and json for what msgspec
+    refuses (NaN, numbers out of range). Only lines the loader accepted get here."""
+    try:
+        record = _decode_json(line)
+    except (ValueError, RecursionError):
+        record = json.loads(line.decode("utf-8"))
+    return record if isinstance(record, dict) else {}
+
+
 class Task(msgspec.Struct, gc=False):
-    """One Beads issue, normalised. `raw` keeps the line's original object for round-trips."""
+    """One Beads issue, normalised. `raw` keeps the line's original object for round-trips.
+
+    A task read from a JSONL line of the usual shape keeps the line's bytes
+    (`source_line`) and decodes `raw` from them only when asked (writers, importers): the
+    planner and the dashboard never need it, and a dict per issue is most of a big
+    tracker's load time and memory."""
 
     id: str
     title: str
@@ -80,11 +99,28 @@ class Task(msgspec.Struct, gc=False):
     defer_until: datetime | None = None
     close_reason: str = ""
     metadata: Any = None
-    raw: dict[str, Any] = msgspec.field(default_factory=dict)
+    source_line: bytes = b""
+    """The JSONL line `raw` is still to be decoded from (b"" once decoded or when none)."""
+    raw_object: dict[str, Any] | None = None
+    """`raw` once known (given by the reader, or decoded from `source_line`)."""
 
-    def __repr__(self) -> str:  # every field but `raw`, which repeats them
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__
-                          if name != "raw")
+    @property
+    def raw(self) -> dict[str, Any]:
+        if self.raw_object is None:
+            self.raw_object = _decode_line(self.source_line) if self.source_line else {}
+            self.source_line = b""
+        return self.raw_object
+
+    def _compared(self) -> tuple[Any, ...]:  # every field but the raw record's two forms
+        return tuple(getattr(self, name) for name in _TASK_FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Task):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __repr__(self) -> str:  # every field but the raw record, which repeats them
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _TASK_FIELDS)
         return f"Task({shown})"
 
     @property
@@ -94,6 +130,10 @@ class Task(msgspec.Struct, gc=False):
     @property
     def is_done(self) -> bool:
         return self.status in DONE_STATUSES
+
+
+_TASK_FIELDS = tuple(name for name in Task.__struct_fields__
+                    if name not in ("source_line", "raw_object"))
 
 
 @dataclass
