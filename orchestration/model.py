@@ -143,6 +143,10 @@ class TaskGraph:
     tasks: dict[str, Task] = field(default_factory=dict)
     problems: list[InputProblem] = field(default_factory=list)
     source: str = ""
+    derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    """What the planner worked out from these tasks (readiness), kept so that the planner
+    and the dashboard work it out once a graph. A graph is not changed once read: a reload
+    makes a new graph, with nothing derived yet."""
 
     def __len__(self) -> int:
         return len(self.tasks)

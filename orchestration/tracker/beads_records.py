@@ -10,6 +10,7 @@ missing optional fields.
 from __future__ import annotations
 
 from datetime import datetime
+from sys import intern
 from typing import Any
 
 import msgspec
@@ -198,6 +199,10 @@ def task_from_line(fields: IssueLine, line: bytes) -> Task | None:
     task_id = fields.id
     if not task_id.strip() or fields.parent is not None:
         return None
+    # Ids, statuses and dependency types are interned: an edge's target is then the very
+    # string the graph is keyed by (the planner's lookups compare pointers, not text), and
+    # 30k copies of "blocks" are one string.
+    task_id = intern(task_id)
     dependencies: tuple[Dependency, ...] = ()
     if fields.dependencies:
         seen: dict[tuple[str, str], Dependency] = {}
@@ -205,6 +210,7 @@ def task_from_line(fields: IssueLine, line: bytes) -> Task | None:
             target, dep_type = entry.depends_on_id, entry.type
             if not target or not dep_type:
                 return None
+            target, dep_type = intern(target), intern(dep_type)
             if (target, dep_type) not in seen:
                 seen[target, dep_type] = Dependency(task_id, target, dep_type)
         dependencies = tuple(seen.values())
@@ -213,9 +219,9 @@ def task_from_line(fields: IssueLine, line: bytes) -> Task | None:
     return Task(
         id=task_id,
         title=fields.title,
-        status=fields.status or "open",
+        status=intern(fields.status) if fields.status else "open",
         priority=fields.priority,
-        issue_type=fields.issue_type or "task",
+        issue_type=intern(fields.issue_type) if fields.issue_type else "task",
         description=fields.description,
         acceptance_criteria=fields.acceptance_criteria,
         design=fields.design,
