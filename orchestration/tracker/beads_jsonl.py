@@ -93,9 +93,11 @@ _SKIPPED = Task(id="", title="")
 """A line that holds no issue (blank, or another record kind): the loader moves on."""
 
 
-def _is_utf8(data: bytes) -> bool:
+def _is_utf8(line: bytes) -> bool:
+    if line.isascii():  # most lines; checked a word at a time
+        return True
     try:
-        data.decode("utf-8")
+        line.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
@@ -103,7 +105,12 @@ def _is_utf8(data: bytes) -> bool:
 
 def _typed_task(line: bytes) -> Task | None:
     """The line's Task when it has the usual shape (`beads_records.IssueLine`); None sends
-    it down the dict path."""
+    it down the dict path.
+
+    The typed decoder does not check the UTF-8 of fields it skips, so a line that is not
+    UTF-8 goes down the dict path too, where json's message names it."""
+    if not _is_utf8(line):
+        return None
     try:
         fields = decode_issue_line(line)
     except (ValueError, RecursionError):  # msgspec.DecodeError / ValidationError
@@ -138,13 +145,10 @@ def _parse_lines(path: Path, data: bytes, keep_lines: bool = True) -> ParsedJson
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[0].startswith(_BOM_BYTES):
         raw_lines[0] = raw_lines[0][len(_BOM_BYTES):]  # editors on Windows add one
-    # The typed decoder does not check the UTF-8 of fields it skips, so it is used only
-    # when the whole file is valid UTF-8 (otherwise json's message names the bad line).
-    typed = _is_utf8(data)
     for index, line in enumerate(raw_lines):
         if not line or line.isspace():
             continue
-        task = _typed_task(line) if typed else None
+        task = _typed_task(line)
         if task is None:
             try:
                 task = _task_by_dict(line)

@@ -153,12 +153,12 @@ def task_from_record(record: Any) -> Task:
 # every dialect; both paths give the same Task for a line they both read.
 
 
-class _DependencyEntry(msgspec.Struct):
+class _DependencyEntry(msgspec.Struct, gc=False):
     depends_on_id: str = ""
     type: str = ""
 
 
-class IssueLine(msgspec.Struct):
+class IssueLine(msgspec.Struct, gc=False):
     """The fields of an issue line a Task is made of, with their usual JSON types."""
 
     id: str = ""
