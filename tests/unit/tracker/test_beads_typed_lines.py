@@ -137,3 +137,11 @@ def test_generated_records_read_the_same_either_way(record: dict) -> None:
     if task is not None:
         expected = _by_dict(line)
         assert task == expected and task.raw == expected.raw
+
+
+def test_repeated_edges_are_kept_once_either_way() -> None:
+    line = (b'{"id":"a","dependencies":[{"depends_on_id":"b","type":"blocks"},'
+            b'{"depends_on_id":"c","type":"related"},{"depends_on_id":"b","type":"blocks"}]}')
+    task = _by_fields(line)
+    assert task is not None and task == _by_dict(line)
+    assert task.dependencies == (Dependency("a", "b", "blocks"), Dependency("a", "c", "related"))
