@@ -40,7 +40,7 @@ from orch_tui.orchestration.settings.config import check_batch_size
 from orch_tui.orchestration.planning.cycles import cycles_in
 from orch_tui.orchestration.model import DONE_STATUSES, Task, TaskGraph
 from orch_tui.orchestration.infra.patterns import first_overlap
-from orch_tui.orchestration.planning.readiness import Readiness, analyze_readiness, as_aware, is_deferred
+from orch_tui.orchestration.planning.readiness import Readiness, as_aware, is_deferred, readiness_of
 from orch_tui.orchestration.planning.robot_plan import PlanAnalysis, analyze_plan
 from orch_tui.orchestration.proposal import BatchChoice as BatchChoice, BatchProposal as BatchProposal
 from orch_tui.orchestration.tracker.task_safety import case_twins, dispatch_problem
@@ -181,7 +181,7 @@ def propose_with_plan(graph: TaskGraph, plan: PlanAnalysis, batch_size: int = 4,
     """`propose_batch` reusing a plan analysis already made (so the graph is read once)."""
     check_batch_size(batch_size)
     now = now or datetime.now(timezone.utc)
-    readiness = analyze_readiness(graph)
+    readiness = readiness_of(graph)
     track_of = plan.track_of
     excluded, busy_ids = set(exclude), set(busy)
     busy_lanes = [_Lane(task_id, graph.tasks[task_id].declared_files, running=True)

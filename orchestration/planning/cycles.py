@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 
 from orch_tui.orchestration.model import TaskGraph
-from orch_tui.orchestration.planning.readiness import analyze_readiness
+from orch_tui.orchestration.planning.readiness import readiness_of
 
 
 def strongly_connected(edges: dict[str, list[str]]) -> list[list[str]]:
@@ -87,7 +87,7 @@ def _cycle_through(start: str, members: set[str], edges: dict[str, list[str]]) -
 
 def find_cycles(graph: TaskGraph) -> list[list[str]]:
     """One cycle per strongly connected component, each starting at its smallest id."""
-    return cycles_in(analyze_readiness(graph).depends_on)
+    return cycles_in(readiness_of(graph).depends_on)
 
 
 def cycles_in(edges: dict[str, list[str]]) -> list[list[str]]:

@@ -75,6 +75,15 @@ def analyze_readiness(graph: TaskGraph) -> Readiness:
     return result
 
 
+def readiness_of(graph: TaskGraph) -> Readiness:
+    """`analyze_readiness(graph)`, worked out once a graph: the proposal, `orch-tui plan`
+    and the dashboard's task tree all ask for it (kept in `graph.derived`)."""
+    found = graph.derived.get("readiness")
+    if not isinstance(found, Readiness):
+        found = graph.derived["readiness"] = analyze_readiness(graph)
+    return found
+
+
 def _propagate_to_children(result: Readiness, children: dict[str, list[str]]) -> None:
     # Breadth-first from every directly blocked issue; the `blocked` set stops cycles.
     queue = deque(result.blocked)
@@ -99,7 +108,7 @@ def is_deferred(task: Task, now: datetime) -> bool:
 def ready_tasks(graph: TaskGraph, now: datetime | None = None) -> list[Task]:
     """Open, unblocked, not deferred issues, highest priority first (then by id)."""
     now = now or datetime.now(timezone.utc)
-    blocked = analyze_readiness(graph).blocked
+    blocked = readiness_of(graph).blocked
     ready = [task for task in graph.tasks.values()
              if task.status == "open" and task.id not in blocked and not is_deferred(task, now)]
     ready.sort(key=lambda task: (task.priority, task.id))
@@ -108,5 +117,5 @@ def ready_tasks(graph: TaskGraph, now: datetime | None = None) -> list[Task]:
 
 def blockers(graph: TaskGraph) -> dict[str, list[str]]:
     """Blocked issue id -> open blocker ids: direct blockers, then blocked parents."""
-    readiness = analyze_readiness(graph)
+    readiness = readiness_of(graph)
     return {task_id: readiness.blockers_of(task_id) for task_id in sorted(readiness.blocked)}

@@ -30,15 +30,14 @@ class PlanAnalysis:
     """The plan object plus the lookups the batch choice reuses."""
 
     plan: dict[str, Any]
-    component_of: dict[str, str] = field(default_factory=dict)
-    """Issue id -> smallest id of its component."""
-    track_by_root: dict[str, str] = field(default_factory=dict)
-    """Component's smallest id -> track id, for components with actionable members."""
+    components: _Components | None = None
+    track_by_root: dict[int, str] = field(default_factory=dict)
+    """Component root (see `_Components`) -> track id, for components with actionable members."""
     actionable: set[str] = field(default_factory=set)
 
     def track_of(self, task_id: str) -> str | None:
         """The track of the issue's component, or None when that component has none."""
-        root = self.component_of.get(task_id)
+        root = None if self.components is None else self.components.root_of(task_id)
         return None if root is None else self.track_by_root.get(root)
 
 
@@ -51,59 +50,76 @@ def track_name(number: int) -> str:
     return "track-" + "".join(reversed(letters))
 
 
+class _Components:
+    """Union-find over the issues' positions in the graph, joined by blocking edges
+    (undirected). Joining keeps the smaller id as the root, so every root is the position of
+    its component's smallest id. Path halving keeps the trees shallow; no recursion."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        self.position = dict(zip(ids, range(len(ids))))
+        self.parent = list(range(len(ids)))
+        self.count = len(ids)
+
+    def find(self, node: int) -> int:
+        parent = self.parent
+        while parent[node] != node:
+            parent[node] = node = parent[parent[node]]
+        return node
+
+    def root_of(self, task_id: str) -> int | None:
+        node = self.position.get(task_id)
+        return None if node is None else self.find(node)
+
+
 @dataclass
 class _BlockingEdges:
     """One pass over the blocking edges: open blockers, and the components they form."""
 
     open_blockers: dict[str, list[str]]
     """Not-done issue id -> existing not-done issues it is blocked by (bv's rule)."""
-    component_of: dict[str, str]
-    """Issue id -> smallest id of its component (undirected, over blocking edges)."""
-    component_count: int
+    components: _Components
     not_done: list[str]
     """Ids of issues that are not done, in the graph's order."""
 
 
 def _blocking_edges(graph: TaskGraph) -> _BlockingEdges:
     tasks = graph.tasks
-    ids = sorted(tasks)
-    position = {task_id: number for number, task_id in enumerate(ids)}
-    # Union-find over positions in id order: the smaller root wins, so every root is the
-    # component's smallest id. Path halving keeps the trees shallow; no recursion.
-    parent = list(range(len(ids)))
-
-    def find(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = node = parent[parent[node]]
-        return node
-
+    components = _Components(list(tasks))
+    ids, position, parent = components.ids, components.position, components.parent
+    unfinished = [task.status not in DONE_STATUSES for task in tasks.values()]
     open_blockers: dict[str, list[str]] = {}
     not_done: list[str] = []
-    for task in tasks.values():
-        here = position[task.id]
-        unfinished = task.status not in DONE_STATUSES
-        if unfinished:
+    joined = 0
+    for here, task in enumerate(tasks.values()):
+        if unfinished[here]:
             not_done.append(task.id)
         for dependency in task.dependencies:
             if dependency.type not in PLAN_BLOCKING_TYPES:
                 continue
-            there = position.get(dependency.depends_on_id)
+            target = dependency.depends_on_id
+            there = position.get(target)
             if there is None:
                 continue
-            a = here if parent[here] == here else find(here)
-            b = there if parent[there] == there else find(there)
+            # `_Components.join`, inlined: this loop runs once an edge
+            a = here
+            while parent[a] != a:
+                parent[a] = a = parent[parent[a]]
+            b = there
+            while parent[b] != b:
+                parent[b] = b = parent[parent[b]]
             if a != b:
-                if a < b:
+                if ids[a] < ids[b]:
                     parent[b] = a
                 else:
                     parent[a] = b
-            if unfinished and tasks[dependency.depends_on_id].status not in DONE_STATUSES:
+                joined += 1
+            if unfinished[here] and unfinished[there]:
                 found = open_blockers.setdefault(task.id, [])
-                if dependency.depends_on_id not in found:
-                    found.append(dependency.depends_on_id)
-    component_of = {task_id: ids[find(number)] for number, task_id in enumerate(ids)}
-    roots = sum(1 for number, above in enumerate(parent) if number == above)
-    return _BlockingEdges(open_blockers, component_of, roots, not_done)
+                if target not in found:
+                    found.append(target)
+    components.count -= joined
+    return _BlockingEdges(open_blockers, components, not_done)
 
 
 def _unblocks(open_blockers: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -128,15 +144,17 @@ def _summary(actionable: set[str], unblocks: dict[str, list[str]]) -> dict[str, 
 def analyze_plan(graph: TaskGraph) -> PlanAnalysis:
     tasks = graph.tasks
     edges = _blocking_edges(graph)
-    open_blockers, component_of = edges.open_blockers, edges.component_of
+    open_blockers, components = edges.open_blockers, edges.components
     actionable = {task_id for task_id in edges.not_done if task_id not in open_blockers}
     unblocks = _unblocks(open_blockers)
-    members: dict[str, list[str]] = {}
+    members: dict[int, list[str]] = {}
+    find, position = components.find, components.position
     for task_id in actionable:
-        members.setdefault(component_of[task_id], []).append(task_id)
-    single_component = edges.component_count == 1
+        members.setdefault(find(position[task_id]), []).append(task_id)
+    single_component = components.count == 1
     tracks, track_by_root = [], {}
-    for number, root in enumerate(sorted(members), start=1):
+    smallest_id = components.ids.__getitem__  # a root is its component's smallest id
+    for number, root in enumerate(sorted(members, key=smallest_id), start=1):
         ids = sorted(members[root], key=lambda task_id: (tasks[task_id].priority, task_id))
         track_by_root[root] = track_name(number)
         tracks.append({
@@ -150,7 +168,7 @@ def analyze_plan(graph: TaskGraph) -> PlanAnalysis:
         "total_blocked": len(edges.not_done) - len(actionable),
         "summary": _summary(actionable, unblocks),
     }
-    return PlanAnalysis(plan, component_of, track_by_root, actionable)
+    return PlanAnalysis(plan, components, track_by_root, actionable)
 
 
 def _item(graph: TaskGraph, task_id: str, unblocks: dict[str, list[str]]) -> dict[str, Any]:

@@ -25,7 +25,8 @@ import msgspec
 from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.infra.gc_pause import gc_paused
 from orch_tui.orchestration.tracker.beads_line_edit import REMOVE, encode_like_go, splice_members
-from orch_tui.orchestration.tracker.beads_records import RecordError, is_issue_record, task_from_record
+from orch_tui.orchestration.tracker.beads_records import (RecordError, decode_issue_line, is_issue_record,
+                                                          task_from_line, task_from_record)
 from orch_tui.orchestration.errors import BadInput, InputProblem, OrchError
 from orch_tui.orchestration.model import BLOCKING_TYPES, Task, TaskGraph
 from orch_tui.orchestration.tracker.task_safety import (CASE_FIX, ID_FIX, PATTERN_FIX, case_twins, files_problem, id_problem,
@@ -88,6 +89,51 @@ def _slow_record(line: bytes) -> Any:
     return _BLANK if text.isspace() else json.loads(text)
 
 
+_SKIPPED = Task(id="", title="")
+"""A line that holds no issue (blank, or another record kind): the loader moves on."""
+
+
+def _is_utf8(line: bytes) -> bool:
+    if line.isascii():  # most lines; checked a word at a time
+        return True
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _typed_task(line: bytes) -> Task | None:
+    """The line's Task when it has the usual shape (`beads_records.IssueLine`); None sends
+    it down the dict path.
+
+    The typed decoder does not check the UTF-8 of fields it skips, so a line that is not
+    UTF-8 goes down the dict path too, where json's message names it."""
+    if not _is_utf8(line):
+        return None
+    try:
+        fields = decode_issue_line(line)
+    except (ValueError, RecursionError):  # msgspec.DecodeError / ValidationError
+        return None
+    if not fields.is_issue:
+        return _SKIPPED
+    return task_from_line(fields, line)
+
+
+def _task_by_dict(line: bytes) -> Task:
+    """The line read into a dict (msgspec, json for what msgspec refuses) and then a Task;
+    raises json's errors and RecordError for lines that hold no readable issue."""
+    try:
+        record = _fast_decode(line)
+    except (ValueError, RecursionError):  # msgspec.DecodeError / ValidationError
+        record = _slow_record(line)
+        if record is _BLANK:
+            return _SKIPPED
+    if record.__class__ is dict and not is_issue_record(record):
+        return _SKIPPED
+    return task_from_record(record)
+
+
 def _parse_lines(path: Path, data: bytes, keep_lines: bool = True) -> ParsedJsonl:
     lines = split_lines(data) if keep_lines else []
     graph = TaskGraph(source=str(path))
@@ -99,26 +145,21 @@ def _parse_lines(path: Path, data: bytes, keep_lines: bool = True) -> ParsedJson
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[0].startswith(_BOM_BYTES):
         raw_lines[0] = raw_lines[0][len(_BOM_BYTES):]  # editors on Windows add one
-    fast_decode, blank = _fast_decode, _BLANK
     for index, line in enumerate(raw_lines):
         if not line or line.isspace():
             continue
-        try:
+        task = _typed_task(line)
+        if task is None:
             try:
-                record = fast_decode(line)
-            except (ValueError, RecursionError):  # msgspec.DecodeError / ValidationError
-                record = _slow_record(line)
-                if record is blank:
-                    continue
-            if record.__class__ is dict and not is_issue_record(record):
+                task = _task_by_dict(line)
+            except (ValueError, RecordError) as error:  # JSONDecodeError, UnicodeDecodeError
+                graph.problems.append(InputProblem(path, index + 1, _describe(error), MALFORMED_FIX))
                 continue
-            task = task_from_record(record)
-        except (ValueError, RecordError) as error:  # JSONDecodeError, UnicodeDecodeError
-            graph.problems.append(InputProblem(path, index + 1, _describe(error), MALFORMED_FIX))
-            continue
-        except RecursionError:  # `[[[[...` thousands deep: the decoder runs out of stack
-            graph.problems.append(InputProblem(path, index + 1, "JSON nested too deeply to read",
-                                               MALFORMED_FIX))
+            except RecursionError:  # `[[[[...` thousands deep: the decoder runs out of stack
+                graph.problems.append(InputProblem(path, index + 1, "JSON nested too deeply to read",
+                                                   MALFORMED_FIX))
+                continue
+        if task is _SKIPPED:
             continue
         previous = tasks.get(task.id)
         if previous is not None:

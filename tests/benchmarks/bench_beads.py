@@ -8,6 +8,7 @@ CPU-time medians are printed beside the wall-clock ones: the machine is shared.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import shutil
@@ -17,7 +18,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from orch_tui.orchestration.infra.gc_pause import gc_paused
 from orch_tui.orchestration.tracker.beads import JsonlStore, load_jsonl
+from orch_tui.orchestration.tracker.beads_jsonl import _is_utf8, _report_unsafe
+from orch_tui.orchestration.tracker.beads_records import decode_issue_line, task_from_line
 from tests.benchmarks.harness import Result, median_seconds
 from tests.support.helpers import DATA_DIR
 
@@ -61,6 +65,45 @@ def _median_cpu_seconds(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def _gc_paused(step: Callable[[], object]) -> Callable[[], object]:
+    """`step` as the load runs it: with the cyclic garbage collector paused."""
+    def paused() -> object:
+        with gc_paused():
+            return step()
+    return paused
+
+
+def _where_the_load_goes(path: Path) -> list[Result]:
+    """The 10k load's steps, each timed alone (CPU-time medians), and what it leaves for the
+    garbage collector to scan: the picture to change when the load is too slow."""
+    data = path.read_bytes()
+    lines = [line for line in data.split(b"\n") if line]
+    fields = [decode_issue_line(line) for line in lines]
+    by_dict = sum(1 for item, line in zip(fields, lines) if task_from_line(item, line) is None)
+    graph = load_jsonl(path)
+    line_of = {task_id: number for number, task_id in enumerate(graph.tasks)}
+    steps = [
+        ("split into lines, check UTF-8", lambda: [_is_utf8(line) for line in data.split(b"\n")]),
+        ("decode lines into typed fields (msgspec)", lambda: [decode_issue_line(line) for line in lines]),
+        ("build Tasks from the fields", lambda: [task_from_line(item, line) for item, line in zip(fields, lines)]),
+        ("check ids and Files: lines (unsafe ones)", lambda: _report_unsafe(path, graph, line_of)),
+    ]
+    results = [Result(f"  step: {name}", _median_cpu_seconds(_gc_paused(step), 5) * 1000, "ms CPU")
+               for name, step in steps]
+    results.append(Result("  lines read through a dict instead (odd shapes)", by_dict, "lines"))
+    gc.collect()
+    gc.disable()  # count them before the first collection looks at (and drops) some
+    try:
+        before = len(gc.get_objects())
+        kept = load_jsonl(path)
+        left = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    results.append(Result("  objects a load leaves for the garbage collector", left, ""))
+    del kept
+    return results
+
+
 def run() -> list[Result]:
     results: list[Result] = []
     real = median_seconds(lambda: load_jsonl(REAL), repeat=15)
@@ -76,6 +119,7 @@ def run() -> list[Result]:
                               large * 1000, "ms", "<= 150 ms", large <= 0.150))
         results.append(Result("  same, CPU time", _median_cpu_seconds(lambda: load_jsonl(big), 5) * 1000, "ms"))
         results.append(Result("  ratio large / real", large / real, "x"))
+        results += _where_the_load_goes(big)
 
         copy = Path(folder) / ".beads" / "issues.jsonl"
         copy.parent.mkdir()

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from orch_tui.orchestration.tracker.beads import load_jsonl
+from orch_tui.orchestration.infra.gc_pause import gc_paused
+from orch_tui.orchestration.model import TaskGraph
+from orch_tui.orchestration.planning.batch import propose_with_plan
+from orch_tui.orchestration.planning.cycles import cycles_in
 from orch_tui.orchestration.planning.planner import make_plan
+from orch_tui.orchestration.planning.readiness import analyze_readiness, readiness_of
+from orch_tui.orchestration.planning.robot_plan import analyze_plan
 from tests.benchmarks.harness import Result, median_seconds
 from tests.support.helpers import DATA_DIR
 from tests.support.synthetic_graphs import write_synthetic_jsonl
@@ -71,7 +77,30 @@ def _measure(name: str, path: Path, target: float | None) -> tuple[float, float,
         Result("  plan only", plan_only * 1000, "ms"),
         Result("  plan only, CPU time", plan_cpu * 1000, "ms"),
     ]
-    return total, total_cpu, results
+    return total, total_cpu, results + _where_the_plan_goes(graph)
+
+
+def _where_the_plan_goes(graph: TaskGraph) -> list[Result]:
+    """The plan's steps, each timed alone (CPU-time medians). Readiness is worked out once a
+    graph (`readiness_of`): the batch choice and the dashboard's tree reuse it."""
+    analysis = analyze_plan(graph)
+    readiness = readiness_of(graph)
+    steps = [
+        ("bv plan: components, tracks, unblocks", lambda: analyze_plan(graph)),
+        ("readiness (bd rule), once a graph", lambda: analyze_readiness(graph)),
+        ("batch choice and reasons", lambda: propose_with_plan(graph, analysis)),
+        ("  of which dependency cycles", lambda: cycles_in(readiness.depends_on)),
+    ]
+    return [Result(f"  step: {name}", _median_cpu_seconds(_gc_paused(step)) * 1000, "ms CPU")
+            for name, step in steps]
+
+
+def _gc_paused(step: Callable[[], object]) -> Callable[[], object]:
+    """`step` as make_plan runs it: with the cyclic garbage collector paused."""
+    def paused() -> object:
+        with gc_paused():
+            return step()
+    return paused
 
 
 def run() -> list[Result]:

@@ -11,7 +11,7 @@ unless a test moves `now`.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from msgspec.structs import replace  # Task is a msgspec Struct
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any

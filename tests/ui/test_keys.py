@@ -347,7 +347,7 @@ def _resolved_copy(record, path: str):
 
 
 async def test_graph_reloaded_redraws_the_tree_and_keeps_the_selection(engine: ScenarioEngine) -> None:
-    from dataclasses import replace
+    from msgspec.structs import replace  # Task is a msgspec Struct
 
     from orch_tui.orchestration.model import TaskGraph
 
