@@ -136,3 +136,30 @@ async def test_refreshes_at_the_same_moment_all_see_the_diff(worktree: tuple[Pat
         await task
     assert all(snapshot is not None and snapshot.files == ("src/app.py",) for snapshot in snapshots)
     assert "+print('bye')" in recorder.diffs()[-1].diff
+
+
+async def test_the_watcher_stages_only_what_changed_and_the_last_diff_scans_everything(
+        worktree: tuple[Path, str]) -> None:
+    """After the first diff each refresh stages only the paths the watcher reported (a deleted
+    file and a file in a new folder included); the lane's last diff, asked for once the watcher
+    stopped, scans the whole tree and so also shows a change the watcher never saw."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    (path / "docs" / "guide.md").unlink()
+    (path / "src" / "new" / "deep").mkdir(parents=True)
+    (path / "src" / "new" / "deep" / "mod.py").write_text("deep = True\n")
+    await recorder.until(lambda: set(recorder.diffs()[-1].files) == {"docs/guide.md", "src/new/deep/mod.py"})
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    costs = list(watcher.recent_costs)
+    assert costs[0].full_reason == "first refresh"
+    assert len(costs) > 1 and not any(cost.full for cost in costs[1:])
+    (path / "src" / "unseen.py").write_text("unseen = 1\n")
+    last = await watcher.refresh()
+    assert last is not None and last.files == ("docs/guide.md", "src/new/deep/mod.py", "src/unseen.py")
+    assert "-# Guide" in last.diff and "+deep = True" in last.diff and "+unseen = 1" in last.diff
+    assert watcher.recent_costs[-1].full
