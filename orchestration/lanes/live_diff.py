@@ -2,14 +2,17 @@
 
 `LaneDiffWatcher.run()` watches the worktree with watchfiles (inotify; `.git`, virtual
 environments, node_modules and bytecode are ignored). A burst of changes becomes one
-`LaneDiff` event after `debounce_ms` of quiet. The diff is against the lane's base commit
-and covers commits the agent made, edits and untracked files; it is computed without
-touching the lane's own index (a private copy of the index takes the worktree's changes,
-then `git diff --cached <base>`), in a worker thread. The watcher knows which paths changed,
-so a refresh stages only those (`lanes/scratch_index.py`); the first refresh, one asked for
-from outside (the lane's last diff) and any the watcher cannot vouch for scan the whole tree.
-Binary files are summarised, a huge diff is cut with a note. A file outside the lane's reserved patterns raises one `LaneAlert` the
-first time it shows up (an empty reservation means nothing is out of bounds).
+`LaneDiff` event once `QUIET_MS` pass without a new change (a longer burst is cut every
+`debounce_ms`). The diff is against the lane's base commit and covers commits the agent
+made, edits and untracked files; it is computed without touching the lane's own index (a
+private copy of the index takes the worktree's changes, then `git diff --cached <base>`), in
+a worker thread. The watcher knows which paths changed, so a refresh stages only those
+(`lanes/scratch_index.py`); the first refresh, one asked for from outside (the lane's last
+diff) and any the watcher cannot vouch for scan the whole tree, and so does one after
+`settle_seconds` of quiet following limited ones: what the watcher does not see (a folder it
+ignores, an event the kernel dropped) shows within seconds. Binary files are summarised, a
+huge diff is cut with a note. A file outside the lane's reserved patterns raises one
+`LaneAlert` the first time it shows up (an empty reservation means nothing is out of bounds).
 """
 
 from __future__ import annotations
@@ -31,9 +34,16 @@ from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes
 from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 from orch_tui.orchestration.infra.patterns import path_matches
-from orch_tui.orchestration.lanes.scratch_index import StagingCost, stage
+from orch_tui.orchestration.lanes.scratch_index import ASKED_FOR_FULL, StagingCost, stage
 
 MAX_DIFF_BYTES = 200_000
+QUIET_MS = 10
+"""A burst of changes is over after this long without a new one (`debounce_ms` caps a burst).
+Short, so a person sees an edit soon after it; a refresh after a single edit costs ~15 ms of
+git on a 20,000-file repository."""
+SETTLE_SECONDS = 2.0
+"""Quiet this long after limited refreshes, the whole tree is scanned once."""
+SETTLE_REASON = "quiet after limited refreshes: the whole tree checked"
 _BINARY_PREFIX = "Binary files "
 
 
@@ -121,13 +131,14 @@ def _truncate(diff: str, limit: int) -> tuple[str, bool]:
 
 
 def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYTES,
-                 scratch_index: Path | None = None, changed: Collection[str] | None = None) -> DiffSnapshot:
+                 scratch_index: Path | None = None, changed: Collection[str] | None = None,
+                 why_full: str = ASKED_FOR_FULL) -> DiffSnapshot:
     """The worktree's diff against `base_commit`, tracked and untracked, index untouched.
 
     `scratch_index` is a private index file kept between calls: git then trusts its stat
     data instead of re-reading every "racily clean" file of a fresh copy of the lane's index.
     `changed`: the paths (relative to the worktree) changed since the last call with the same
-    `scratch_index`; only they are staged. None: the whole tree is scanned.
+    `scratch_index`; only they are staged. None: the whole tree is scanned (`why_full` says why).
     """
     scratch = None if scratch_index is not None else Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
     cost = StagingCost()
@@ -138,7 +149,7 @@ def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYT
             source = _index_path(worktree)
             if source.is_file():
                 shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
-        stage(worktree, temp_index, changed, fresh=fresh, cost=cost)
+        stage(worktree, temp_index, changed, fresh=fresh, cost=cost, why_full=why_full)
         # One process for both the names and the patch (the raw records come first).
         files, patch = _split_raw_and_patch(cost.timed("diff --cached", worktree, [
             "diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color", "--raw", "-p", "-z",
@@ -155,7 +166,8 @@ class LaneDiffWatcher:
 
     def __init__(self, lane: int, task_id: str, worktree: Path, base_commit: str,
                  reserved: tuple[str, ...], sink: EventSink, debounce_ms: int = 50,
-                 max_bytes: int = MAX_DIFF_BYTES, *, starts_clean: bool = False) -> None:
+                 max_bytes: int = MAX_DIFF_BYTES, *, starts_clean: bool = False,
+                 settle_seconds: float = SETTLE_SECONDS) -> None:
         """`starts_clean`: the worktree was just reset to `base_commit`, so the first diff is
         known to be empty and costs no git call (lanes of a batch start sooner)."""
         self.lane = lane
@@ -166,6 +178,8 @@ class LaneDiffWatcher:
         self.sink = sink
         self.debounce_ms = max(1, debounce_ms)
         self.max_bytes = max_bytes
+        self.settle_seconds = settle_seconds
+        self._unsettled = False  # a limited refresh ran since the last full one
         self._last: DiffSnapshot | None = None
         self._alerted: set[str] = set()
         self._ready = asyncio.Event()
@@ -179,6 +193,7 @@ class LaneDiffWatcher:
         self._covered = 0
         self._pending_paths: set[str] = set()
         self._pending_full = False
+        self._why_full = ASKED_FOR_FULL
         self.recent_costs: collections.deque[StagingCost] = collections.deque(maxlen=1000)
         """How the latest refreshes were computed (the benchmark says where the time goes)."""
 
@@ -196,9 +211,10 @@ class LaneDiffWatcher:
             self._scratch = None
 
     async def _watch(self) -> None:
-        step = max(1, min(50, self.debounce_ms // 2))
+        step = max(1, min(QUIET_MS, self.debounce_ms // 2))
         watcher = awatch(self.worktree, watch_filter=DefaultFilter(), debounce=self.debounce_ms,
-                         step=step, rust_timeout=1000, yield_on_timeout=False)
+                         step=step, rust_timeout=max(1, round(self.settle_seconds * 1000)),
+                         yield_on_timeout=True)
         first = asyncio.ensure_future(anext(watcher))
         await asyncio.sleep(0)  # let the watcher thread start before the first snapshot
         if self._starts_clean:
@@ -207,9 +223,9 @@ class LaneDiffWatcher:
             await self.refresh()
         self._ready.set()
         try:
-            await self._refresh(self._changed_paths(await first))
+            await self._on_changes(await first)
             async for changes in watcher:
-                await self._refresh(self._changed_paths(changes))
+                await self._on_changes(changes)
         finally:
             # The generator may still be running inside `first`: stop that before closing it.
             first.cancel()
@@ -217,15 +233,23 @@ class LaneDiffWatcher:
                 await first
             await watcher.aclose()
 
+    async def _on_changes(self, changes: Collection[tuple[object, str]]) -> None:
+        """A refresh of the changed paths; none (the watch timed out): the settling scan, once."""
+        if changes:
+            await self._refresh(self._changed_paths(changes))
+        elif self._unsettled or self._pending_full:
+            await self._refresh(None, SETTLE_REASON)
+
     async def refresh(self) -> DiffSnapshot | None:
         """Compute the diff now from a scan of the whole worktree (or join a refresh that
         starts after this call); send it (and any alert) when it changed."""
         return await self._refresh(None)
 
-    async def _refresh(self, changed: set[str] | None) -> DiffSnapshot | None:
-        """`changed`: the paths the watcher saw change (None: scan everything)."""
+    async def _refresh(self, changed: set[str] | None, why_full: str = ASKED_FOR_FULL) -> DiffSnapshot | None:
+        """`changed`: the paths the watcher saw change (None: scan everything, `why_full`)."""
         if changed is None:
             self._pending_full = True
+            self._why_full = why_full
         else:
             self._pending_paths |= changed
         self._asked += 1
@@ -235,17 +259,19 @@ class LaneDiffWatcher:
                 return self._last
             self._covered = self._asked
             paths = None if self._pending_full else self._pending_paths
-            self._pending_full, self._pending_paths = False, set()
+            why_full = self._why_full
+            self._pending_full, self._pending_paths, self._why_full = False, set(), ASKED_FOR_FULL
             try:
                 index = self._scratch / "index" if self._scratch is not None else None
                 snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
-                                                   self.max_bytes, index, paths)
+                                                   self.max_bytes, index, paths, why_full)
             except (GitFailed, OSError):
                 # The worktree is mid-reset or gone; the next change retries, scanning it all:
                 # what changed since this one's paths is not known to have been staged.
                 self._pending_full = True
                 return None
             self.recent_costs.append(snapshot.cost)
+            self._unsettled = not snapshot.cost.full
             self._publish(snapshot)
             return snapshot
 

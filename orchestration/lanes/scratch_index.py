@@ -23,6 +23,8 @@ from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes, run_git_
 MAX_LIMITED_PATHS = 200
 """More changed paths than this and one scan of the tree is cheaper than matching them all."""
 
+ASKED_FOR_FULL = "asked for a full refresh"
+
 _IGNORED_HEADER = "The following paths are ignored by one of your .gitignore files:"
 _IGNORE_FILE = ".gitignore"
 
@@ -59,14 +61,15 @@ class StagingCost:
 
 
 def stage(worktree: Path, index: Path, changed: Collection[str] | None, *, fresh: bool,
-          cost: StagingCost) -> None:
+          cost: StagingCost, why_full: str = ASKED_FOR_FULL) -> None:
     """Stage the worktree into `index` (GIT_INDEX_FILE): everything, or only `changed`.
 
     `changed`: paths relative to the worktree reported changed since the last staging (None:
-    not known); `fresh`: the index was just copied from the lane's, so never staged here.
+    not known, `why_full` says why); `fresh`: the index was just copied from the lane's, so
+    never staged here.
     """
     env = {"GIT_INDEX_FILE": str(index)}
-    reason = _why_full(changed, fresh)
+    reason = _why_full(changed, fresh, why_full)
     if not reason and changed is not None:
         try:
             _stage_paths(worktree, sorted(changed), env, cost)
@@ -78,11 +81,11 @@ def stage(worktree: Path, index: Path, changed: Collection[str] | None, *, fresh
     cost.timed("add -A", worktree, ["add", "-A", "--ignore-errors"], env=env)
 
 
-def _why_full(changed: Collection[str] | None, fresh: bool) -> str:
+def _why_full(changed: Collection[str] | None, fresh: bool, asked: str) -> str:
     if fresh:
         return "first refresh"
     if changed is None:
-        return "asked for a full refresh"
+        return asked
     if not changed:
         return "no changed path reported"
     if len(changed) > MAX_LIMITED_PATHS:

@@ -9,7 +9,7 @@ from typing import AsyncIterator, Callable
 import pytest
 
 from orch_tui.orchestration.events import Event, LaneAlert, LaneDiff
-from orch_tui.orchestration.lanes.live_diff import LaneDiffWatcher, compute_diff
+from orch_tui.orchestration.lanes.live_diff import SETTLE_REASON, LaneDiffWatcher, compute_diff
 from tests.support.helpers import git, make_repo
 
 
@@ -155,7 +155,7 @@ async def test_the_watcher_stages_only_what_changed_and_the_last_diff_scans_ever
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    costs = list(watcher.recent_costs)
+    costs = [cost for cost in watcher.recent_costs if cost.full_reason != SETTLE_REASON]
     assert costs[0].full_reason == "first refresh"
     assert len(costs) > 1 and not any(cost.full for cost in costs[1:])
     (path / "src" / "unseen.py").write_text("unseen = 1\n")
@@ -163,3 +163,22 @@ async def test_the_watcher_stages_only_what_changed_and_the_last_diff_scans_ever
     assert last is not None and last.files == ("docs/guide.md", "src/new/deep/mod.py", "src/unseen.py")
     assert "-# Guide" in last.diff and "+deep = True" in last.diff and "+unseen = 1" in last.diff
     assert watcher.recent_costs[-1].full
+
+
+async def test_what_the_watcher_does_not_see_shows_once_the_lane_is_quiet(worktree: tuple[Path, str]) -> None:
+    """The watcher ignores folders such as node_modules; a project that commits one still sees
+    its changes: after limited refreshes, a quiet lane gets one scan of the whole tree."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50, settle_seconds=0.3)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    (path / "node_modules" / "left-pad").mkdir(parents=True)
+    (path / "node_modules" / "left-pad" / "index.js").write_text("module.exports = 1\n")
+    (path / "src" / "app.py").write_text("print('bye')\n")
+    await recorder.until(lambda: "node_modules/left-pad/index.js" in recorder.diffs()[-1].files)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert recorder.diffs()[-1].files == ("node_modules/left-pad/index.js", "src/app.py")
+    assert watcher.recent_costs[-1].full_reason == SETTLE_REASON
