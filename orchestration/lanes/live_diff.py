@@ -268,7 +268,7 @@ class LaneDiffWatcher:
             except (GitFailed, OSError):
                 # The worktree is mid-reset or gone; the next change retries, scanning it all:
                 # what changed since this one's paths is not known to have been staged.
-                self._pending_full = True
+                self._pending_full, self._why_full = True, "the refresh before failed"
                 return None
             self.recent_costs.append(snapshot.cost)
             self._unsettled = not snapshot.cost.full

@@ -116,9 +116,15 @@ def _only_ignored_paths(error: GitFailed, paths: list[str]) -> bool:
     """Whether git only said some of the paths are ignored (it staged the others): a file the
     project ignores is no part of the diff, as with a full `git add -A`."""
     lines = error.stderr.splitlines()
-    named = set(paths)
+    # git names the ignored path, or the ignored folder a path is in (`build` for build/out.o).
+    named = set(paths) | {parent for path in paths for parent in _parents(path)}
     return (error.status == 1 and bool(lines) and lines[0] == _IGNORED_HEADER
             and all(line in named for line in lines[1:]))
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:end]) for end in range(1, len(parts))]
 
 
 def _run(worktree: Path, args: list[str], env: dict[str, str], paths: Collection[str]) -> bytes:

@@ -81,6 +81,11 @@ def test_ignored_files_and_temporary_files_that_came_and_went_are_left_out(lane:
     snapshot = lane.refresh("run.log", "build", "build/out.bin", "src/kept.py", "src/.kept.py.tmp123")
     assert snapshot.files == ("src/kept.py",)
     assert_as_a_full_scan_shows(lane, snapshot)
+    lane.write("build/deep/more.bin", "artefact\n")
+    lane.write("src/also.py", "also = 1\n")
+    snapshot = lane.refresh("build/deep/more.bin", "src/also.py")  # git names the folder: `build`
+    assert snapshot.files == ("src/also.py", "src/kept.py")
+    assert_as_a_full_scan_shows(lane, snapshot)
 
 
 def test_a_file_added_then_deleted_between_refreshes_leaves_the_diff(lane: Lane) -> None:
