@@ -20,8 +20,10 @@ from pathlib import Path
 
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes, run_git_with_input
 
-MAX_LIMITED_PATHS = 200
-"""More changed paths than this and one scan of the tree is cheaper than matching them all."""
+MAX_LIMITED_PATHS = 64
+"""More changed paths than this and one scan of the tree is cheaper: git matches every index
+entry against every path (measured on 20,000 files: 1 path 17 ms of CPU, 50 paths 33 ms,
+100 paths 72 ms, a full scan 57 ms)."""
 
 ASKED_FOR_FULL = "asked for a full refresh"
 
