@@ -9,8 +9,9 @@ private copy of the index takes the worktree's changes, then `git diff --cached 
 a worker thread. The watcher knows which paths changed, so a refresh stages only those
 (`lanes/scratch_index.py`); the first refresh, one asked for from outside (the lane's last
 diff) and any the watcher cannot vouch for scan the whole tree, and so does one after
-`settle_seconds` of quiet following limited ones: what the watcher does not see (a folder it
-ignores, an event the kernel dropped) shows within seconds. Binary files are summarised, a
+`settle_seconds` of quiet following limited ones (at most every `settle_every_seconds`): what
+the watcher does not see (a folder it ignores, an event the kernel dropped) shows within half
+a minute, and the lane's last diff is complete. Binary files are summarised, a
 huge diff is cut with a note. A file outside the lane's reserved patterns raises one
 `LaneAlert` the first time it shows up (an empty reservation means nothing is out of bounds).
 """
@@ -23,6 +24,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +44,9 @@ QUIET_MS = 10
 Short, so a person sees an edit soon after it; a refresh after a single edit costs ~15 ms of
 git on a 20,000-file repository."""
 SETTLE_SECONDS = 2.0
-"""Quiet this long after limited refreshes, the whole tree is scanned once."""
+"""Quiet this long after limited refreshes, the whole tree is scanned once..."""
+SETTLE_EVERY_SECONDS = 30.0
+"""...at most this often (an agent pausing between edits would otherwise cost a scan an edit)."""
 SETTLE_REASON = "quiet after limited refreshes: the whole tree checked"
 _BINARY_PREFIX = "Binary files "
 
@@ -167,7 +171,8 @@ class LaneDiffWatcher:
     def __init__(self, lane: int, task_id: str, worktree: Path, base_commit: str,
                  reserved: tuple[str, ...], sink: EventSink, debounce_ms: int = 50,
                  max_bytes: int = MAX_DIFF_BYTES, *, starts_clean: bool = False,
-                 settle_seconds: float = SETTLE_SECONDS) -> None:
+                 settle_seconds: float = SETTLE_SECONDS,
+                 settle_every_seconds: float = SETTLE_EVERY_SECONDS) -> None:
         """`starts_clean`: the worktree was just reset to `base_commit`, so the first diff is
         known to be empty and costs no git call (lanes of a batch start sooner)."""
         self.lane = lane
@@ -179,7 +184,9 @@ class LaneDiffWatcher:
         self.debounce_ms = max(1, debounce_ms)
         self.max_bytes = max_bytes
         self.settle_seconds = settle_seconds
+        self.settle_every_seconds = settle_every_seconds
         self._unsettled = False  # a limited refresh ran since the last full one
+        self._last_full_scan = time.monotonic()  # (the first refresh is one)
         self._last: DiffSnapshot | None = None
         self._alerted: set[str] = set()
         self._ready = asyncio.Event()
@@ -237,7 +244,8 @@ class LaneDiffWatcher:
         """A refresh of the changed paths; none (the watch timed out): the settling scan, once."""
         if changes:
             await self._refresh(self._changed_paths(changes))
-        elif self._unsettled or self._pending_full:
+        elif self._pending_full or (
+                self._unsettled and time.monotonic() - self._last_full_scan >= self.settle_every_seconds):
             await self._refresh(None, SETTLE_REASON)
 
     async def refresh(self) -> DiffSnapshot | None:
@@ -272,6 +280,8 @@ class LaneDiffWatcher:
                 return None
             self.recent_costs.append(snapshot.cost)
             self._unsettled = not snapshot.cost.full
+            if snapshot.cost.full:
+                self._last_full_scan = time.monotonic()
             self._publish(snapshot)
             return snapshot
 

@@ -170,7 +170,8 @@ async def test_what_the_watcher_does_not_see_shows_once_the_lane_is_quiet(worktr
     its changes: after limited refreshes, a quiet lane gets one scan of the whole tree."""
     path, base = worktree
     recorder = Recorder()
-    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50, settle_seconds=0.3)
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50, settle_seconds=0.3,
+                              settle_every_seconds=0.3)
     task = asyncio.create_task(watcher.run())
     await asyncio.wait_for(watcher.wait_ready(), 20)
     (path / "node_modules" / "left-pad").mkdir(parents=True)
@@ -182,3 +183,22 @@ async def test_what_the_watcher_does_not_see_shows_once_the_lane_is_quiet(worktr
         await task
     assert recorder.diffs()[-1].files == ("node_modules/left-pad/index.js", "src/app.py")
     assert watcher.recent_costs[-1].full_reason == SETTLE_REASON
+
+
+async def test_a_quiet_lane_is_scanned_in_full_at_most_every_settle_every_seconds(
+        worktree: tuple[Path, str]) -> None:
+    """An agent pausing between edits does not cost a scan of the whole tree for each edit."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50, settle_seconds=0.1,
+                              settle_every_seconds=3600)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    (path / "src" / "app.py").write_text("print('bye')\n")
+    await recorder.until(lambda: recorder.diffs()[-1].files == ("src/app.py",))
+    await asyncio.sleep(0.5)  # several quiet periods
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    reasons = [cost.full_reason for cost in watcher.recent_costs]
+    assert reasons[0] == "first refresh" and len(reasons) > 1 and not any(reasons[1:])  # no settling scan
