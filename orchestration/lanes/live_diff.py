@@ -2,21 +2,31 @@
 
 `LaneDiffWatcher.run()` watches the worktree with watchfiles (inotify; `.git`, virtual
 environments, node_modules and bytecode are ignored). A burst of changes becomes one
-`LaneDiff` event after `debounce_ms` of quiet. The diff is against the lane's base commit
-and covers commits the agent made, edits and untracked files; it is computed without
-touching the lane's own index (a temporary copy of the index takes `git add -A`, then
-`git diff --cached <base>`), in a worker thread. Binary files are summarised, a huge diff is
-cut with a note. A file outside the lane's reserved patterns raises one `LaneAlert` the
-first time it shows up (an empty reservation means nothing is out of bounds).
+`LaneDiff` event once `QUIET_MS` pass without a new change (a longer burst is cut every
+`debounce_ms`). The diff is against the lane's base commit and covers commits the agent
+made, edits and untracked files; it is computed without touching the lane's own index (a
+private copy of the index takes the worktree's changes, then `git diff --cached <base>`), in
+a worker thread. The watcher knows which paths changed, so a refresh stages only those
+(`lanes/scratch_index.py`); the first refresh, one asked for from outside (the lane's last
+diff) and any the watcher cannot vouch for scan the whole tree, and so does one after
+`settle_seconds` of quiet following limited ones (at most every `settle_every_seconds`): what
+the watcher does not see (a folder it ignores, an event the kernel dropped) shows within half
+a minute, and the lane's last diff is complete. Binary files are summarised, a
+huge diff is cut with a note. A file outside the lane's reserved patterns raises one
+`LaneAlert` the first time it shows up (an empty reservation means nothing is out of bounds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchfiles import DefaultFilter, awatch
@@ -26,8 +36,18 @@ from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
 from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes
 from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 from orch_tui.orchestration.infra.patterns import path_matches
+from orch_tui.orchestration.lanes.scratch_index import ASKED_FOR_FULL, StagingCost, stage
 
 MAX_DIFF_BYTES = 200_000
+QUIET_MS = 10
+"""A burst of changes is over after this long without a new one (`debounce_ms` caps a burst).
+Short, so a person sees an edit soon after it; a refresh after a single edit costs ~15 ms of
+git on a 20,000-file repository."""
+SETTLE_SECONDS = 2.0
+"""Quiet this long after limited refreshes, the whole tree is scanned once..."""
+SETTLE_EVERY_SECONDS = 30.0
+"""...at most this often (an agent pausing between edits would otherwise cost a scan an edit)."""
+SETTLE_REASON = "quiet after limited refreshes: the whole tree checked"
 _BINARY_PREFIX = "Binary files "
 
 
@@ -36,6 +56,8 @@ class DiffSnapshot:
     diff: str
     files: tuple[str, ...]
     truncated: bool = False
+    cost: StagingCost = field(default_factory=StagingCost, compare=False)
+    """How it was computed (git processes, their times): not part of what a person sees."""
 
 
 def _git(worktree: Path, args: list[str], env: dict[str, str] | None = None) -> bytes:
@@ -113,30 +135,34 @@ def _truncate(diff: str, limit: int) -> tuple[str, bool]:
 
 
 def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYTES,
-                 scratch_index: Path | None = None) -> DiffSnapshot:
+                 scratch_index: Path | None = None, changed: Collection[str] | None = None,
+                 why_full: str = ASKED_FOR_FULL) -> DiffSnapshot:
     """The worktree's diff against `base_commit`, tracked and untracked, index untouched.
 
     `scratch_index` is a private index file kept between calls: git then trusts its stat
     data instead of re-reading every "racily clean" file of a fresh copy of the lane's index.
+    `changed`: the paths (relative to the worktree) changed since the last call with the same
+    `scratch_index`; only they are staged. None: the whole tree is scanned (`why_full` says why).
     """
     scratch = None if scratch_index is not None else Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+    cost = StagingCost()
     try:
         temp_index = scratch_index if scratch_index is not None else scratch / "index"  # type: ignore[operator]
-        if not temp_index.is_file():
+        fresh = not temp_index.is_file()
+        if fresh:
             source = _index_path(worktree)
             if source.is_file():
                 shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
-        env = {"GIT_INDEX_FILE": str(temp_index)}
-        _git(worktree, ["add", "-A", "--ignore-errors"], env)
+        stage(worktree, temp_index, changed, fresh=fresh, cost=cost, why_full=why_full)
         # One process for both the names and the patch (the raw records come first).
-        files, patch = _split_raw_and_patch(_git(worktree, [
+        files, patch = _split_raw_and_patch(cost.timed("diff --cached", worktree, [
             "diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color", "--raw", "-p", "-z",
-            base_commit], env))
+            base_commit], env={"GIT_INDEX_FILE": str(temp_index)}))
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     diff, truncated = _truncate(_summarise_binaries(patch, files, worktree), max_bytes)
-    return DiffSnapshot(diff, tuple(files), truncated)
+    return DiffSnapshot(diff, tuple(files), truncated, cost)
 
 
 class LaneDiffWatcher:
@@ -144,7 +170,9 @@ class LaneDiffWatcher:
 
     def __init__(self, lane: int, task_id: str, worktree: Path, base_commit: str,
                  reserved: tuple[str, ...], sink: EventSink, debounce_ms: int = 50,
-                 max_bytes: int = MAX_DIFF_BYTES, *, starts_clean: bool = False) -> None:
+                 max_bytes: int = MAX_DIFF_BYTES, *, starts_clean: bool = False,
+                 settle_seconds: float = SETTLE_SECONDS,
+                 settle_every_seconds: float = SETTLE_EVERY_SECONDS) -> None:
         """`starts_clean`: the worktree was just reset to `base_commit`, so the first diff is
         known to be empty and costs no git call (lanes of a batch start sooner)."""
         self.lane = lane
@@ -155,16 +183,26 @@ class LaneDiffWatcher:
         self.sink = sink
         self.debounce_ms = max(1, debounce_ms)
         self.max_bytes = max_bytes
+        self.settle_seconds = settle_seconds
+        self.settle_every_seconds = settle_every_seconds
+        self._unsettled = False  # a limited refresh ran since the last full one
+        self._last_full_scan = time.monotonic()  # (the first refresh is one)
         self._last: DiffSnapshot | None = None
         self._alerted: set[str] = set()
         self._ready = asyncio.Event()
         self._scratch: Path | None = None
         self._starts_clean = starts_clean
         # Refreshes share one scratch index, so they take turns; a refresh asked for while
-        # another waits is answered by that one, which starts after both were asked.
+        # another waits is answered by that one, which starts after both were asked and
+        # stages the paths of both (everything, when either asked for that).
         self._refreshing = asyncio.Lock()
         self._asked = 0
         self._covered = 0
+        self._pending_paths: set[str] = set()
+        self._pending_full = False
+        self._why_full = ASKED_FOR_FULL
+        self.recent_costs: collections.deque[StagingCost] = collections.deque(maxlen=1000)
+        """How the latest refreshes were computed (the benchmark says where the time goes)."""
 
     async def wait_ready(self) -> None:
         """Returns once the first diff was sent and the watch is in place."""
@@ -180,9 +218,10 @@ class LaneDiffWatcher:
             self._scratch = None
 
     async def _watch(self) -> None:
-        step = max(1, min(50, self.debounce_ms // 2))
+        step = max(1, min(QUIET_MS, self.debounce_ms // 2))
         watcher = awatch(self.worktree, watch_filter=DefaultFilter(), debounce=self.debounce_ms,
-                         step=step, rust_timeout=1000, yield_on_timeout=False)
+                         step=step, rust_timeout=max(1, round(self.settle_seconds * 1000)),
+                         yield_on_timeout=True)
         first = asyncio.ensure_future(anext(watcher))
         await asyncio.sleep(0)  # let the watcher thread start before the first snapshot
         if self._starts_clean:
@@ -191,10 +230,9 @@ class LaneDiffWatcher:
             await self.refresh()
         self._ready.set()
         try:
-            await first
-            await self.refresh()
-            async for _changes in watcher:
-                await self.refresh()
+            await self._on_changes(await first)
+            async for changes in watcher:
+                await self._on_changes(changes)
         finally:
             # The generator may still be running inside `first`: stop that before closing it.
             first.cancel()
@@ -202,23 +240,63 @@ class LaneDiffWatcher:
                 await first
             await watcher.aclose()
 
+    async def _on_changes(self, changes: Collection[tuple[object, str]]) -> None:
+        """A refresh of the changed paths; none (the watch timed out): the settling scan, once."""
+        if changes:
+            await self._refresh(self._changed_paths(changes))
+        elif self._pending_full or (
+                self._unsettled and time.monotonic() - self._last_full_scan >= self.settle_every_seconds):
+            await self._refresh(None, SETTLE_REASON)
+
     async def refresh(self) -> DiffSnapshot | None:
-        """Compute the diff now (or join a refresh that starts after this call); send it (and
-        any alert) when it changed."""
+        """Compute the diff now from a scan of the whole worktree (or join a refresh that
+        starts after this call); send it (and any alert) when it changed."""
+        return await self._refresh(None)
+
+    async def _refresh(self, changed: set[str] | None, why_full: str = ASKED_FOR_FULL) -> DiffSnapshot | None:
+        """`changed`: the paths the watcher saw change (None: scan everything, `why_full`)."""
+        if changed is None:
+            self._pending_full = True
+            self._why_full = why_full
+        else:
+            self._pending_paths |= changed
         self._asked += 1
         asked = self._asked
         async with self._refreshing:
             if self._covered >= asked:  # a refresh that started after this call has run
                 return self._last
             self._covered = self._asked
+            paths = None if self._pending_full else self._pending_paths
+            why_full = self._why_full
+            self._pending_full, self._pending_paths, self._why_full = False, set(), ASKED_FOR_FULL
             try:
                 index = self._scratch / "index" if self._scratch is not None else None
                 snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
-                                                   self.max_bytes, index)
+                                                   self.max_bytes, index, paths, why_full)
             except (GitFailed, OSError):
-                return None  # the worktree is mid-reset or gone; the next change retries
+                # The worktree is mid-reset or gone; the next change retries, scanning it all:
+                # what changed since this one's paths is not known to have been staged.
+                self._pending_full, self._why_full = True, "the refresh before failed"
+                return None
+            self.recent_costs.append(snapshot.cost)
+            self._unsettled = not snapshot.cost.full
+            if snapshot.cost.full:
+                self._last_full_scan = time.monotonic()
             self._publish(snapshot)
             return snapshot
+
+    def _changed_paths(self, changes: Iterable[tuple[object, str]]) -> set[str] | None:
+        """The watcher's changes as paths relative to the worktree (None when one is not
+        inside it, or is the worktree itself: then everything is scanned)."""
+        roots = {str(self.worktree), os.path.realpath(self.worktree)}
+        paths = set()
+        for _change, path in changes:
+            relative = next((os.path.relpath(path, root) for root in roots
+                             if path.startswith(root + os.sep)), None)
+            if relative is None or relative.startswith(".."):
+                return None
+            paths.add(relative)
+        return paths
 
     def _publish(self, snapshot: DiffSnapshot) -> None:
         if snapshot != self._last:

@@ -9,7 +9,7 @@ from typing import AsyncIterator, Callable
 import pytest
 
 from orch_tui.orchestration.events import Event, LaneAlert, LaneDiff
-from orch_tui.orchestration.lanes.live_diff import LaneDiffWatcher, compute_diff
+from orch_tui.orchestration.lanes.live_diff import SETTLE_REASON, LaneDiffWatcher, compute_diff
 from tests.support.helpers import git, make_repo
 
 
@@ -136,3 +136,69 @@ async def test_refreshes_at_the_same_moment_all_see_the_diff(worktree: tuple[Pat
         await task
     assert all(snapshot is not None and snapshot.files == ("src/app.py",) for snapshot in snapshots)
     assert "+print('bye')" in recorder.diffs()[-1].diff
+
+
+async def test_the_watcher_stages_only_what_changed_and_the_last_diff_scans_everything(
+        worktree: tuple[Path, str]) -> None:
+    """After the first diff each refresh stages only the paths the watcher reported (a deleted
+    file and a file in a new folder included); the lane's last diff, asked for once the watcher
+    stopped, scans the whole tree and so also shows a change the watcher never saw."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    (path / "docs" / "guide.md").unlink()
+    (path / "src" / "new" / "deep").mkdir(parents=True)
+    (path / "src" / "new" / "deep" / "mod.py").write_text("deep = True\n")
+    await recorder.until(lambda: set(recorder.diffs()[-1].files) == {"docs/guide.md", "src/new/deep/mod.py"})
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    costs = [cost for cost in watcher.recent_costs if cost.full_reason != SETTLE_REASON]
+    assert costs[0].full_reason == "first refresh"
+    assert len(costs) > 1 and not any(cost.full for cost in costs[1:])
+    (path / "src" / "unseen.py").write_text("unseen = 1\n")
+    last = await watcher.refresh()
+    assert last is not None and last.files == ("docs/guide.md", "src/new/deep/mod.py", "src/unseen.py")
+    assert "-# Guide" in last.diff and "+deep = True" in last.diff and "+unseen = 1" in last.diff
+    assert watcher.recent_costs[-1].full
+
+
+async def test_what_the_watcher_does_not_see_shows_once_the_lane_is_quiet(worktree: tuple[Path, str]) -> None:
+    """The watcher ignores folders such as node_modules; a project that commits one still sees
+    its changes: after limited refreshes, a quiet lane gets one scan of the whole tree."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50, settle_seconds=0.3,
+                              settle_every_seconds=0.3)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    (path / "node_modules" / "left-pad").mkdir(parents=True)
+    (path / "node_modules" / "left-pad" / "index.js").write_text("module.exports = 1\n")
+    (path / "src" / "app.py").write_text("print('bye')\n")
+    await recorder.until(lambda: "node_modules/left-pad/index.js" in recorder.diffs()[-1].files)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert recorder.diffs()[-1].files == ("node_modules/left-pad/index.js", "src/app.py")
+    assert watcher.recent_costs[-1].full_reason == SETTLE_REASON
+
+
+async def test_a_quiet_lane_is_scanned_in_full_at_most_every_settle_every_seconds(
+        worktree: tuple[Path, str]) -> None:
+    """An agent pausing between edits does not cost a scan of the whole tree for each edit."""
+    path, base = worktree
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50, settle_seconds=0.1,
+                              settle_every_seconds=3600)
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.wait_ready(), 20)
+    (path / "src" / "app.py").write_text("print('bye')\n")
+    await recorder.until(lambda: recorder.diffs()[-1].files == ("src/app.py",))
+    await asyncio.sleep(0.5)  # several quiet periods
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    reasons = [cost.full_reason for cost in watcher.recent_costs]
+    assert reasons[0] == "first refresh" and len(reasons) > 1 and not any(reasons[1:])  # no settling scan
