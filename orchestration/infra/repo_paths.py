@@ -63,3 +63,12 @@ def worktree_git_dir(worktree: Path) -> Path:
         raise OrchError(f"{dot_git} is not a git worktree link")
     target = Path(text.removeprefix("gitdir:").strip())
     return target if target.is_absolute() else (worktree / target).resolve()
+
+
+def checked_out_ref(worktree: Path) -> str | None:
+    """The ref `worktree`'s HEAD names (`refs/heads/main`), None when HEAD is detached.
+
+    Read from the HEAD file (gitrepository-layout: `ref: <name>` or a commit id) rather than
+    by starting git: the merge queue asks after every merge."""
+    head = (worktree_git_dir(worktree) / "HEAD").read_text(encoding="utf-8").strip()
+    return head.removeprefix("ref:").strip() if head.startswith("ref:") else None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from orch_tui.orchestration.errors import BadInput, OrchError
 from orch_tui.orchestration.infra.git_exec import run_git
+from orch_tui.orchestration.infra.repo_paths import checked_out_ref
 from orch_tui.orchestration.lanes.worktrees import is_ancestor, list_worktrees
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.tracker.task_refs import archive_ref, task_id_from_branch
@@ -36,7 +37,7 @@ class MergeRefs:
         target (they switched branches mid-batch); None otherwise."""
         if self.config.target_branch or not self.batch_target:
             return None
-        branch = (list_worktrees(self.main)[0].branch or "").removeprefix("refs/heads/") or "a detached HEAD"
+        branch = (checked_out_ref(self.main) or "").removeprefix("refs/heads/") or "a detached HEAD"
         if branch in (self.batch_target, self._elsewhere_said):
             return None
         self._elsewhere_said = branch

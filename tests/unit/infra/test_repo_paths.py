@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orch_tui.orchestration.errors import BadInput
-from orch_tui.orchestration.infra.repo_paths import git_common_dir
+from orch_tui.orchestration.infra.repo_paths import checked_out_ref, git_common_dir
 from tests.support.helpers import git, make_repo
 
 
@@ -32,3 +32,13 @@ def test_a_folder_that_becomes_a_repository_is_one_from_then_on(tmp_path: Path) 
     shutil.rmtree(folder / ".git")
     with pytest.raises(BadInput, match="is not a git repository"):
         git_common_dir(folder)
+
+
+def test_the_branch_checked_out_is_what_git_says_in_a_checkout_and_in_a_worktree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    lane = tmp_path / "lane"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(lane))
+    assert checked_out_ref(repo) == git(repo, "symbolic-ref", "HEAD")
+    assert checked_out_ref(lane) == "refs/heads/feature"
+    git(lane, "switch", "-q", "--detach")
+    assert checked_out_ref(lane) is None
