@@ -80,11 +80,9 @@ class MergeCoordinator:
         except StepFailed as failure:  # each branch is tried again on its own, which stops if need be
             self._ctx.log(f"merging {len(ready)} branches at once: {failure}; merging them one by one", "warning")
             outcomes = []
-        for merge, outcome in zip(ready, outcomes):
-            await self._record_merged(merge, outcome.commit)
         for merge in ready[len(outcomes):]:
             merge.state = MergeStatus.PENDING
-        await self._ctx.save_journal()
+        await self._record_merged(*[(merge, outcome.commit) for merge, outcome in zip(ready, outcomes)])
         return ready[:len(outcomes)]
 
     async def merge_finished(self) -> None:
@@ -148,7 +146,7 @@ class MergeCoordinator:
                                             f"orch-tui: merge aborted by a person; work kept on {merge.branch}")
                 return True
             outcome = await self._attempt_merge(merge) if answer == RETRY_MERGE else answer
-        await self._record_merged(merge, outcome.commit)
+        await self._record_merged((merge, outcome.commit))
         return True
 
     async def _again_if_target_moved(self, merge: MergeRecord, outcome: MergeOutcome | StepFailed | None,
@@ -188,15 +186,20 @@ class MergeCoordinator:
         return MergeOutcome(status, state.branch, state.task_id, state.target,
                             "waiting for a person since before the restart", conflict=state.conflict)
 
-    async def _record_merged(self, merge: MergeRecord, commit: str | None) -> None:
-        merged = commit or await self._ctx.target_commit()
-        merge.state, merge.commit = MergeStatus.MERGED, merged
+    async def _record_merged(self, *done: tuple[MergeRecord, str | None]) -> None:
+        """Journal the merges as merged (one write for a series), then close their tasks."""
+        for merge, commit in done:
+            merge.state, merge.commit = MergeStatus.MERGED, commit or await self._ctx.target_commit()
         await self._ctx.save_journal()
-        await self._ctx.say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
-            self._ctx.parts.store.update, merge.task_id, status="closed",
-            close_reason=f"merged by orch-tui in {merged[:12]}"))
-        self._ctx.emit(ev.MergeDone(merge.task_id, merge.branch, merged))
-        await self._ctx.say_if_fails(merge.task_id, READ_CHECKOUT, self._say_checkout_elsewhere(), level="warning")
+        for merge, _ in done:
+            merged = merge.commit or ""
+            await self._ctx.say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
+                self._ctx.parts.store.update, merge.task_id, status="closed",
+                close_reason=f"merged by orch-tui in {merged[:12]}"))
+            self._ctx.emit(ev.MergeDone(merge.task_id, merge.branch, merged))
+        if done:
+            await self._ctx.say_if_fails(done[-1][0].task_id, READ_CHECKOUT, self._say_checkout_elsewhere(),
+                                         level="warning")
 
     async def _say_checkout_elsewhere(self) -> None:
         note = await asyncio.to_thread(self._merges.checkout_elsewhere_note)
