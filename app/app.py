@@ -29,6 +29,7 @@ from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered
 from orch_tui.app.attention import osc9, osc9_supported
 
 from orch_tui.app.engine_mirror import EngineMirror, copy_snapshot
+from orch_tui.app.full_collections import CHECK_SECONDS, FullCollections
 from orch_tui.app.engine_requests import EngineRequest, StartEngine, ToEngine
 from orch_tui.app.messages import CommandFailed, EngineEvent, EngineStarted, RequestsQueued
 from orch_tui.app.screens.approval import ApprovalScreen
@@ -81,6 +82,8 @@ class OrchApp(App[None]):
         self._app_thread = threading.get_ident()
         self.stopped_by: signal.Signals | None = None
         """The signal (SIGINT, SIGTERM, SIGHUP) that made the app stop the engine and leave."""
+        self.full_collections = FullCollections()
+        """The collector's full collections run between frames (full_collections.py)."""
 
     # ----- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -96,6 +99,8 @@ class OrchApp(App[None]):
             self.send(StartEngine(self.managed))  # first in the queue: every later command waits for it
             self._catch_stop_signals()
         self.call_after_refresh(_freeze_startup_objects)
+        self.full_collections.take_over()
+        self.set_interval(CHECK_SECONDS, self.full_collections.collect_if_due, name="full collections")
         if self.pool_usage is not None:
             self.measure_pool()
             self.set_interval(POOL_USAGE_SECONDS, self.measure_pool)
@@ -128,6 +133,7 @@ class OrchApp(App[None]):
             self.run_worker(self.action_quit(), group="stop-signal")
 
     def on_unmount(self) -> None:
+        self.full_collections.give_back()
         if self.manage_engine:
             loop = asyncio.get_running_loop()
             for signum in STOP_SIGNALS:
