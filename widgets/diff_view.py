@@ -1,6 +1,10 @@
 """A unified diff with colour, drawn line by line: only the visible lines are cleaned and
 rendered, and a diff that changes many times a second is redrawn at most ten times a
-second, so busy lanes never stall the event loop however long their diffs are."""
+second, so busy lanes never stall the event loop however long their diffs are.
+
+Busy lanes take turns: each view has a phase, and a view that was redrawn a moment ago
+waits for the next time slot of its phase (three slots of 33 ms in each 100 ms), so six
+busy lanes are redrawn two at a time, not all six in one frame."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ MAX_DIFF_LINES = 5000
 """Lines kept of one diff; a notice replaces the rest."""
 MAX_LINE = 300
 MIN_REDRAW_SECONDS = 0.1
+PHASES = 3
+"""Time slots a MIN_REDRAW_SECONDS is cut into; busy views redraw in their phase's slot."""
 
 _STYLES = (
     ("diff --git", Style(bold=True)), ("▸ ", Style(bold=True, color="bright_blue")), ("+++", Style(bold=True)), ("---", Style(bold=True)),
@@ -62,14 +68,16 @@ class DiffView(ScrollView, can_focus=True):
     DiffView:focus { background-tint: $foreground 5%; }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, phase: int = 0, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        self.phase = phase % PHASES
+        """Which of the PHASES time slots this view redraws in while it is busy."""
         self._lines: list[str] = []
         self._placeholder = "no changes yet"
         self._pending: tuple[str, bool] | None = None
         self._timer: Timer | None = None
         self._drawn_at = 0.0
-        self._base_style = Style()
+        self._base_style: Style | None = None
         self._width = 0
 
     @property
@@ -77,15 +85,24 @@ class DiffView(ScrollView, can_focus=True):
         return self._lines
 
     def show_diff(self, diff: str, truncated: bool = False) -> None:
-        """Show `diff` now, or within MIN_REDRAW_SECONDS when it changed a moment ago."""
+        """Show `diff` now, or within MIN_REDRAW_SECONDS (in this view's time slot) when it
+        changed a moment ago."""
         self._pending = (diff, truncated)
         if self._timer is not None:
             return
-        wait = self._drawn_at + MIN_REDRAW_SECONDS - time.monotonic()
-        if wait <= 0 or not self.is_attached:
+        now = time.monotonic()
+        if self._drawn_at + MIN_REDRAW_SECONDS <= now or not self.is_attached:
             self._apply_pending()
         else:
-            self._timer = self.set_timer(wait, self._apply_pending)
+            self._timer = self.set_timer(self._next_slot(self._drawn_at + MIN_REDRAW_SECONDS) - now,
+                                         self._apply_pending)
+
+    def _next_slot(self, earliest: float) -> float:
+        """The first moment from `earliest` on that lies in this view's phase."""
+        slot = MIN_REDRAW_SECONDS / PHASES
+        number = int(earliest // slot)
+        ahead = (self.phase - number) % PHASES
+        return earliest if ahead == 0 else (number + ahead) * slot
 
     def _apply_pending(self) -> None:
         self._timer = None
@@ -113,15 +130,21 @@ class DiffView(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The base style walks every ancestor's styles (a fifth of a millisecond): once a
-        # repaint, not twice a line, or six busy lanes spent most of each frame on it.
-        self._base_style = self.rich_style
-        self._width = self.scrollable_content_region.width
+        # repaint, not twice a line, or six busy lanes spent most of each frame on it. Taken
+        # by the first line drawn: a repaint of a neighbour asks for this view's cached lines.
+        self._base_style = None
         return super().render_lines(crop)
+
+    def _line_base(self) -> tuple[Style, int]:
+        if self._base_style is None:
+            self._base_style = self.rich_style
+            self._width = self.scrollable_content_region.width
+        return self._base_style, self._width
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
-        base, width = self._base_style, self._width
+        base, width = self._line_base()
         if not self._lines:
             text = Text(self._placeholder if y == 0 else "", style="dim italic")
             return Strip(text.render(self.app.console)).crop_extend(0, width, base)

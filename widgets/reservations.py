@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import timezone
 from typing import Callable
 
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from orch_tui.orchestration.model import Reservation
@@ -39,12 +42,31 @@ class ReservationTable(DataTable[Cell]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.clock = clock
         self.reservations: tuple[Reservation, ...] = ()
+        self._painting = False
+        self._paint_style: Style | None = None
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
         self.show_reservations(self.reservations)
         self.set_interval(1.0, self._tick)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._painting, self._paint_style = True, None
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = False
+
+    @property
+    def rich_style(self) -> Style:
+        """The table asks for its base style once a line, and it walks every ancestor's styles:
+        during one repaint it is worked out once (a third of a repaint of the table)."""
+        if not self._painting:
+            return super().rich_style
+        if self._paint_style is None:
+            self._paint_style = super().rich_style
+        return self._paint_style
 
     def show_reservations(self, reservations: tuple[Reservation, ...]) -> None:
         # conflicts first, then by lane, so what needs a look is never scrolled away
