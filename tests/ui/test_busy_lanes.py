@@ -41,7 +41,7 @@ async def test_every_busy_lane_ends_on_its_latest_diff() -> None:
             return panel.query_one(DiffView).lines
 
         for lane in range(1, LANES + 1):
-            await wait_for(pilot, lambda: f"+version 30 of lane {lane}" in shown(lane), f"lane {lane}'s last diff")
+            await wait_for(pilot, lambda lane=lane: f"+version 30 of lane {lane}" in shown(lane), f"lane {lane}'s last diff")
         phases = {next(p for p in app.screen.query(LanePanel) if p.lane == lane).query_one(DiffView).phase
                   for lane in range(1, LANES + 1)}
         assert phases == set(range(PHASES)), "the lanes are spread over every time slot"
