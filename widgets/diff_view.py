@@ -43,7 +43,7 @@ def line_style(line: str) -> Style:
     return Style(dim=True) if line.startswith(("index ", "similarity", "rename ")) else Style()
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)  # a few screens of six lanes: every entry is objects the collector walks
 def _segment(raw: str, base: Style) -> Segment:
     line = clean(raw, MAX_LINE)  # untrusted: no escapes, no control characters, cropped
     return Segment(line, base + line_style(line))
