@@ -1,10 +1,6 @@
 """A unified diff with colour, drawn line by line: only the visible lines are cleaned and
 rendered, and a diff that changes many times a second is redrawn at most ten times a
-second, so busy lanes never stall the event loop however long their diffs are.
-
-Busy lanes take turns: each view has a phase, and a view that was redrawn a moment ago
-waits for the next time slot of its phase (three slots of 33 ms in each 100 ms), so six
-busy lanes are redrawn two at a time, not all six in one frame."""
+second, so busy lanes never stall the event loop however long their diffs are."""
 
 from __future__ import annotations
 
@@ -25,8 +21,6 @@ MAX_DIFF_LINES = 5000
 """Lines kept of one diff; a notice replaces the rest."""
 MAX_LINE = 300
 MIN_REDRAW_SECONDS = 0.1
-PHASES = 3
-"""Time slots a MIN_REDRAW_SECONDS is cut into; busy views redraw in their phase's slot."""
 
 _STYLES = (
     ("diff --git", Style(bold=True)), ("▸ ", Style(bold=True, color="bright_blue")), ("+++", Style(bold=True)), ("---", Style(bold=True)),
@@ -68,10 +62,8 @@ class DiffView(ScrollView, can_focus=True):
     DiffView:focus { background-tint: $foreground 5%; }
     """
 
-    def __init__(self, *, phase: int = 0, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.phase = phase % PHASES
-        """Which of the PHASES time slots this view redraws in while it is busy."""
         self._lines: list[str] = []
         self._placeholder = "no changes yet"
         self._pending: tuple[str, bool] | None = None
@@ -85,24 +77,15 @@ class DiffView(ScrollView, can_focus=True):
         return self._lines
 
     def show_diff(self, diff: str, truncated: bool = False) -> None:
-        """Show `diff` now, or within MIN_REDRAW_SECONDS (in this view's time slot) when it
-        changed a moment ago."""
+        """Show `diff` now, or within MIN_REDRAW_SECONDS when it changed a moment ago."""
         self._pending = (diff, truncated)
         if self._timer is not None:
             return
-        now = time.monotonic()
-        if self._drawn_at + MIN_REDRAW_SECONDS <= now or not self.is_attached:
+        wait = self._drawn_at + MIN_REDRAW_SECONDS - time.monotonic()
+        if wait <= 0 or not self.is_attached:
             self._apply_pending()
         else:
-            self._timer = self.set_timer(self._next_slot(self._drawn_at + MIN_REDRAW_SECONDS) - now,
-                                         self._apply_pending)
-
-    def _next_slot(self, earliest: float) -> float:
-        """The first moment from `earliest` on that lies in this view's phase."""
-        slot = MIN_REDRAW_SECONDS / PHASES
-        number = int(earliest // slot)
-        ahead = (self.phase - number) % PHASES
-        return earliest if ahead == 0 else (number + ahead) * slot
+            self._timer = self.set_timer(wait, self._apply_pending)
 
     def _apply_pending(self) -> None:
         self._timer = None

@@ -108,7 +108,7 @@ class LanePanel(Vertical):
         yield Static("", classes="lane-alert")
         yield Static("", classes="lane-ask")
         yield Static("", classes="lane-env")
-        yield DiffView(phase=self.lane, classes="lane-diff")  # busy lanes redraw in turns
+        yield DiffView(classes="lane-diff")
 
     def on_mount(self) -> None:
         self._ready = True
