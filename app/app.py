@@ -28,7 +28,7 @@ from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered
 
 from orch_tui.app.attention import osc9, osc9_supported
 
-from orch_tui.app.engine_mirror import EngineMirror, copy_snapshot
+from orch_tui.app.engine_mirror import Changes, EngineMirror, copy_snapshot
 from orch_tui.app.full_collections import CHECK_SECONDS, FullCollections
 from orch_tui.app.engine_requests import EngineRequest, StartEngine, ToEngine
 from orch_tui.app.messages import CommandFailed, EngineEvent, EngineStarted, RequestsQueued
@@ -84,6 +84,8 @@ class OrchApp(App[None]):
         """The signal (SIGINT, SIGTERM, SIGHUP) that made the app stop the engine and leave."""
         self.full_collections = FullCollections()
         """The collector's full collections run between frames (full_collections.py)."""
+        self._unshown: Changes | None = None
+        """What the events handled since the dashboard last redrew changed (`_redraw_soon`)."""
 
     # ----- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -149,7 +151,7 @@ class OrchApp(App[None]):
     # ----- events -------------------------------------------------------------------------
     def on_engine_event(self, message: EngineEvent) -> None:
         changes = self.mirror.apply(message.event)
-        self.dashboard.apply_changes(self.mirror, changes)
+        self._redraw_soon(changes)
         if changes.proposal:
             self.show_proposal()
         if changes.conflict:
@@ -168,6 +170,25 @@ class OrchApp(App[None]):
             self.show_held()
         if isinstance(message.event, ev.EngineStateChanged) and message.event.state == EngineState.IDLE:
             self.measure_pool()
+
+    def _redraw_soon(self, changes: Changes) -> None:
+        """Events come in bursts faster than frames (six busy lanes: a diff and a progress
+        line each, twenty times a second): the dashboard redraws once for the events queued
+        together, from the mirror, which has folded every one of them. Log lines are written
+        at once, in order."""
+        for text, level in changes.log:
+            self.dashboard.log_line(text, level)
+        changes.log = []
+        if self._unshown is not None:
+            self._unshown.merge(changes)
+            return
+        self._unshown = changes
+        self.call_later(self._redraw_now)  # behind the events already queued
+
+    def _redraw_now(self) -> None:
+        changes, self._unshown = self._unshown, None
+        if changes is not None:
+            self.dashboard.apply_changes(self.mirror, changes)
 
     def call_for_attention(self, event: LaneNeedsInput) -> None:
         """A lane started waiting for a person: the bell, and a desktop notification."""
