@@ -28,7 +28,8 @@ from orch_tui.orchestration.events import Event, LaneFinished, LaneInputAnswered
 
 from orch_tui.app.attention import osc9, osc9_supported
 
-from orch_tui.app.engine_mirror import EngineMirror, copy_snapshot
+from orch_tui.app.engine_mirror import Changes, EngineMirror, copy_snapshot
+from orch_tui.app.full_collections import CHECK_SECONDS, FullCollections
 from orch_tui.app.engine_requests import EngineRequest, StartEngine, ToEngine
 from orch_tui.app.messages import CommandFailed, EngineEvent, EngineStarted, RequestsQueued
 from orch_tui.app.screens.approval import ApprovalScreen
@@ -81,6 +82,10 @@ class OrchApp(App[None]):
         self._app_thread = threading.get_ident()
         self.stopped_by: signal.Signals | None = None
         """The signal (SIGINT, SIGTERM, SIGHUP) that made the app stop the engine and leave."""
+        self.full_collections = FullCollections()
+        """The collector's full collections run between frames (full_collections.py)."""
+        self._unshown: Changes | None = None
+        """What the events handled since the dashboard last redrew changed (`_redraw_soon`)."""
 
     # ----- start-up -----------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -96,6 +101,8 @@ class OrchApp(App[None]):
             self.send(StartEngine(self.managed))  # first in the queue: every later command waits for it
             self._catch_stop_signals()
         self.call_after_refresh(_freeze_startup_objects)
+        self.full_collections.take_over()
+        self.set_interval(CHECK_SECONDS, self.full_collections.collect_if_due, name="full collections")
         if self.pool_usage is not None:
             self.measure_pool()
             self.set_interval(POOL_USAGE_SECONDS, self.measure_pool)
@@ -128,6 +135,7 @@ class OrchApp(App[None]):
             self.run_worker(self.action_quit(), group="stop-signal")
 
     def on_unmount(self) -> None:
+        self.full_collections.give_back()
         if self.manage_engine:
             loop = asyncio.get_running_loop()
             for signum in STOP_SIGNALS:
@@ -143,7 +151,7 @@ class OrchApp(App[None]):
     # ----- events -------------------------------------------------------------------------
     def on_engine_event(self, message: EngineEvent) -> None:
         changes = self.mirror.apply(message.event)
-        self.dashboard.apply_changes(self.mirror, changes)
+        self._redraw_soon(changes)
         if changes.proposal:
             self.show_proposal()
         if changes.conflict:
@@ -162,6 +170,25 @@ class OrchApp(App[None]):
             self.show_held()
         if isinstance(message.event, ev.EngineStateChanged) and message.event.state == EngineState.IDLE:
             self.measure_pool()
+
+    def _redraw_soon(self, changes: Changes) -> None:
+        """Events come in bursts faster than frames (six busy lanes: a diff and a progress
+        line each, twenty times a second): the dashboard redraws once for the events queued
+        together, from the mirror, which has folded every one of them. Log lines are written
+        at once, in order."""
+        for text, level in changes.log:
+            self.dashboard.log_line(text, level)
+        changes.log = []
+        if self._unshown is not None:
+            self._unshown.merge(changes)
+            return
+        self._unshown = changes
+        self.call_later(self._redraw_now)  # behind the events already queued
+
+    def _redraw_now(self) -> None:
+        changes, self._unshown = self._unshown, None
+        if changes is not None:
+            self.dashboard.apply_changes(self.mirror, changes)
 
     def call_for_attention(self, event: LaneNeedsInput) -> None:
         """A lane started waiting for a person: the bell, and a desktop notification."""

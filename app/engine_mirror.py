@@ -35,6 +35,19 @@ class Changes:
     conflict: bool = False
     log: list[tuple[str, str]] = field(default_factory=list)
 
+    def merge(self, later: Changes) -> None:
+        """Add what a later event changed (its truncation note wins)."""
+        self.lanes |= later.lanes
+        self.diff_lanes |= later.diff_lanes
+        self.truncated.update(later.truncated)
+        self.banner |= later.banner
+        self.reservations |= later.reservations
+        self.merges |= later.merges
+        self.graph |= later.graph
+        self.proposal |= later.proposal
+        self.conflict |= later.conflict
+        self.log.extend(later.log)
+
 
 @dataclass
 class EngineMirror:

@@ -6,31 +6,37 @@ from __future__ import annotations
 from datetime import timezone
 from typing import Callable
 
-from rich.text import Text
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from orch_tui.orchestration.model import Reservation
 
 from orch_tui.widgets.lane import format_elapsed
 from orch_tui.widgets.safe_text import one_line
+from orch_tui.widgets.table_cell import Cell
 
+RENDER_CACHE_ENTRIES = 400
+"""Entries kept in each of the table's render caches (DataTable keeps up to 10,000)."""
+BOUNDED_CACHES = ("_cell_render_cache", "_row_render_cache", "_row_renderable_cache", "_line_cache")
 COLUMNS = (("path", "Path", None), ("lane", "Lane", 4), ("left", "Left", 7), ("excl", "Excl", 4),
            ("agent", "Agent", None))
 
 
-def time_left(reservation: Reservation, now: float) -> Text:
+def time_left(reservation: Reservation, now: float) -> Cell:
     if reservation.expires_at is None:
-        return Text("—", "dim")
+        return Cell("—", "dim")
     expires = reservation.expires_at
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=timezone.utc)
     seconds = expires.timestamp() - now
     if seconds <= 0:
-        return Text("expired", "bold red")
-    return Text(format_elapsed(seconds), "yellow" if seconds < 60 else "")
+        return Cell("expired", "bold red")
+    return Cell(format_elapsed(seconds), "yellow" if seconds < 60 else "")
 
 
-class ReservationTable(DataTable[str | Text]):
+class ReservationTable(DataTable[Cell]):
     DEFAULT_CSS = """
     ReservationTable { height: 1fr; }
     """
@@ -39,12 +45,45 @@ class ReservationTable(DataTable[str | Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.clock = clock
         self.reservations: tuple[Reservation, ...] = ()
+        self._painting = False
+        self._paint_style: Style | None = None
 
     def on_mount(self) -> None:
+        self._bound_render_caches()
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
         self.show_reservations(self.reservations)
         self.set_interval(1.0, self._tick)
+
+    def _bound_render_caches(self) -> None:
+        """Every update of a cell makes DataTable's cached renders of all cells, rows and
+        lines stale at once (its cache keys carry an update counter), and the stale ones
+        stay until 10,000 (cells) or 1,000 (rows, lines) are kept: after a minute of a busy
+        ledger some 100,000 objects that each full garbage collection walked, so each took
+        twice as long. A few screens' worth is all the table ever reuses."""
+        for name in BOUNDED_CACHES:
+            # DataTable's own (textual 8). Should a later textual rename one, the table works
+            # as before and test_reservation_table says so: never a crash on the dashboard.
+            cache = getattr(self, name, None)
+            if cache is not None:
+                cache.maxsize = min(cache.maxsize, RENDER_CACHE_ENTRIES)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._painting, self._paint_style = True, None
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = False
+
+    @property
+    def rich_style(self) -> Style:
+        """The table asks for its base style once a line, and it walks every ancestor's styles:
+        during one repaint it is worked out once (a third of a repaint of the table)."""
+        if not self._painting:
+            return super().rich_style
+        if self._paint_style is None:
+            self._paint_style = super().rich_style
+        return self._paint_style
 
     def show_reservations(self, reservations: tuple[Reservation, ...]) -> None:
         # conflicts first, then by lane, so what needs a look is never scrolled away
@@ -63,12 +102,13 @@ class ReservationTable(DataTable[str | Text]):
         for position, item in enumerate(ordered):
             self.add_row(*self._cells(item, now), key=str(position))
 
-    def _cells(self, item: Reservation, now: float) -> tuple[Text, ...]:
+    def _cells(self, item: Reservation, now: float) -> tuple[Cell, ...]:
+        # Cells, not Rich Texts: a thousand rows are 5,000 of them (table_cell.py says why).
         style = "bold red" if item.conflicts else ""
-        path = Text(("⚠ " if item.conflicts else "") + one_line(item.path_pattern, 120), style)
-        lane = Text(str(item.lane) if item.lane is not None else "—", style)
-        return (path, lane, time_left(item, now), Text("yes" if item.exclusive else "no", style),
-                Text(one_line(item.agent, 40), style or "dim"))
+        path = Cell(("⚠ " if item.conflicts else "") + one_line(item.path_pattern, 120), style)
+        lane = Cell(str(item.lane) if item.lane is not None else "—", style)
+        return (path, lane, time_left(item, now), Cell("yes" if item.exclusive else "no", style),
+                Cell(one_line(item.agent, 40), style or "dim"))
 
     def _update_changed_rows(self, shown: tuple[Reservation, ...], ordered: tuple[Reservation, ...]) -> None:
         now = self.clock()

@@ -133,3 +133,17 @@ def test_usage_that_changes_redraws_the_banner_too() -> None:
     assert spent.banner and (mirror.snapshot.lanes[1].tokens, mirror.snapshot.lanes[1].cost) == (120, 0.14)
     same = mirror.apply(ev.LaneProgress(2, "t-1", "busy", "thinking", tokens=120, cost=0.14))
     assert not same.banner
+
+
+def test_a_burst_of_events_redraws_once_with_everything_it_changed() -> None:
+    """The app folds each event into the mirror and merges what they changed; the dashboard
+    redraws once a burst (app.OrchApp._redraw_soon)."""
+    mirror = _mirror(4)
+    mirror.apply(ev.LaneStarted(1, "t1", "one", "orch/t1", "/tmp/l1"))
+    burst = mirror.apply(ev.LaneDiff(1, "t1", "diff --git a/x b/x\n", ("x",), truncated=True))
+    for event in (ev.LaneProgress(2, "t2", "busy", "editing"), ev.LaneDiff(1, "t1", "diff --git a/y b/y\n", ("y",)),
+                  ev.ReservationsChanged(())):
+        burst.merge(mirror.apply(event))
+    assert burst.lanes == {1, 2} and burst.diff_lanes == {1}
+    assert burst.truncated == {1: False}, "the latest diff's truncation note wins"
+    assert burst.reservations and not burst.merges

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from orch_tui.orchestration import events as ev
 from orch_tui.orchestration.model import Reservation
-from orch_tui.widgets.reservations import ReservationTable
+from orch_tui.widgets.reservations import BOUNDED_CACHES, RENDER_CACHE_ENTRIES, ReservationTable
 from tests.ui.scenario_engine import FROZEN_NOW, ScenarioEngine
 from tests.ui.ui_helpers import make_app, screen_text, settle
 
@@ -44,3 +44,20 @@ async def test_changed_rows_are_redrawn_and_new_rows_rebuild_the_table(engine: S
         engine.emit(ev.ReservationsChanged(()))
         await settle(pilot)
         assert table.row_count == 0 and table.border_subtitle == "0 held"
+
+
+async def test_a_busy_ledger_keeps_the_tables_render_caches_small(engine: ScenarioEngine) -> None:
+    """Each update makes every cached render stale; the table keeps a few screens of them,
+    not DataTable's ten thousand (memory, and the garbage collector's pauses)."""
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ledger = list(_ledger(60))
+        table = app.screen.query_one(ReservationTable)
+        for round_number in range(40):
+            ledger[round_number % 60] = replace(ledger[round_number % 60], agent=f"renewed-{round_number}")
+            engine.emit(ev.ReservationsChanged(tuple(ledger)))
+            await settle(pilot)
+        assert table.row_count == 60
+        for name in BOUNDED_CACHES:
+            cache = getattr(table, name)  # a textual upgrade that renames one fails here
+            assert cache.maxsize <= RENDER_CACHE_ENTRIES and len(cache) <= RENDER_CACHE_ENTRIES
