@@ -373,8 +373,9 @@ async def test_the_dashboard_answers_a_real_agent_and_sends_it_a_follow_up(
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval gate", 60)
         await pilot.press("a")
-        await wait_for(pilot, lambda: "1 lane needs you: press n" in screen_text(app), "the lane to ask", 60)
-        assert "run: echo '[bold]hi[/bold]' > out.txt" in screen_text(app)
+        # The banner and the lane's question row are drawn in different frames: wait for both.
+        await wait_for(pilot, lambda: "1 lane needs you: press n" in screen_text(app)
+                       and "run: echo '[bold]hi[/bold]' > out.txt" in screen_text(app), "the lane to ask", 60)
 
         app.screen.query_one(LanePanel).query_one(DiffView).focus()
         await pilot.press("enter")
@@ -389,7 +390,7 @@ async def test_the_dashboard_answers_a_real_agent_and_sends_it_a_follow_up(
         await pilot.press("o")
         await wait_for(pilot, lambda: engine.state is EngineState.IDLE and any(
             merge.state == "merged" for merge in app.mirror.snapshot.merges), "the lane to merge", 90)
-        assert "need you" not in screen_text(app)
+        await wait_for(pilot, lambda: "need you" not in screen_text(app), "the banner to go", 10)
         await pilot.press("q")
     assert (repo / "out.txt").read_text() == "[bold]hi[/bold]\n"
     assert (repo / "extra.txt").read_text() == "from the dashboard\n"
