@@ -76,9 +76,6 @@ class EngineContext:
         precede (recovery.py's order). Written off the event loop (journal_writes.py)."""
         return self._journal_writes.save(self.journal_state)
 
-    async def journal_flushed(self) -> None:
-        await self._journal_writes.flushed()
-
     def _journal_not_saved(self, error: Exception) -> None:
         # A full disk must not end lanes unseen; git still holds the work.
         self.emit(ev.ErrorRaised(f"saving the journal failed: {describe_cause(error)}",

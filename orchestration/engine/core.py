@@ -117,8 +117,7 @@ class Engine:
                 await self.parts.reservations.aclose()
         finally:
             if self._started:  # an engine that never got the lock must not touch another's journal
-                self._ctx.save_journal()
-                await self._ctx.journal_flushed()
+                await self._ctx.save_journal()
             if self.parts.lock is not None:
                 self.parts.lock.release()
 

@@ -35,11 +35,6 @@ class JournalWrites:
         # Shielded: a waiter cancelled (a lane aborted) must not cancel the write others await.
         return asyncio.shield(self._next_write)
 
-    async def flushed(self) -> None:
-        """Return once every save asked for so far is on disk."""
-        while self._writer is not None:
-            await asyncio.shield(self._writer)
-
     async def _write_until_none_asked(self) -> None:
         try:
             while self._next_write is not None and self._newest is not None:

@@ -90,14 +90,18 @@ class LaneEnvironments:
         """Lease ports, copy files, run setup (unless its inputs are unchanged); report it.
         `head` (the lane's commit) lets a warm lane skip asking git again about its copies."""
         try:
-            # One trip to a worker thread for everything on disk: a warm lane needs no other.
-            ready = await asyncio.to_thread(self._lease_and_copy, lane, worktree, head)
-        except BaseException:  # a fault (or an abort) raised on: the ports go back first
+            return await self._prepare(lane, task_id, worktree, sink, head)
+        except BaseException:  # raised on (run_step names the fault; an abort stays one): ports go back first
             self.release(lane)
             raise
-        env = {"ORCH_LANE": str(lane), "ORCH_TASK_ID": task_id, "ORCH_WORKTREE": str(worktree), **ready.block.env()}
+
+    async def _prepare(self, lane: int, task_id: str, worktree: Path, sink: EventSink,
+                       head: str | None) -> PreparedLane:
+        # One trip to a worker thread for everything on disk: a warm lane needs no other.
+        ready = await asyncio.to_thread(self._lease_and_copy, lane, worktree, head)
         if not ready.leased:
             return PreparedLane(lane, ready.block, failure=ready.failure)
+        env = {"ORCH_LANE": str(lane), "ORCH_TASK_ID": task_id, "ORCH_WORKTREE": str(worktree), **ready.block.env()}
         self._env[lane] = env
         if ready.missing:
             sink(ev.LogLine(f"lane {lane}: lane_copy: {', '.join(ready.missing)} not in the main "
@@ -107,16 +111,12 @@ class LaneEnvironments:
             try:
                 setup, failure = await self._setup(lane, task_id, worktree, ready.fingerprint, sink)
             except OrchError as error:
-                setup, failure = "", str(error)
-            except BaseException:
-                self.release(lane)
-                raise
-        prepared = PreparedLane(lane, ready.block, env, ready.copied if not ready.failure else (), setup, failure)
+                failure = str(error)
         if failure:
             self.release(lane)
-        sink(ev.LaneEnvironmentReady(lane, task_id, ready.block.ports, prepared.copied, setup or
+        sink(ev.LaneEnvironmentReady(lane, task_id, ready.block.ports, ready.copied, setup or
                                      ("failed" if failure else "")))
-        return prepared
+        return PreparedLane(lane, ready.block, env, ready.copied, setup, failure)
 
     def _lease_and_copy(self, lane: int, worktree: Path, head: str | None) -> _OnDisk:
         """Ports leased, files copied, and whether setup's inputs changed (blocks)."""
