@@ -83,3 +83,28 @@ async def test_changes_the_kernel_could_not_queue_ask_for_a_look_at_everything(t
         async with asyncio.timeout(20):
             while (batch := await anext(iterator)) is not None:  # bursts are cut at 50 ms
                 assert batch, "the overflow was reported before the watch went quiet"
+
+
+async def test_a_full_inotify_watch_table_is_named_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+    import errno
+
+    from orch_tui.orchestration.errors import OrchError
+    from orch_tui.orchestration.lanes import tree_watch
+
+    real = tree_watch._libc()
+    assert real is not None
+
+    class FullTable:
+        inotify_init1 = real.inotify_init1
+        inotify_rm_watch = real.inotify_rm_watch
+
+        @staticmethod
+        def inotify_add_watch(_fd: int, _path: bytes, _mask: int) -> int:
+            ctypes.set_errno(errno.ENOSPC)
+            return -1
+
+    monkeypatch.setattr(tree_watch, "_LIBC", FullTable())
+    with pytest.raises(OrchError, match=r"limit of inotify watches is reached.*fs\.inotify\.max_user_watches"):
+        async with _watch(tmp_path, "inotify"):
+            pass
