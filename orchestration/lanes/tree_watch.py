@@ -46,7 +46,9 @@ _IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_EXCL_UNLINK = 0x01000000, 0x02000000, 0x040000
 _WATCHED = (_IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE
             | _IN_DELETE | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW | _IN_EXCL_UNLINK)
 _EVENT_HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name
-_READ_BYTES = 64 * 1024
+_READ_BYTES = 16 * 1024
+"""A read's worth of events (~500) is handled in one callback; a burst of thousands is taken
+in several, so the loop runs other callbacks between them."""
 _LIMIT_FIX = ("raise the limit (sudo sysctl fs.inotify.max_user_watches=524288, and in /etc/sysctl.d/ "
               "to keep it); the lane goes on without a live diff meanwhile")
 
@@ -234,7 +236,7 @@ class InotifyTreeWatch:
                 self._bursts.lose()  # the worktree itself went: nothing below can be trusted
             return
         path = os.path.join(folder, name) if name else folder
-        if _ignored(os.path.relpath(path, self.root), self._filter):
+        if path != self.root and _ignored(path[len(self.root) + 1:], self._filter):
             return
         if mask & _IN_ISDIR:
             if mask & _IN_MOVED_FROM:
