@@ -237,3 +237,16 @@ async def test_lanes_that_end_together_merge_as_one_series_moving_the_target_onc
     assert [type(event) for event in merges] == [ev.MergeStarted] * 3 + [ev.MergeDone] * 3
     assert len(git(repo, "reflog", "show", "--format=%H", "main").splitlines()) == moves_before + 1
     assert read_statuses(repo) == {"t-1": "closed", "t-2": "closed", "t-3": "closed"}
+
+
+async def test_the_merge_worktree_is_ready_before_the_first_merge(tmp_path: Path) -> None:
+    """Created when the engine starts, beside the lanes: the session's first merge does not
+    wait for a checkout of the whole repository."""
+    repo = make_task_repo(tmp_path / "repo", [TaskSpec("t-1", ("a.txt",), script=QUICK)])
+    engine, seen = build(repo, tmp_path / "lanes")
+    await engine.start()
+    try:
+        assert (tmp_path / "lanes" / "merge" / ".git").is_file()
+        assert str(tmp_path / "lanes" / "merge") in git(repo, "worktree", "list")
+    finally:
+        await engine.close()
