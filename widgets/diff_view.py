@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from typing import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -62,8 +63,13 @@ class DiffView(ScrollView, can_focus=True):
     DiffView:focus { background-tint: $foreground 5%; }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None,
+                 prepare: Callable[[str], str] = str) -> None:
         super().__init__(id=id, classes=classes)
+        self._prepare = prepare
+        """Turns a diff into the text shown (the lane panels' compact form): run only for the
+        diff that is drawn, not for each of the several that can come between two redraws."""
+        self._shown: tuple[str, bool] | None = None
         self._lines: list[str] = []
         self._placeholder = "no changes yet"
         self._pending: tuple[str, bool] | None = None
@@ -93,8 +99,11 @@ class DiffView(ScrollView, can_focus=True):
             return
         diff, truncated = self._pending
         self._pending = None
+        if (diff, truncated) == self._shown:
+            return  # the lane's files changed back, or a write that changed nothing git shows
+        self._shown = (diff, truncated)
         self._drawn_at = time.monotonic()
-        self._lines = diff_lines(diff, truncated)
+        self._lines = diff_lines(self._prepare(diff), truncated)
         width = min(MAX_LINE, max(map(len, self._lines), default=0))
         size = Size(width, len(self._lines))
         if size != self.virtual_size:

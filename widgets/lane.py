@@ -108,7 +108,7 @@ class LanePanel(Vertical):
         yield Static("", classes="lane-alert")
         yield Static("", classes="lane-ask")
         yield Static("", classes="lane-env")
-        yield DiffView(classes="lane-diff")
+        yield DiffView(classes="lane-diff", prepare=compact_diff)
 
     def on_mount(self) -> None:
         self._ready = True
@@ -153,7 +153,7 @@ class LanePanel(Vertical):
             self.query_one(".lane-env", Static).update(env)
         diff = self.query_one(DiffView)
         if diff_changed:
-            diff.show_diff(compact_diff(view.diff), truncated)
+            diff.show_diff(view.diff, truncated)
         diff.set_placeholder("waiting for a task" if not view.task_id else "no changes yet")
 
     def _status_line(self) -> Text:

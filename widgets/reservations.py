@@ -47,6 +47,11 @@ class ReservationTable(DataTable[Cell]):
         self.reservations: tuple[Reservation, ...] = ()
         self._painting = False
         self._paint_style: Style | None = None
+        self._out_of_view: dict[int, Reservation] = {}
+        """Rows that changed while scrolled out of view, by position: written when they come
+        into view. Every cell written makes the table redraw all the rows on screen (its
+        render caches are keyed by an update counter), so a busy ledger of a thousand rows,
+        nearly all of them out of view, redrew the table twice a second for nothing."""
 
     def on_mount(self) -> None:
         self._bound_render_caches()
@@ -98,6 +103,7 @@ class ReservationTable(DataTable[Cell]):
             self._update_changed_rows(shown, ordered)
             return
         self.clear()
+        self._out_of_view = {}
         now = self.clock()
         for position, item in enumerate(ordered):
             self.add_row(*self._cells(item, now), key=str(position))
@@ -112,19 +118,53 @@ class ReservationTable(DataTable[Cell]):
 
     def _update_changed_rows(self, shown: tuple[Reservation, ...], ordered: tuple[Reservation, ...]) -> None:
         now = self.clock()
+        in_view = self._rows_in_view()
         for position, (old, new) in enumerate(zip(shown, ordered)):
             if old != new:
-                for (key, _, _), cell in zip(COLUMNS, self._cells(new, now)):
-                    # Widening is costly (every row is measured again): only when it must.
-                    wider = cell.cell_len > self.columns[key].content_width  # type: ignore[index]
-                    self.update_cell(str(position), key, cell, update_width=wider)
+                if position in in_view:
+                    self._out_of_view.pop(position, None)
+                    self._write_row(position, new, now)
+                else:
+                    self._out_of_view[position] = new
+
+    def _write_row(self, position: int, item: Reservation, now: float) -> None:
+        """The row's cells that differ from the ones shown (an unchanged one is not written:
+        each write redraws the table)."""
+        for (key, _, _), cell in zip(COLUMNS, self._cells(item, now)):
+            if self.get_cell(str(position), key) == cell:
+                continue
+            # Widening is costly (every row is measured again): only when it must.
+            wider = cell.cell_len > self.columns[key].content_width  # type: ignore[index]
+            self.update_cell(str(position), key, cell, update_width=wider)
+
+    def _rows_in_view(self) -> range:
+        """Positions of the rows on screen, with one row to spare on each side."""
+        first = max(0, int(self.scroll_y) - 1)
+        return range(first, min(len(self.reservations), first + self.size.height + 2))
+
+    def _write_rows_come_into_view(self) -> None:
+        if not self._out_of_view:
+            return
+        now = self.clock()
+        for position in self._rows_in_view():
+            item = self._out_of_view.pop(position, None)
+            if item is not None:
+                self._write_row(position, item, now)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._write_rows_come_into_view()
+
+    def on_resize(self) -> None:
+        self._write_rows_come_into_view()
 
     def _tick(self) -> None:
         # Only the rows on screen count down; a row scrolled into view is updated within a second.
+        self._write_rows_come_into_view()
         now = self.clock()
-        first = max(0, int(self.scroll_y) - 1)
-        last = min(len(self.reservations), first + self.size.height + 2)
-        for position in range(first, last):
+        for position in self._rows_in_view():
             item = self.reservations[position]
             if item.expires_at is not None:
-                self.update_cell(str(position), "left", time_left(item, now))
+                left = time_left(item, now)
+                if self.get_cell(str(position), "left") != left:  # "expired" stays "expired"
+                    self.update_cell(str(position), "left", left)

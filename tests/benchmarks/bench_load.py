@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.benchmarks.harness import Result, measure_loop_gaps
+from tests.benchmarks.harness import FullCollectionTimes, Result, measure_loop_gaps
 
 ISSUES, EDGES, LANES, RESERVATIONS = 10_000, 15_000, 6, 1_000
 DIFFS_PER_SECOND, RESERVATION_REFRESHES_PER_SECOND = 20, 2
@@ -68,6 +68,7 @@ async def _under_load(seconds: float, sample_every: float = 0.0) -> dict[str, fl
     engine = ScenarioEngine(graph, batch_size=LANES)
     app = make_app(engine)
     gaps: list[float] = []
+    woke_at: list[float] = []
     samples: list[float] = []
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
@@ -77,7 +78,8 @@ async def _under_load(seconds: float, sample_every: float = 0.0) -> dict[str, fl
         engine.emit(ev.ReservationsChanged(_reservations(0)))  # the table is full before the clock runs
         await pilot.pause()
         start_mb = _rss_mb()
-        stop = time.perf_counter() + seconds
+        start = time.perf_counter()
+        stop = start + seconds
 
         async def lanes() -> None:
             tick = 1 / DIFFS_PER_SECOND
@@ -106,11 +108,12 @@ async def _under_load(seconds: float, sample_every: float = 0.0) -> dict[str, fl
                 print(json.dumps({"minute": len(samples), "rss_mb": round(samples[-1], 1)}),
                       file=sys.stderr, flush=True)
 
-        await asyncio.gather(measure_loop_gaps(stop, gaps), lanes(), reservations(), sampler())
+        with FullCollectionTimes() as collections:
+            await asyncio.gather(measure_loop_gaps(stop, gaps, woke_at=woke_at), lanes(), reservations(), sampler())
         await pilot.pause()
         end_mb = _rss_mb()
     return {"stall_ms": max(gaps) * 1000, "p99_ms": statistics.quantiles(gaps, n=100)[98] * 1000,
-            "growth_mb": end_mb - start_mb, "start_mb": start_mb}
+            "growth_mb": end_mb - start_mb, "start_mb": start_mb, **collections.breakdown(gaps, woke_at, start)}
 
 
 def _measure() -> dict[str, float]:
@@ -129,6 +132,21 @@ def run() -> list[Result]:
         Result("loop stall p99 (same runs)", statistics.median(r["p99_ms"] for r in runs), "ms"),
         Result(f"memory growth over {RUN_SECONDS:.0f} s (median)",
                statistics.median(r["growth_mb"] for r in runs), "MB"),
+        *stall_breakdown(runs),
+    ]
+
+
+def stall_breakdown(runs: list[dict[str, float]]) -> list[Result]:
+    """What the longest stalls were: Python's full garbage collections (run by the app between
+    frames, app/full_collections.py) or the rest (repaints, event handling, other threads
+    holding the GIL)."""
+    return [
+        Result("  full garbage collections per run (median)",
+               statistics.median(r["full_collections"] for r in runs), ""),
+        Result("  longest full garbage collection (median)",
+               statistics.median(r["longest_full_collection_ms"] for r in runs), "ms"),
+        Result("  longest stall with no full collection in it (median)",
+               statistics.median(r["longest_stall_without_full_collection_ms"] for r in runs), "ms"),
     ]
 
 

@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.bench_load import EDGES, ISSUES, LANES, RESERVATIONS, STALL_TARGET_MS, _reservations
-from tests.benchmarks.harness import Result, measure_loop_gaps
+from tests.benchmarks.bench_load import (EDGES, ISSUES, LANES, RESERVATIONS, STALL_TARGET_MS, _reservations,
+                                         stall_breakdown)
+from tests.benchmarks.harness import FullCollectionTimes, Result, measure_loop_gaps
 
 FILES, FOLDERS = 20_000, 200
 EDIT_EVERY_SECONDS, FILES_EDITED_PER_LANE = 0.1, 40
@@ -71,6 +72,7 @@ async def _under_load(root: Path, seconds: float) -> dict[str, float]:
     engine = ScenarioEngine(graph, batch_size=LANES)
     app = make_app(engine)
     gaps: list[float] = []
+    woke_at: list[float] = []
     diffs = 0
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
@@ -91,7 +93,8 @@ async def _under_load(root: Path, seconds: float) -> dict[str, float]:
             await watcher.wait_ready()
         engine.emit(ev.ReservationsChanged(_reservations(0)))
         await pilot.pause()
-        stop = time.perf_counter() + seconds
+        start = time.perf_counter()
+        stop = start + seconds
 
         async def agents() -> None:
             files = {lane: _lane_files(lane) for lane in range(1, LANES + 1)}
@@ -110,13 +113,14 @@ async def _under_load(root: Path, seconds: float) -> dict[str, float]:
                 engine.emit(ev.ReservationsChanged(_reservations(round_number)))
                 await asyncio.sleep(1 / RESERVATION_REFRESHES_PER_SECOND)
 
-        await asyncio.gather(measure_loop_gaps(stop, gaps), agents(), reservations())
+        with FullCollectionTimes() as collections:
+            await asyncio.gather(measure_loop_gaps(stop, gaps, woke_at=woke_at), agents(), reservations())
         for task in watching:
             task.cancel()
         await asyncio.wait(watching)
         await pilot.pause()
     return {"stall_ms": max(gaps) * 1000, "p99_ms": statistics.quantiles(gaps, n=100)[98] * 1000,
-            "diffs": float(diffs)}
+            "diffs": float(diffs), **collections.breakdown(gaps, woke_at, start)}
 
 
 def _append(path: Path, text: str) -> None:
@@ -140,6 +144,7 @@ def run() -> list[Result]:
         Result("loop stall p99 (same runs)", statistics.median(r["p99_ms"] for r in runs), "ms"),
         Result(f"live diffs shown in {RUN_SECONDS:.0f} s (median, all lanes)",
                statistics.median(r["diffs"] for r in runs), "diffs"),
+        *stall_breakdown(runs),
     ]
 
 

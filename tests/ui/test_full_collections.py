@@ -1,13 +1,14 @@
 """While the dashboard runs, the app (not an allocation in the middle of a repaint) starts
-Python's full garbage collections, on Python's own schedule; garbage cycles are still freed,
-and Python collects on its own again once the app has stopped."""
+Python's full garbage collections, on Python's own schedule (ten middle collections, and a
+quarter more old objects than the last one left); garbage cycles are still freed, and Python
+collects on its own again once the app has stopped."""
 
 from __future__ import annotations
 
 import gc
 import weakref
 
-from orch_tui.app.full_collections import NEVER
+from orch_tui.app.full_collections import NEVER, FullCollections
 from tests.ui.scenario_engine import ScenarioEngine
 from tests.ui.ui_helpers import make_app, wait_for
 
@@ -32,3 +33,28 @@ async def test_full_collections_run_between_frames_and_free_cycles(engine: Scena
         assert gone() is not None, "a young collection freed the old cycle: the test shows nothing"
         await wait_for(pilot, lambda: gone() is None, "the app's full collection")
     assert gc.get_threshold() == before
+
+
+def test_a_full_collection_waits_for_a_quarter_more_old_objects() -> None:
+    """Python's second rule: ten middle collections are not enough while few objects have
+    grown old since the last full collection (it would walk the same heap to free little)."""
+    middle_collections_per_full = gc.get_threshold()[2]
+    full = FullCollections()
+    full.take_over()
+    try:
+        for _ in range(middle_collections_per_full):
+            gc.collect(1)
+        assert full.collect_if_due(), "nothing old was counted yet: the first one is due"
+        assert not full.collect_if_due()  # counts what it left: the heap of this process
+        assert full.long_lived_total > 1000
+
+        for _ in range(middle_collections_per_full):
+            gc.collect(1)
+        assert not full.collect_if_due(), "ten middle collections, but hardly anything grew old"
+
+        grown_old = [[number] for number in range(full.long_lived_total // 4 + 1000)]
+        gc.collect(1)
+        assert full.long_lived_pending >= len(grown_old)
+        assert full.collect_if_due()
+    finally:
+        full.give_back()

@@ -61,3 +61,29 @@ async def test_a_busy_ledger_keeps_the_tables_render_caches_small(engine: Scenar
         for name in BOUNDED_CACHES:
             cache = getattr(table, name)  # a textual upgrade that renames one fails here
             assert cache.maxsize <= RENDER_CACHE_ENTRIES and len(cache) <= RENDER_CACHE_ENTRIES
+
+
+async def test_a_row_renewed_out_of_view_shows_its_new_values_once_scrolled_to(engine: ScenarioEngine) -> None:
+    """Rows out of view are written when they come into view (each write redraws the table);
+    the user scrolling down sees the ledger as it is now, never an old row."""
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ledger = list(_ledger(60))
+        engine.emit(ev.ReservationsChanged(tuple(ledger)))
+        await settle(pilot)
+        table = app.screen.query_one(ReservationTable)
+        assert table.size.height < 50  # the last rows are out of view
+        ledger[56] = replace(ledger[56], path_pattern="src/renewed_far.py")  # lane 3: near the end
+        ledger[3] = replace(ledger[3], path_pattern="src/renewed_near.py")  # lane 1: at the top
+        engine.emit(ev.ReservationsChanged(tuple(ledger)))
+        await settle(pilot)
+        assert "src/renewed_near.py" in screen_text(app)
+
+        table.focus()
+        await pilot.press("ctrl+end")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "src/renewed_far.py" in text and "src/file_56.py" not in text and "src/file_59.py" in text
+        await pilot.press("ctrl+home")
+        await settle(pilot)
+        assert "src/renewed_near.py" in screen_text(app)
