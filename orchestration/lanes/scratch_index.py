@@ -21,6 +21,7 @@ Each git command is timed (`StagingCost`): the benchmark says where a refresh's 
 """
 from __future__ import annotations
 
+import bisect
 import os
 import shutil
 import time
@@ -95,6 +96,7 @@ class ScratchIndex:
         """`ls-files -s` records (the input of `update-index --index-info`) by path, of the
         files the index tracks though a .gitignore matches them: `add -A` never adds those
         to a new index, so a tiny one is seeded with them."""
+        self._tracked_ignored_sorted: list[str] = []
 
     def stage(self, worktree: Path, changed: Collection[str] | None, *, cost: StagingCost,
               why_full: str = ASKED_FOR_FULL) -> Staged:
@@ -123,7 +125,21 @@ class ScratchIndex:
         cost.timed("add -A", worktree, ["add", "-A", "--ignore-errors"], env=env)
         self._tracked_ignored = _records_by_path(cost.timed("ls-files ignored", worktree, [
             "ls-files", "-z", "-s", "-c", "-i", "--exclude-standard"], env=env))
+        self._tracked_ignored_sorted = sorted(self._tracked_ignored)
         return Staged(self.path, None)
+
+    def _tracked_ignored_under(self, paths: list[str]) -> list[str]:
+        """The tracked ignored files at or under `paths` (a bisection each: a project may
+        track thousands of them)."""
+        names, found = self._tracked_ignored_sorted, []
+        for path in paths:
+            # Names starting with `path` sort together, from where `path` itself would be.
+            position = bisect.bisect_left(names, path)
+            while position < len(names) and names[position].startswith(path):
+                if names[position] == path or names[position].startswith(path + "/"):
+                    found.append(names[position])
+                position += 1
+        return found
 
     def _stage_tiny(self, worktree: Path, paths: tuple[str, ...], cost: StagingCost) -> None:
         """A new index holding only `paths` as they are on disk. A path gone from disk is left
@@ -131,8 +147,8 @@ class ScratchIndex:
         self._tiny.unlink(missing_ok=True)
         env = {"GIT_INDEX_FILE": str(self._tiny)}
         present = [path for path in paths if os.path.lexists(worktree / path)]
-        seeds = [record for tracked, record in self._tracked_ignored.items()
-                 if _under_any(tracked, present) and os.path.lexists(worktree / tracked)]
+        seeds = [self._tracked_ignored[tracked] for tracked in self._tracked_ignored_under(present)
+                 if os.path.lexists(worktree / tracked)]
         if seeds:
             cost.timed("update-index seed", worktree, ["update-index", "-z", "--index-info"],
                        env=env, stdin="".join(f"{record}\0" for record in seeds))
@@ -188,11 +204,6 @@ def _records_by_path(listing: bytes) -> dict[str, str]:
     """`git ls-files -z -s` output (`<mode> <id> <stage>` TAB `<path>` NUL each) by path."""
     records = listing.decode("utf-8", "surrogateescape").split("\0")
     return {record.partition("\t")[2]: record for record in records if record}
-
-
-def _under_any(path: str, limits: Collection[str]) -> bool:
-    """Whether `path` is one of `limits` or inside one of them (a pathspec's reach)."""
-    return any(path == limit or path.startswith(limit + "/") for limit in limits)
 
 
 def _run(worktree: Path, args: list[str], env: dict[str, str], paths: Collection[str],

@@ -100,7 +100,9 @@ def test_files_refreshed_one_by_one_keep_gits_order(lane: Lane) -> None:
 def test_a_file_tracked_though_ignored_shows_its_edit_and_its_deletion(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"src/app.py": "print('hi')\n", ".gitignore": "*.log\n"})
     (repo / "keep.log").write_text("kept on purpose\n")
-    git(repo, "add", "-f", "keep.log")
+    (repo / "logs").mkdir()
+    (repo / "logs" / "first.log").write_text("first\n")
+    git(repo, "add", "-f", "keep.log", "logs/first.log")
     git(repo, "commit", "-q", "-m", "a log kept on purpose")
     lane = Lane(tmp_path, repo)
     lane.write("keep.log", "edited\n")
@@ -111,6 +113,12 @@ def test_a_file_tracked_though_ignored_shows_its_edit_and_its_deletion(tmp_path:
     (lane.path / "keep.log").unlink()
     snapshot = lane.refresh("keep.log")
     assert snapshot.files == ("keep.log",) and "-kept on purpose" in snapshot.diff
+    assert_as_a_full_scan_shows(lane, snapshot)
+    (lane.path / "logs" / "first.log").write_text("second\n")
+    (lane.path / "logs" / "other.log").write_text("ignored\n")
+    snapshot = lane.refresh("logs")  # a folder holding one
+    assert [step.command for step in snapshot.cost.steps][0] == "update-index seed"
+    assert snapshot.files == ("keep.log", "logs/first.log") and "+second" in snapshot.diff
     assert_as_a_full_scan_shows(lane, snapshot)
 
 
