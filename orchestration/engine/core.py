@@ -28,7 +28,7 @@ from orch_tui.orchestration.engine.merges import MergeCoordinator
 from orch_tui.orchestration.engine.parts import EngineParts
 from orch_tui.orchestration.engine.person import PersonHandOff
 from orch_tui.orchestration.engine.recovery import live_tasks, repair_at_start, resume_plan, settle_orphans
-from orch_tui.orchestration.engine.steps import START_AGENT, describe_cause, run_step
+from orch_tui.orchestration.engine.steps import PREPARE_MERGE_WORKTREE, START_AGENT, describe_cause, run_step
 from orch_tui.orchestration.engine.supervision import BackgroundWork
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import Event, EventSink
@@ -93,6 +93,9 @@ class Engine:
             named = problem.message.startswith(f"lane {problem.lane_index} ")
             self._ctx.log(problem.message if named else f"lane {problem.lane_index}: {problem.message}", "warning")
         await asyncio.to_thread(self.parts.pool.ensure)
+        # The merge worktree too: the first merge of the session need not check out the repository.
+        await self._ctx.say_if_fails("merge queue", PREPARE_MERGE_WORKTREE,
+                                     asyncio.to_thread(self.parts.merges.prepare), level="warning")
         await run_step(START_AGENT, self.parts.runner.start())
         await self._background.start_reservations(on_monitor_death=self._lanes.claims.monitor_stopped)
         await self._reconcile()

@@ -75,6 +75,11 @@ class LaneClaims:
             self._ctx.wake.clear()
             await wait_at_most(self._ctx.wake.wait(), 1.0)
 
+    def confirming(self, lane: int) -> bool:
+        """The lane's claim waits for the server's confirmation."""
+        backend = self._ctx.parts.reservations
+        return backend is not None and backend.confirming(lane)
+
     async def confirm(self, lane: int, task: Task) -> str | None:
         """The server's answer to the lane's claim (the CONFIRM_CLAIM step): a reason when it
         knows of another holder. A server that fails meanwhile means sequential mode; the
@@ -83,7 +88,7 @@ class LaneClaims:
 
     async def _confirm(self, lane: int) -> str | None:
         backend = self._ctx.parts.reservations
-        if backend is None or not backend.confirming(lane):
+        if backend is None or not self.confirming(lane):
             return None
         outcome = await backend.confirm(lane)
         if outcome is None or outcome.acquired:

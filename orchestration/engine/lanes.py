@@ -28,12 +28,16 @@ from orch_tui.orchestration.engine.steps import (ASSIGN_WORKTREE, CHECK_LANE, CO
                                                  StepFailed, describe_cause, run_step)
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink, LaneOutcome, Mode
+from orch_tui.orchestration.infra.waiting import wait_at_most
 from orch_tui.orchestration.lanes.environment import LaneEnvironments
 from orch_tui.orchestration.model import Task
 from orch_tui.orchestration.tracker.tracker_guard import drop_tracker_changes
 from orch_tui.orchestration.states import LaneState
 
 T = TypeVar("T")
+
+CONFIRM_WAITS_FOR_STARTS_SECONDS = 1.0
+"""At most this long a lane's claim waits to be confirmed while other lanes still start."""
 
 
 async def _stop(task: asyncio.Future[T]) -> BaseException | None:
@@ -62,6 +66,7 @@ class LaneSupervisor:
             running = [task for task in batch.lane_tasks.values() if not task.done()]
             if self.claims.can_start(len(running)):
                 lane, task = pending.pop(0)
+                batch.starting.add(lane)
                 batch.lane_tasks[lane] = asyncio.create_task(self._run_lane(lane, task, batch))
                 await asyncio.sleep(0)
                 continue
@@ -83,7 +88,7 @@ class LaneSupervisor:
         self._ctx.journal_state.lanes.append(record)
         try:
             await self._ctx.save_journal()  # inside: an abort while it is written still ends the lane
-            outcome, reason = await self._lane_body(lane, task, batch.base, record)
+            outcome, reason = await self._lane_body(lane, task, batch, record)
             if self._ctx.stopping:  # the runner turned the shutdown's cancellation into a result
                 raise asyncio.CancelledError
         except asyncio.CancelledError:
@@ -94,11 +99,16 @@ class LaneSupervisor:
             outcome, reason = LaneOutcome.FAILED, str(failure)
         except Exception as error:  # a fault in the engine itself: the lane still ends, and says so
             outcome, reason = LaneOutcome.FAILED, f"unexpected error in the engine: {describe_cause(error)}"
-        batch.finishing.add(lane)
-        await self._finish_lane(lane, task, record, outcome, reason, batch)
+        batch.starting.discard(lane)  # (a lane that never got to work)
+        batch.wrapping_up(lane)
+        try:
+            await self._finish_lane(lane, task, record, outcome, reason, batch)
+        finally:  # whatever happened, the merge coordinator no longer waits for this lane
+            batch.hand_over(lane, None)
 
-    async def _lane_body(self, lane: int, task: Task, base: str,
+    async def _lane_body(self, lane: int, task: Task, batch: Batch,
                          record: LaneRecord) -> tuple[LaneOutcome, str]:
+        base = batch.base
         # The worktree and the claim on the files do not depend on each other: get both at once.
         assigning = asyncio.ensure_future(run_step(ASSIGN_WORKTREE, asyncio.to_thread(
             self._parts.pool.assign, lane, task.id, base, keep_existing=True)))
@@ -128,7 +138,12 @@ class LaneSupervisor:
             helpers.append(self._watch_diff(lane, watcher.run))
         watching = [asyncio.ensure_future(helper) for helper in helpers]
         try:
-            # The agent works while the server confirms the claim; a refusal stops it.
+            # The agent works while the server confirms the claim; a refusal stops it. The
+            # confirmation waits (briefly) for the batch's other lanes to start: the server's
+            # work would take the CPU from them.
+            batch.starting.discard(lane)
+            if self.claims.confirming(lane):
+                await wait_at_most(batch.starting.empty(), CONFIRM_WAITS_FOR_STARTS_SECONDS)
             refusal = await self.claims.confirm(lane, task)
             if refusal:
                 return LaneOutcome.FAILED, refusal
@@ -238,8 +253,7 @@ class LaneSupervisor:
                                         f"orch-tui: lane {lane} {outcome.value}: {reason}; work kept on {record.branch}")
         await self._ctx.save_journal()
         self._ctx.emit(ev.LaneFinished(lane, task.id, outcome, reason, commit))
-        if merge is not None:
-            batch.finished.put_nowait(merge)
+        batch.hand_over(lane, merge)
         # The work is committed: the merge need not wait for the files to be given back.
         await self.claims.release(lane)
         self._ctx.wake.set()

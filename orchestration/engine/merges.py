@@ -40,7 +40,9 @@ class MergeCoordinator:
     async def merge_while_running(self, batch: Batch) -> None:
         """Merge each finished lane at once if it merges cleanly, while other lanes work.
 
-        Lanes that finished together are merged as one series (`merge_series_if_clean`).
+        Lanes that end together are merged as one series (`merge_series_if_clean`): a lane
+        whose agent is done but whose work is still being committed is waited for (a few git
+        commands), so the batch's last lanes cost one move of the target, not one each.
         A branch predicted to conflict waits for `merge_finished`, which orders what is
         left once every lane is done; so does everything after a merge a person stopped,
         and everything when a merge from before a restart is still in the queue.
@@ -49,6 +51,7 @@ class MergeCoordinator:
         last = False
         while not last and (merge := await batch.finished.get()) is not None:
             ready = [merge]
+            await batch.handing_over.empty()
             while not batch.finished.empty():
                 more = batch.finished.get_nowait()
                 if more is None:

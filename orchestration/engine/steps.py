@@ -59,6 +59,9 @@ GUARD_COPIES = Step("keeping the lane's copied files (lane_copy) out of its comm
 CHECK_LANE = Step("running the lane check (lane_check_command)",
                   "run the check by hand in the lane's worktree, then " + RETRY)
 READ_CHECKOUT = Step("reading which branch your checkout is on", "nothing to do: the merges go on")
+PREPARE_MERGE_WORKTREE = Step("creating the merge worktree",
+                              "nothing to do now: the first merge creates it (check the disk space "
+                              "and `git worktree list` if that fails too)")
 
 
 class StepFailed(OrchError):

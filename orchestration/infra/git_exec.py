@@ -31,9 +31,6 @@ ORCH_NAME = "orch-tui"
 ORCH_EMAIL = "orch-tui@localhost"
 """The identity of orch-tui's own commits where git knows none (a fresh machine, a container, CI)."""
 
-_IDENTITY_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
-                 "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "HOME", "XDG_CONFIG_HOME", "EMAIL")
-
 _ENGLISH = {"LANGUAGE": "C", "LC_ALL": "C"}
 """git's messages in English whatever the person's locale: callers match some of them."""
 
@@ -114,32 +111,6 @@ async def run_git_async(cwd: Path | str, *args: str, check: bool = True,
                         env: dict[str, str] | None = None, timeout: float | None = None) -> GitResult:
     """`run_git` in a worker thread: git never blocks the event loop."""
     return await asyncio.to_thread(run_git, cwd, *args, check=check, env=env, timeout=timeout)
-
-
-def run_commit_git(cwd: Path | str, *args: str, check: bool = True) -> GitResult:
-    """Run a git command that makes a commit (commit, merge, commit-tree) for orch-tui itself.
-
-    It never depends on the user's setup: signing is off, and where git knows no identity
-    (`git var` fails) the commit is made as `orch-tui <orch-tui@localhost>`; where it knows
-    one (config or GIT_* variables), that identity is used. Callers pass `--no-verify` where
-    the command runs hooks that could block.
-    """
-    return run_git(cwd, *SAFE_COMMIT_OPTIONS, *args, check=check, env=commit_identity_env(cwd) or None)
-
-
-def commit_identity_env(cwd: Path | str) -> dict[str, str]:
-    """GIT_AUTHOR_*/GIT_COMMITTER_* for the roles git knows no identity for (empty: it knows both)."""
-    return dict(_identity_env(str(Path(cwd).resolve()), tuple(os.environ.get(name) for name in _IDENTITY_ENV)))
-
-
-@functools.lru_cache(maxsize=64)
-def _identity_env(cwd: str, _environment: tuple[str | None, ...]) -> tuple[tuple[str, str], ...]:
-    # Keyed on the variables that decide the answer, so a changed environment asks again.
-    missing: list[tuple[str, str]] = []
-    for role in ("AUTHOR", "COMMITTER"):
-        if not run_git(cwd, "var", f"GIT_{role}_IDENT", check=False).ok:
-            missing += [(f"GIT_{role}_NAME", ORCH_NAME), (f"GIT_{role}_EMAIL", ORCH_EMAIL)]
-    return tuple(missing)
 
 
 def run_git_with_input(cwd: Path | str, *args: str, text: str, env: dict[str, str] | None = None,

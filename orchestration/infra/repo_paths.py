@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 from orch_tui.orchestration.errors import BadInput, OrchError
@@ -72,3 +73,22 @@ def checked_out_ref(worktree: Path) -> str | None:
     by starting git: the merge queue asks after every merge."""
     head = (worktree_git_dir(worktree) / "HEAD").read_text(encoding="utf-8").strip()
     return head.removeprefix("ref:").strip() if head.startswith("ref:") else None
+
+
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+def head_commit(worktree: Path) -> str | None:
+    """The commit `worktree`'s HEAD is at, read from its files (a detached HEAD, or a branch
+    git keeps as a loose ref file, as it does right after a commit moved it); None when only
+    git can say (a packed or reftable ref): then ask `git rev-parse HEAD`."""
+    try:
+        head = (worktree_git_dir(worktree) / "HEAD").read_text(encoding="utf-8").strip()
+        if head.startswith("ref:"):
+            ref = head.removeprefix("ref:").strip()
+            if not ref.startswith("refs/heads/") or ".." in ref:
+                return None
+            head = (git_common_dir(worktree) / ref).read_text(encoding="utf-8").strip()
+    except (OSError, OrchError):
+        return None
+    return head if _COMMIT_ID.fullmatch(head) else None

@@ -1,7 +1,7 @@
 """Live diff of a lane's worktree: watch it, and on every change say what differs from the base.
 
-`LaneDiffWatcher.run()` watches the worktree with watchfiles (inotify; `.git`, virtual
-environments, node_modules and bytecode are ignored). A burst of changes becomes one
+`LaneDiffWatcher.run()` watches the worktree (`lanes/tree_watch.py`: inotify read on the
+event loop; `.git`, virtual environments, node_modules and bytecode are ignored). A burst of changes becomes one
 `LaneDiff` event once `QUIET_MS` pass without a new change (a longer burst is cut every
 `debounce_ms`). The diff is against the lane's base commit and covers commits the agent
 made, edits and untracked files; it is computed without touching the lane's own index (a
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import os
 import shutil
 import tempfile
@@ -31,13 +30,12 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watchfiles import DefaultFilter, awatch
-
 from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
 from orch_tui.orchestration.infra.git_exec import GitFailed
 from orch_tui.orchestration.infra.patterns import path_matches
 from orch_tui.orchestration.lanes.file_diffs import FileDiffs, UnsplittableDiff, parse_diff
 from orch_tui.orchestration.lanes.scratch_index import ASKED_FOR_FULL, ScratchIndex, StagingCost
+from orch_tui.orchestration.lanes.tree_watch import Batch, open_tree_watch
 
 MAX_DIFF_BYTES = 200_000
 QUIET_MS = 10
@@ -49,6 +47,7 @@ SETTLE_SECONDS = 2.0
 SETTLE_EVERY_SECONDS = 30.0
 """...at most this often (an agent pausing between edits would otherwise cost a scan an edit)."""
 SETTLE_REASON = "quiet after limited refreshes: the whole tree checked"
+LOST_REASON = "the watch may have missed changes (the kernel's queue of them overflowed)"
 
 
 @dataclass(frozen=True)
@@ -193,32 +192,25 @@ class LaneDiffWatcher:
             self._state = None
 
     async def _watch(self) -> None:
-        step = max(1, min(QUIET_MS, self.debounce_ms // 2))
-        watcher = awatch(self.worktree, watch_filter=DefaultFilter(), debounce=self.debounce_ms,
-                         step=step, rust_timeout=max(1, round(self.settle_seconds * 1000)),
-                         yield_on_timeout=True)
-        first = asyncio.ensure_future(anext(watcher))
-        await asyncio.sleep(0)  # let the watcher thread start before the first snapshot
-        if self._starts_clean:
-            self._publish(DiffSnapshot("", (), False))
-        else:
-            await self.refresh()
-        self._ready.set()
-        try:
-            await self._on_changes(await first)
-            async for changes in watcher:
-                await self._on_changes(changes)
-        finally:
-            # The generator may still be running inside `first`: stop that before closing it.
-            first.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await first
-            await watcher.aclose()
+        quiet = max(1, min(QUIET_MS, self.debounce_ms // 2))
+        async with open_tree_watch(self.worktree, quiet_ms=quiet, debounce_ms=self.debounce_ms,
+                                   timeout_seconds=self.settle_seconds) as changes:
+            # The watch is in place: whatever changes from here on is seen.
+            if self._starts_clean:
+                self._publish(DiffSnapshot("", (), False))
+            else:
+                await self.refresh()
+            self._ready.set()
+            async for changed in changes:
+                await self._on_changes(changed)
 
-    async def _on_changes(self, changes: Collection[tuple[object, str]]) -> None:
-        """A refresh of the changed paths; none (the watch timed out): the settling scan, once."""
-        if changes:
-            await self._refresh(self._changed_paths(changes))
+    async def _on_changes(self, changed: Batch) -> None:
+        """A refresh of the changed paths; none (the watch timed out): the settling scan,
+        once; None (changes may have been missed): a scan of everything."""
+        if changed is None:
+            await self._refresh(None, LOST_REASON)
+        elif changed:
+            await self._refresh(self._changed_paths(changed))
         elif self._pending_full or (
                 self._unsettled and time.monotonic() - self._last_full_scan >= self.settle_every_seconds):
             await self._refresh(None, SETTLE_REASON)
@@ -259,12 +251,12 @@ class LaneDiffWatcher:
             self._publish(snapshot)
             return snapshot
 
-    def _changed_paths(self, changes: Iterable[tuple[object, str]]) -> set[str] | None:
-        """The watcher's changes as paths relative to the worktree (None when one is not
-        inside it, or is the worktree itself: then everything is scanned)."""
+    def _changed_paths(self, changed: Iterable[str]) -> set[str] | None:
+        """The watch's changed paths relative to the worktree (None when one is not inside
+        it, or is the worktree itself: then everything is scanned)."""
         roots = {str(self.worktree), os.path.realpath(self.worktree)}
         paths = set()
-        for _change, path in changes:
+        for path in changed:
             relative = next((os.path.relpath(path, root) for root in roots
                              if path.startswith(root + os.sep)), None)
             if relative is None or relative.startswith(".."):

@@ -29,9 +29,10 @@ import git
 
 from orch_tui.orchestration.settings.config import Config
 from orch_tui.orchestration.errors import BadInput, OrchError
-from orch_tui.orchestration.infra.git_exec import run_commit_git, run_git, run_git_with_input
+from orch_tui.orchestration.infra.git_exec import run_git, run_git_with_input
+from orch_tui.orchestration.infra.git_commits import run_commit_git
 from orch_tui.orchestration.infra.stale_locks import describe_removed, remove_stale_locks
-from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
+from orch_tui.orchestration.infra.repo_paths import head_commit, worktree_git_dir
 from orch_tui.orchestration.tracker.task_refs import task_branch, task_id_from_branch
 
 RESCUE_NAMESPACE = "orch-rescue/"
@@ -297,7 +298,7 @@ def save_uncommitted(worktree: Path, message: str, rescue_name: str) -> tuple[st
         run_git(worktree, "switch", "--quiet", "-c", branch)
     run_git(worktree, "add", "--all")
     run_commit_git(worktree, "commit", "--quiet", "--no-verify", "-m", message)
-    return branch, run_git(worktree, "rev-parse", "HEAD").out.strip()
+    return branch, head_commit(worktree) or run_git(worktree, "rev-parse", "HEAD").out.strip()
 
 
 def _stamp() -> str:

@@ -13,7 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from orch_tui.orchestration.errors import OrchError
-from orch_tui.orchestration.infra.git_exec import GitFailed, GitResult, run_commit_git, run_git
+from orch_tui.orchestration.infra.git_exec import GitFailed, GitResult, run_git
+from orch_tui.orchestration.infra.git_commits import run_commit_git
 from orch_tui.orchestration.lanes.worktrees import is_ancestor, merged_by
 from orch_tui.orchestration.merging import conflicts
 from orch_tui.orchestration.merging.advancing import TargetAdvancer
@@ -74,7 +75,7 @@ class Merger:
         target, old = self.refs.target_and_tip()
         steps: list[MergeState] = []
         tip = old
-        for branch in branches:
+        for branch in self.refs.task_branches(branches):
             step = self._new_state(branch, target, tip)
             merged = self._clean_merge_commit(step)
             if merged is None:
@@ -122,8 +123,9 @@ class Merger:
             raise OrchError(f"the merge of {waiting.branch} is waiting ({waiting.stage}): "
                             "continue or abort it first")
 
-    def _new_state(self, branch: str, target: str, target_commit: str) -> MergeState:
-        short, tip = self.refs.task_branch(branch)
+    def _new_state(self, branch: str | tuple[str, str], target: str, target_commit: str) -> MergeState:
+        """`branch`: its name, or its short name and tip when they are known already."""
+        short, tip = self.refs.task_branch(branch) if isinstance(branch, str) else branch
         task_id = task_id_from_branch(short)
         label = f"{short} (task {task_id})" if task_id else short
         state = MergeState("merging", short, task_id, target, target_commit, tip,

@@ -98,6 +98,14 @@ class MergeQueue:
         """Clean branches first, each checked against the ones before it (prediction.py)."""
         return self.predictor.suggested_order(predictions)
 
+    def prepare(self) -> None:
+        """Create the merge worktree now if it is missing (detached at the main worktree's
+        HEAD; it is reset to the target whenever a merge uses it), so that the first merge
+        of a session does not wait for a checkout of the whole repository."""
+        with self._lock:
+            if not self.worktree.exists():
+                self.worktree.ensure("HEAD")
+
     # ----- merging ------------------------------------------------------------------------
     def merge(self, branch: str) -> MergeOutcome:
         """Merge one branch into the target (see the module docstring for the guarantees)."""

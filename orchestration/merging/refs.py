@@ -80,6 +80,16 @@ class MergeRefs:
             raise OrchError(f"branch {short!r} does not exist")
         return short, archived
 
+    def task_branches(self, branches: list[str]) -> list[tuple[str, str]]:
+        """`task_branch` of each, asked of git in one call when they all exist."""
+        shorts = [branch.removeprefix("refs/heads/") for branch in branches]
+        result = run_git(self.main, "rev-parse", *(f"refs/heads/{short}^{{commit}}" for short in shorts),
+                         check=False)
+        tips = result.out.split()
+        if result.ok and len(tips) == len(shorts):
+            return list(zip(shorts, tips))
+        return [self.task_branch(branch) for branch in branches]  # one is gone: each on its own
+
     def _merged_archive(self, short: str) -> str | None:
         """The archived tip of a task branch already merged into the target, else None: a
         series merge disposes of every branch before the engine has journaled them all, so

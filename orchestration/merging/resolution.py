@@ -8,7 +8,8 @@ from the merge worktree's index each time (conflicts.py), so both survive a rest
 from __future__ import annotations
 
 from orch_tui.orchestration.errors import BadInput, OrchError
-from orch_tui.orchestration.infra.git_exec import run_commit_git, run_git
+from orch_tui.orchestration.infra.git_exec import run_git
+from orch_tui.orchestration.infra.git_commits import run_commit_git
 from orch_tui.orchestration.lanes.worktrees import status_entries
 from orch_tui.orchestration.merging import conflicts
 from orch_tui.orchestration.merging.conflicts import Conflict, ConflictFile

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from orch_tui.orchestration.infra.git_exec import run_commit_git, run_git, run_git_with_input
+from orch_tui.orchestration.infra.git_exec import run_git, run_git_with_input
+from orch_tui.orchestration.infra.git_commits import run_commit_git
 
 TRACKER_DIR = ".beads"
 

@@ -1,5 +1,5 @@
 """The dashboard under load with real lanes: a 20,000-file repository, 6 lane worktrees whose
-agents edit a file every 100 ms each (the real live diff watching them: watchfiles, git diff
+agents edit a file every 100 ms each (the real live diff watching them: inotify, git diff
 in threads), a 10k-issue graph and 1,000 reservations refreshed twice a second. Measured: the
 longest event-loop stall of the dashboard process (and p99).
 

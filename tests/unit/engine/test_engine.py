@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -202,5 +203,50 @@ async def test_the_proposal_predicts_whether_a_retried_tasks_kept_work_still_mer
         await engine.retry_task("t-1")
         await engine.propose()
         assert engine.snapshot().proposal.predicted_conflicts == {"t-1": ("a.txt",)}
+    finally:
+        await engine.close()
+
+
+async def test_lanes_that_end_together_merge_as_one_series_moving_the_target_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first lane to end waits for the others still committing their work: one move of
+    the target (one checkout update for the person) instead of one merge, then the rest."""
+    from orch_tui.orchestration.engine.wiring import build_engine
+
+    tasks = [TaskSpec(f"t-{n}", (f"src/m{n}.py",), script=edits(f"src/m{n}.py")) for n in (1, 2, 3)]
+    repo = make_task_repo(tmp_path / "repo", tasks)
+    engine = build_engine(repo, Config(agent="scripted", worktree_dir=str(tmp_path / "lanes"), batch_size=3,
+                                       reservations="local"))
+    seen: list[ev.Event] = []
+    engine.subscribe(seen.append)
+    release = WorktreePool.release
+
+    def slow_release(pool: WorktreePool, lane: int, message: str) -> str | None:
+        time.sleep(0.2 if lane == 1 else 0.8)  # lane 1 commits first; 2 and 3 still commit when it is done
+        return release(pool, lane, message)
+
+    monkeypatch.setattr(WorktreePool, "release", slow_release)
+    moves_before = len(git(repo, "reflog", "show", "--format=%H", "main").splitlines())
+    await engine.start()
+    try:
+        await engine.propose()
+        await engine.approve()
+        assert await asyncio.wait_for(engine.wait_until_settled(), 60) is EngineState.IDLE
+    finally:
+        await engine.close()
+    merges = [event for event in seen if isinstance(event, (ev.MergeStarted, ev.MergeDone))]
+    assert [type(event) for event in merges] == [ev.MergeStarted] * 3 + [ev.MergeDone] * 3
+    assert len(git(repo, "reflog", "show", "--format=%H", "main").splitlines()) == moves_before + 1
+    assert read_statuses(repo) == {"t-1": "closed", "t-2": "closed", "t-3": "closed"}
+
+
+async def test_the_merge_worktree_is_ready_before_the_first_merge(tmp_path: Path) -> None:
+    """Created when the engine starts, beside the lanes: the session's first merge does not
+    wait for a checkout of the whole repository."""
+    repo = make_task_repo(tmp_path / "repo", [TaskSpec("t-1", ("a.txt",), script=QUICK)])
+    engine, seen = build(repo, tmp_path / "lanes")
+    await engine.start()
+    try:
+        assert (tmp_path / "lanes" / "merge" / ".git").is_file()
+        assert str(tmp_path / "lanes" / "merge") in git(repo, "worktree", "list")
     finally:
         await engine.close()

@@ -82,6 +82,17 @@ async def test_lanes_run_in_parallel_with_reservations(tmp_path: Path) -> None:
         requests = []
         run = engine.parts.runner.run
         engine.parts.runner.run = lambda request, sink: requests.append(request) or run(request, sink)
+        # Confirming claims makes the server work: that waits until every lane has started.
+        starts_then_confirms: list[str] = []
+        engine.subscribe(lambda e: isinstance(e, ev.LaneStarted) and starts_then_confirms.append("started"))
+        backend = engine.parts.reservations
+        confirm = backend.confirm
+
+        async def confirm_recorded(lane: int) -> object:
+            starts_then_confirms.append("confirm")
+            return await confirm(lane)
+
+        backend.confirm = confirm_recorded
         await engine.start()
         try:
             await engine.propose()
@@ -98,6 +109,7 @@ async def test_lanes_run_in_parallel_with_reservations(tmp_path: Path) -> None:
     assert {"src/p1/**", "src/p2/**", "src/p3/**"} in ledgers, "all three lanes held their files at once"
     order = [type(e).__name__ for e in seen if isinstance(e, (ev.LaneStarted, ev.LaneFinished))]
     assert order[:3] == ["LaneStarted"] * 3, "every lane started before any finished"
+    assert starts_then_confirms == ["started"] * 3 + ["confirm"] * 3
     assert set(read_statuses(repo).values()) == {"closed"}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orch_tui.orchestration.errors import BadInput
-from orch_tui.orchestration.infra.repo_paths import checked_out_ref, git_common_dir
+from orch_tui.orchestration.infra.repo_paths import checked_out_ref, git_common_dir, head_commit
 from tests.support.helpers import git, make_repo
 
 
@@ -42,3 +42,19 @@ def test_the_branch_checked_out_is_what_git_says_in_a_checkout_and_in_a_worktree
     assert checked_out_ref(lane) == "refs/heads/feature"
     git(lane, "switch", "-q", "--detach")
     assert checked_out_ref(lane) is None
+
+
+def test_the_commit_read_from_head_files_is_what_git_says_or_none_when_only_git_knows(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    lane = tmp_path / "lane"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(lane))
+    (lane / "new.txt").write_text("new\n")
+    git(lane, "add", "new.txt")
+    git(lane, "commit", "-q", "-m", "new")
+    assert head_commit(lane) == git(lane, "rev-parse", "HEAD")  # a loose ref in the common dir
+    assert head_commit(repo) == git(repo, "rev-parse", "HEAD")
+    git(lane, "switch", "-q", "--detach")
+    assert head_commit(lane) == git(lane, "rev-parse", "HEAD")  # HEAD holds the commit
+    git(lane, "switch", "-q", "feature")
+    git(repo, "pack-refs", "--all")  # the branch now lives in packed-refs: git must be asked
+    assert head_commit(lane) is None
