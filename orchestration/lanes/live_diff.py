@@ -6,8 +6,10 @@ event loop; `.git`, virtual environments, node_modules and bytecode are ignored)
 `debounce_ms`). The diff is against the lane's base commit and covers commits the agent
 made, edits and untracked files; it is computed without touching the lane's own index (a
 private copy of the index takes the worktree's changes, then `git diff --cached <base>`), in
-a worker thread. The watcher knows which paths changed, so a refresh stages only those
-(`lanes/scratch_index.py`); the first refresh, one asked for from outside (the lane's last
+a worker thread. The watcher knows which paths changed, so a refresh stages only those, into
+a tiny index of their own, diffs only them and splices their diffs into the last diff kept
+per file (`lanes/scratch_index.py`, `lanes/file_diffs.py`: two short git processes that never
+read the big index); the first refresh, one asked for from outside (the lane's last
 diff) and any the watcher cannot vouch for scan the whole tree, and so does one after
 `settle_seconds` of quiet following limited ones (at most every `settle_every_seconds`): what
 the watcher does not see (a folder it ignores, an event the kernel dropped) shows within half
@@ -28,26 +30,24 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
-from orch_tui.orchestration.infra.git_exec import GitFailed, git_bytes
-from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
+from orch_tui.orchestration.infra.git_exec import GitFailed
 from orch_tui.orchestration.infra.patterns import path_matches
-from orch_tui.orchestration.lanes.scratch_index import ASKED_FOR_FULL, StagingCost, stage
+from orch_tui.orchestration.lanes.file_diffs import FileDiffs, UnsplittableDiff, parse_diff
+from orch_tui.orchestration.lanes.scratch_index import ASKED_FOR_FULL, ScratchIndex, StagingCost
 from orch_tui.orchestration.lanes.tree_watch import Batch, open_tree_watch
 
 MAX_DIFF_BYTES = 200_000
 QUIET_MS = 10
 """A burst of changes is over after this long without a new one (`debounce_ms` caps a burst).
-Short, so a person sees an edit soon after it; a refresh after a single edit costs ~15 ms of
-git on a 20,000-file repository."""
+Short, so a person sees an edit soon after it; a refresh after a single edit costs ~5 ms of
+git's CPU on a 20,000-file repository (two git processes on a tiny index)."""
 SETTLE_SECONDS = 2.0
 """Quiet this long after limited refreshes, the whole tree is scanned once..."""
 SETTLE_EVERY_SECONDS = 30.0
 """...at most this often (an agent pausing between edits would otherwise cost a scan an edit)."""
 SETTLE_REASON = "quiet after limited refreshes: the whole tree checked"
 LOST_REASON = "the watch may have missed changes (the kernel's queue of them overflowed)"
-_BINARY_PREFIX = "Binary files "
 
 
 @dataclass(frozen=True)
@@ -57,54 +57,6 @@ class DiffSnapshot:
     truncated: bool = False
     cost: StagingCost = field(default_factory=StagingCost, compare=False)
     """How it was computed (git processes, their times): not part of what a person sees."""
-
-
-def _git(worktree: Path, args: list[str], env: dict[str, str] | None = None) -> bytes:
-    return git_bytes(worktree, "-c", "core.quotepath=off", *args, env=env)
-
-
-def _index_path(worktree: Path) -> Path:
-    """The lane's index file, read from its `.git` link (a git process only when that fails)."""
-    try:
-        return worktree_git_dir(worktree) / "index"
-    except (OrchError, OSError):
-        text = _git(worktree, ["rev-parse", "--git-path", "index"]).decode().strip()
-        path = Path(text)
-        return path if path.is_absolute() else worktree / path
-
-
-def _split_raw_and_patch(output: bytes) -> tuple[list[str], str]:
-    """`git diff --raw -p -z` output: the changed paths (from the raw records, `:<modes>
-    <ids> <status>` NUL `<path>` NUL each) and the patch, which follows one more NUL."""
-    raw, separator, patch = output.partition(b"\0\0")
-    fields = raw.split(b"\0")
-    files, index = [], 0
-    while index < len(fields):
-        header = fields[index]
-        if header.startswith(b":"):
-            status = header.rsplit(b" ", 1)[-1]
-            paths = 2 if status[:1] in (b"R", b"C") else 1  # a rename or copy names two
-            files += [name.decode(errors="replace") for name in fields[index + 1:index + 1 + paths] if name]
-            index += 1 + paths
-        else:
-            index += 1
-    return files, patch.decode(errors="replace") if separator else ""
-
-
-def _summarise_binaries(diff: str, files: list[str], worktree: Path) -> str:
-    """Replace git's 'Binary files a/x and b/x differ' with the file's name and size."""
-    chunks = diff.split("\ndiff --git ")
-    out = []
-    for index, chunk in enumerate(chunks):
-        name = files[index] if index < len(files) else None
-        if name is not None and f"\n{_BINARY_PREFIX}" in f"\n{chunk}":
-            target = worktree / name
-            size = f"{target.stat().st_size} bytes" if target.is_file() else "deleted"
-            lines = [f"Binary file {name} changed ({size})" if line.startswith(_BINARY_PREFIX) else line
-                     for line in chunk.split("\n")]
-            chunk = "\n".join(lines)
-        out.append(chunk)
-    return "\ndiff --git ".join(out)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -133,35 +85,57 @@ def _truncate(diff: str, limit: int) -> tuple[str, bool]:
     return text.rstrip("\n") + note, True
 
 
+@dataclass
+class RefreshState:
+    """What a lane's refreshes keep between them: the private index and the last diff of each
+    file (a limited refresh recomputes only its paths' diffs)."""
+
+    index: ScratchIndex
+    files: FileDiffs = field(default_factory=FileDiffs)
+
+
 def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYTES,
-                 scratch_index: Path | None = None, changed: Collection[str] | None = None,
+                 state: RefreshState | None = None, changed: Collection[str] | None = None,
                  why_full: str = ASKED_FOR_FULL) -> DiffSnapshot:
     """The worktree's diff against `base_commit`, tracked and untracked, index untouched.
 
-    `scratch_index` is a private index file kept between calls: git then trusts its stat
-    data instead of re-reading every "racily clean" file of a fresh copy of the lane's index.
+    `state`: kept between calls (its scratch index, whose stat data git then trusts instead of
+    re-reading every "racily clean" file of a fresh copy of the lane's index, and the last
+    diff of each file). None: a new one, thrown away after.
     `changed`: the paths (relative to the worktree) changed since the last call with the same
-    `scratch_index`; only they are staged. None: the whole tree is scanned (`why_full` says why).
+    `state`; only they are staged and diffed. None: the whole tree is scanned (`why_full`
+    says why).
     """
-    scratch = None if scratch_index is not None else Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+    folder = None
+    if state is None:
+        folder = Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+        state = RefreshState(ScratchIndex(folder))
     cost = StagingCost()
     try:
-        temp_index = scratch_index if scratch_index is not None else scratch / "index"  # type: ignore[operator]
-        fresh = not temp_index.is_file()
-        if fresh:
-            source = _index_path(worktree)
-            if source.is_file():
-                shutil.copyfile(source, temp_index)  # its stat cache makes `add -A` cheap
-        stage(worktree, temp_index, changed, fresh=fresh, cost=cost, why_full=why_full)
+        if changed is not None and not state.files.complete:
+            changed, why_full = None, "no full diff to splice into yet"
+        staged = state.index.stage(worktree, changed, cost=cost, why_full=why_full)
+        limit = ["--", *staged.paths] if staged.paths is not None else []
         # One process for both the names and the patch (the raw records come first).
-        files, patch = _split_raw_and_patch(cost.timed("diff --cached", worktree, [
+        output = cost.timed("diff --cached" if staged.paths is None else "diff --cached paths", worktree, [
             "diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color", "--raw", "-p", "-z",
-            base_commit], env={"GIT_INDEX_FILE": str(temp_index)}))
+            base_commit, *limit], env={"GIT_INDEX_FILE": str(staged.index)})
+        try:
+            diffs = parse_diff(output, worktree)
+        except UnsplittableDiff as whole:
+            if staged.paths is not None:
+                return compute_diff(worktree, base_commit, max_bytes, state, None, f"limited diff: {whole}")
+            state.files.replace_unsplit(whole)
+        else:
+            if staged.paths is None:
+                state.files.replace_all(diffs)
+            else:
+                state.files.splice(staged.paths, diffs)
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-    diff, truncated = _truncate(_summarise_binaries(patch, files, worktree), max_bytes)
-    return DiffSnapshot(diff, tuple(files), truncated, cost)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    diff, truncated = _truncate(state.files.patch(), max_bytes)
+    return DiffSnapshot(diff, state.files.names(), truncated, cost)
 
 
 class LaneDiffWatcher:
@@ -189,7 +163,7 @@ class LaneDiffWatcher:
         self._last: DiffSnapshot | None = None
         self._alerted: set[str] = set()
         self._ready = asyncio.Event()
-        self._scratch: Path | None = None
+        self._state: RefreshState | None = None
         self._starts_clean = starts_clean
         # Refreshes share one scratch index, so they take turns; a refresh asked for while
         # another waits is answered by that one, which starts after both were asked and
@@ -209,12 +183,13 @@ class LaneDiffWatcher:
 
     async def run(self) -> None:
         """Watch until cancelled (the first event describes the worktree as it is now)."""
-        self._scratch = Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+        folder = Path(tempfile.mkdtemp(prefix="orch-tui-diff-"))
+        self._state = RefreshState(ScratchIndex(folder))
         try:
             await self._watch()
         finally:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+            shutil.rmtree(folder, ignore_errors=True)
+            self._state = None
 
     async def _watch(self) -> None:
         quiet = max(1, min(QUIET_MS, self.debounce_ms // 2))
@@ -262,9 +237,8 @@ class LaneDiffWatcher:
             why_full = self._why_full
             self._pending_full, self._pending_paths, self._why_full = False, set(), ASKED_FOR_FULL
             try:
-                index = self._scratch / "index" if self._scratch is not None else None
                 snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
-                                                   self.max_bytes, index, paths, why_full)
+                                                   self.max_bytes, self._state, paths, why_full)
             except (GitFailed, OSError):
                 # The worktree is mid-reset or gone; the next change retries, scanning it all:
                 # what changed since this one's paths is not known to have been staged.

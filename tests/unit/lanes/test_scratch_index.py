@@ -9,28 +9,28 @@ from pathlib import Path
 
 import pytest
 
-from orch_tui.orchestration.lanes.live_diff import DiffSnapshot, compute_diff
-from orch_tui.orchestration.lanes.scratch_index import MAX_LIMITED_PATHS
+from orch_tui.orchestration.lanes.live_diff import DiffSnapshot, RefreshState, compute_diff
+from orch_tui.orchestration.lanes.scratch_index import MAX_LIMITED_PATHS, ScratchIndex
 from tests.support.helpers import git, make_repo
 
 
 class Lane:
     """A lane worktree with a private index kept between refreshes, as the watcher keeps it."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        repo = make_repo(tmp_path / "repo", {
+    def __init__(self, tmp_path: Path, repo: Path | None = None) -> None:
+        repo = repo or make_repo(tmp_path / "repo", {
             "src/app.py": "print('hi')\n", "src/old/gone.py": "gone = 1\n", "src/old/also.py": "also = 2\n",
             "docs/guide.md": "# Guide\n", ".gitignore": "*.log\nbuild/\n"})
         self.path = tmp_path / "lane-1"
         git(repo, "worktree", "add", "-q", "-b", "orch/bd-1", str(self.path))
         self.base = git(repo, "rev-parse", "HEAD")
-        self.index = tmp_path / "scratch" / "index"
-        self.index.parent.mkdir()
-        first = compute_diff(self.path, self.base, scratch_index=self.index)
+        (tmp_path / "scratch").mkdir()
+        self.state = RefreshState(ScratchIndex(tmp_path / "scratch"))
+        first = compute_diff(self.path, self.base, state=self.state)
         assert first.cost.full_reason == "first refresh"
 
     def refresh(self, *changed: str) -> DiffSnapshot:
-        return compute_diff(self.path, self.base, scratch_index=self.index, changed=set(changed))
+        return compute_diff(self.path, self.base, state=self.state, changed=set(changed))
 
     def full_scan(self) -> DiffSnapshot:
         return compute_diff(self.path, self.base)  # a fresh index: nothing trusted from before
@@ -60,7 +60,74 @@ def test_a_deleted_file_and_a_file_in_a_new_folder_show_with_a_limited_refresh(l
     assert snapshot.files == ("docs/guide.md", "src/new/deep/mod.py")
     assert "-# Guide" in snapshot.diff and "+deep = True" in snapshot.diff
     assert_as_a_full_scan_shows(lane, snapshot)
-    assert [step.command for step in snapshot.cost.steps] == ["rm --cached", "add -A paths", "diff --cached"]
+
+
+def test_a_limited_refresh_never_touches_the_scratch_index(lane: Lane) -> None:
+    """git reads and rewrites all of a big index even to stage one path: a limited refresh
+    stages into a tiny index of its own and diffs only its paths, two short git processes."""
+    before = lane.state.index.path.read_bytes()
+    lane.write("src/app.py", "print('edited')\n")
+    snapshot = lane.refresh("src/app.py")
+    assert [step.command for step in snapshot.cost.steps] == ["add -A paths", "diff --cached paths"]
+    assert lane.state.index.path.read_bytes() == before
+    assert_as_a_full_scan_shows(lane, snapshot)
+
+
+def test_the_next_full_refresh_catches_up_with_what_only_limited_ones_staged(lane: Lane) -> None:
+    lane.write("src/app.py", "print('one')\n")
+    lane.refresh("src/app.py")
+    lane.write("src/app.py", "print('two')\n")
+    (lane.path / "docs" / "guide.md").unlink()
+    lane.write("src/made.py", "made = 1\n")
+    lane.refresh("src/app.py", "docs/guide.md", "src/made.py")
+    full = compute_diff(lane.path, lane.base, state=lane.state)  # the settling scan
+    assert full.cost.full_reason
+    assert full.files == ("docs/guide.md", "src/app.py", "src/made.py") and "+print('two')" in full.diff
+    assert full == lane.full_scan()
+    lane.write("src/made.py", "made = 2\n")
+    assert_as_a_full_scan_shows(lane, lane.refresh("src/made.py"))
+
+
+def test_files_refreshed_one_by_one_keep_gits_order(lane: Lane) -> None:
+    """git orders a diff by path bytes: `a-b` < `a.py` < `a/c.py` < `a0.py`."""
+    for name in ("src/a0.py", "src/a/c.py", "src/a.py", "src/a-b.py", "src/A.py"):
+        lane.write(name, f"name = {name!r}\n")
+        snapshot = lane.refresh(name)
+    assert snapshot.files == ("src/A.py", "src/a-b.py", "src/a.py", "src/a/c.py", "src/a0.py")
+    assert_as_a_full_scan_shows(lane, snapshot)
+
+
+def test_a_file_tracked_though_ignored_shows_its_edit_and_its_deletion(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"src/app.py": "print('hi')\n", ".gitignore": "*.log\n"})
+    (repo / "keep.log").write_text("kept on purpose\n")
+    (repo / "logs").mkdir()
+    (repo / "logs" / "first.log").write_text("first\n")
+    git(repo, "add", "-f", "keep.log", "logs/first.log")
+    git(repo, "commit", "-q", "-m", "a log kept on purpose")
+    lane = Lane(tmp_path, repo)
+    lane.write("keep.log", "edited\n")
+    lane.write("new.log", "ignored\n")
+    snapshot = lane.refresh("keep.log", "new.log")
+    assert snapshot.files == ("keep.log",) and "+edited" in snapshot.diff
+    assert_as_a_full_scan_shows(lane, snapshot)
+    (lane.path / "keep.log").unlink()
+    snapshot = lane.refresh("keep.log")
+    assert snapshot.files == ("keep.log",) and "-kept on purpose" in snapshot.diff
+    assert_as_a_full_scan_shows(lane, snapshot)
+    (lane.path / "logs" / "first.log").write_text("second\n")
+    (lane.path / "logs" / "other.log").write_text("ignored\n")
+    snapshot = lane.refresh("logs")  # a folder holding one
+    assert [step.command for step in snapshot.cost.steps][0] == "update-index seed"
+    assert snapshot.files == ("keep.log", "logs/first.log") and "+second" in snapshot.diff
+    assert_as_a_full_scan_shows(lane, snapshot)
+
+
+def test_a_file_that_becomes_a_symlink_shows_as_with_a_full_scan(lane: Lane) -> None:
+    (lane.path / "docs" / "guide.md").unlink()
+    (lane.path / "docs" / "guide.md").symlink_to("../src/app.py")
+    snapshot = lane.refresh("docs/guide.md")
+    assert snapshot.files == ("docs/guide.md",) and "new file mode 120000" in snapshot.diff
+    assert_as_a_full_scan_shows(lane, snapshot)
 
 
 def test_a_deleted_folder_an_edit_and_a_rename_show_with_a_limited_refresh(lane: Lane) -> None:
@@ -131,6 +198,10 @@ def test_a_path_git_refuses_to_stage_alone_falls_back_to_a_full_scan(lane: Lane)
     assert snapshot.files == ("vendor/lib",)
     assert_as_a_full_scan_shows(lane, snapshot)
     (nested / "lib.py").write_text("lib = 2\n")
-    snapshot = lane.refresh("vendor/lib/lib.py")  # git: "Pathspec ... is in submodule"
-    assert snapshot.cost.full_reason.startswith("limited staging refused: fatal: Pathspec")
+    snapshot = lane.refresh("vendor/lib/lib.py")  # the nested repository's own business
+    assert_as_a_full_scan_shows(lane, snapshot)
+    (lane.path / "linked").symlink_to("docs")
+    snapshot = lane.refresh("linked/guide.md")  # git: "pathspec ... is beyond a symbolic link"
+    assert snapshot.cost.full_reason.startswith("limited staging refused: fatal: pathspec")
+    assert snapshot.files == ("linked", "vendor/lib")
     assert snapshot == lane.full_scan()
