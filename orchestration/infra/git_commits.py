@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from pathlib import Path
 
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.infra.git_exec import (ORCH_EMAIL, ORCH_NAME, SAFE_COMMIT_OPTIONS, GitResult,
                                                    run_git)
 from orch_tui.orchestration.infra.repo_paths import git_common_dir
+
+_ASKING = threading.Lock()
+"""Lanes ending together commit at once: one of them asks git, the others get its answer."""
 
 _IDENTITY_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
                  "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "HOME", "XDG_CONFIG_HOME", "EMAIL")
@@ -35,7 +39,8 @@ def commit_identity_env(cwd: Path | str) -> dict[str, str]:
     """GIT_AUTHOR_*/GIT_COMMITTER_* for the roles git knows no identity for (empty: it knows both)."""
     environment = tuple(os.environ.get(name) for name in _IDENTITY_ENV)
     repository = _repository(Path(cwd))
-    return dict(_identity_env(str(repository), environment, _config_stamps(repository, environment)))
+    with _ASKING:
+        return dict(_identity_env(str(repository), environment, _config_stamps(repository, environment)))
 
 
 def _repository(cwd: Path) -> Path:
