@@ -97,6 +97,9 @@ class ScratchIndex:
         files the index tracks though a .gitignore matches them: `add -A` never adds those
         to a new index, so a tiny one is seeded with them."""
         self._tracked_ignored_sorted: list[str] = []
+        self._tracked_ignored_read = False
+        """Read (one `ls-files`) by the first limited refresh after a full one, not by every
+        full scan: a lane's last refresh is a full one and nothing would use its answer."""
 
     def stage(self, worktree: Path, changed: Collection[str] | None, *, cost: StagingCost,
               why_full: str = ASKED_FOR_FULL) -> Staged:
@@ -123,10 +126,15 @@ class ScratchIndex:
         cost.full_reason = reason
         env = {"GIT_INDEX_FILE": str(self.path)}
         cost.timed("add -A", worktree, ["add", "-A", "--ignore-errors"], env=env)
-        self._tracked_ignored = _records_by_path(cost.timed("ls-files ignored", worktree, [
-            "ls-files", "-z", "-s", "-c", "-i", "--exclude-standard"], env=env))
-        self._tracked_ignored_sorted = sorted(self._tracked_ignored)
+        self._tracked_ignored_read = False
         return Staged(self.path, None)
+
+    def _read_tracked_ignored(self, worktree: Path, cost: StagingCost) -> None:
+        """The tracked ignored files of the scratch index (as the last full scan left it)."""
+        self._tracked_ignored = _records_by_path(cost.timed("ls-files ignored", worktree, [
+            "ls-files", "-z", "-s", "-c", "-i", "--exclude-standard"], env={"GIT_INDEX_FILE": str(self.path)}))
+        self._tracked_ignored_sorted = sorted(self._tracked_ignored)
+        self._tracked_ignored_read = True
 
     def _tracked_ignored_under(self, paths: list[str]) -> list[str]:
         """The tracked ignored files at or under `paths` (a bisection each: a project may
@@ -147,6 +155,8 @@ class ScratchIndex:
         self._tiny.unlink(missing_ok=True)
         env = {"GIT_INDEX_FILE": str(self._tiny)}
         present = [path for path in paths if os.path.lexists(worktree / path)]
+        if not self._tracked_ignored_read:
+            self._read_tracked_ignored(worktree, cost)
         seeds = [self._tracked_ignored[tracked] for tracked in self._tracked_ignored_under(present)
                  if os.path.lexists(worktree / tracked)]
         if seeds:
