@@ -26,9 +26,10 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
 from orch_tui.orchestration.infra.git_exec import GitFailed
@@ -36,6 +37,8 @@ from orch_tui.orchestration.infra.patterns import path_matches
 from orch_tui.orchestration.lanes.file_diffs import FileDiffs, UnsplittableDiff, parse_diff
 from orch_tui.orchestration.lanes.scratch_index import ASKED_FOR_FULL, ScratchIndex, StagingCost
 from orch_tui.orchestration.lanes.tree_watch import Batch, open_tree_watch
+
+T = TypeVar("T")
 
 MAX_DIFF_BYTES = 200_000
 QUIET_MS = 10
@@ -138,6 +141,20 @@ def compute_diff(worktree: Path, base_commit: str, max_bytes: int = MAX_DIFF_BYT
     return DiffSnapshot(diff, state.files.names(), truncated, cost)
 
 
+async def _to_the_end(work: Awaitable[T]) -> T:
+    """Await `work` (a worker thread's); cancelled, still wait for it before giving up: the
+    thread would otherwise go on starting git in the lane after the lane (or orch-tui) said
+    it had stopped."""
+    running = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait([running])
+        if not running.cancelled():
+            running.exception()  # looked at: the refresh is given up either way
+        raise
+
+
 class LaneDiffWatcher:
     """Emits LaneDiff on every settled change in a lane's worktree, LaneAlert for strays."""
 
@@ -237,8 +254,8 @@ class LaneDiffWatcher:
             why_full = self._why_full
             self._pending_full, self._pending_paths, self._why_full = False, set(), ASKED_FOR_FULL
             try:
-                snapshot = await asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
-                                                   self.max_bytes, self._state, paths, why_full)
+                snapshot = await _to_the_end(asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
+                                                               self.max_bytes, self._state, paths, why_full))
             except (GitFailed, OSError):
                 # The worktree is mid-reset or gone; the next change retries, scanning it all:
                 # what changed since this one's paths is not known to have been staged.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
@@ -202,3 +203,24 @@ async def test_a_quiet_lane_is_scanned_in_full_at_most_every_settle_every_second
         await task
     reasons = [cost.full_reason for cost in watcher.recent_costs]
     assert reasons[0] == "first refresh" and len(reasons) > 1 and not any(reasons[1:])  # no settling scan
+
+
+async def test_a_cancelled_refresh_ends_only_once_its_git_work_has() -> None:
+    """A lane stopped mid-refresh must not leave a worker thread starting git in it after."""
+    import threading
+
+    from orch_tui.orchestration.lanes.live_diff import _to_the_end
+
+    done = threading.Event()
+
+    def git_work() -> str:
+        time.sleep(0.3)
+        done.set()
+        return "diff"
+
+    refresh = asyncio.ensure_future(_to_the_end(asyncio.to_thread(git_work)))
+    await asyncio.sleep(0.05)
+    refresh.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await refresh
+    assert done.is_set()
