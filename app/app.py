@@ -220,13 +220,26 @@ class OrchApp(App[None]):
         if self.mirror.snapshot.held is not None:
             self.show_held()
 
+    def close_screen(self, screen: Screen[object]) -> None:
+        """Close `screen` wherever it is in the stack, with the screens opened over it (help
+        about a stop that is gone). Textual's `dismiss` pops the top screen, whichever it is:
+        a conflict aborted from chat under the help closed the help and left the conflict.
+        A stop opened over it (a batch proposed from chat) is shown again."""
+        if screen not in self.screen_stack:
+            return
+        over = self.screen_stack[self.screen_stack.index(screen) + 1:]
+        while screen in self.screen_stack:
+            self.pop_screen()
+        if any(isinstance(other, (ApprovalScreen, ConflictScreen, CheckHoldScreen)) for other in over):
+            self.show_overlays()
+
     def show_held(self) -> None:
         """The merge held for a failed lane check, over the dashboard (gone once answered)."""
         held = self.mirror.snapshot.held
         screens = [s for s in self.screen_stack if isinstance(s, CheckHoldScreen)]
         if held is None:
             for screen in screens:
-                screen.dismiss()
+                self.close_screen(screen)
         elif screens:
             screens[-1].show_held(held)
         else:
@@ -249,7 +262,7 @@ class OrchApp(App[None]):
         screens = [s for s in self.screen_stack if isinstance(s, ApprovalScreen)]
         if proposal is None:
             for screen in screens:
-                screen.dismiss()
+                self.close_screen(screen)
         elif screens:
             screens[-1].show_proposal(proposal, self.mirror.snapshot)
         else:
@@ -260,7 +273,7 @@ class OrchApp(App[None]):
         screens = [s for s in self.screen_stack if isinstance(s, ConflictScreen)]
         if conflict is None:
             for screen in screens:
-                screen.dismiss()
+                self.close_screen(screen)
         elif screens:
             screens[-1].show_conflict(conflict)
         else:

@@ -46,13 +46,28 @@ def _tracker(repo: Path) -> dict[str, dict]:
     return {record["id"]: record for record in map(json.loads, filter(None, lines))}
 
 
-async def _merge_anyway(pilot, app: OrchApp) -> None:
+class _Watched:
+    """Waits for the screen to reach a state; a timeout also says where the engine stood (its
+    state and last events), so a failure seen once in CI can be read without a rerun."""
+
+    def __init__(self, pilot, engine, seen: list[ev.Event]) -> None:
+        self.pilot, self.engine, self.seen = pilot, engine, seen
+
+    async def until(self, condition, what: str) -> None:
+        try:
+            await wait_for(self.pilot, condition, what, DEADLINE)
+        except AssertionError as timeout:
+            last = "\n".join(f"  {event!r}"[:300] for event in self.seen[-25:])
+            raise AssertionError(f"{timeout}\nengine: {self.engine.state}\nlast events:\n{last}") from None
+
+
+async def _merge_anyway(watch: _Watched, app: OrchApp) -> None:
     screen = app.screen
     assert isinstance(screen, CheckHoldScreen) and screen.held.task_id == "shop-5"
-    await wait_for(pilot, lambda: "still raises NotImplementedError" in screen_text(app),
-                   "the check's output on the held-merge screen", DEADLINE)
-    await pilot.press("M")
-    await wait_for(pilot, lambda: app.mirror.snapshot.held is None, "the answer to reach the engine", DEADLINE)
+    await watch.until(lambda: "still raises NotImplementedError" in screen_text(app),
+                      "the check's output on the held-merge screen")
+    await watch.pilot.press("M")
+    await watch.until(lambda: app.mirror.snapshot.held is None, "the answer to reach the engine")
 
 
 @pytest.mark.slow  # about 8 s: real git, real worktrees, five merges
@@ -65,44 +80,45 @@ async def test_the_demo_reaches_a_merged_state(tmp_path: Path) -> None:
     engine.subscribe(seen.append)
     app = OrchApp(engine, manage_engine=True)
     async with app.run_test(size=(160, 48)) as pilot:
+        watch = _Watched(pilot, engine, seen)
         # No Agent Mail: the banner says calmly that reservations are local, and lanes run at once.
-        await wait_for(pilot, lambda: "local reservations: other agents cannot see them"
-                       in screen_text(app).splitlines()[0], "the engine to start on the local ledger", DEADLINE)
+        await watch.until(lambda: "local reservations: other agents cannot see them"
+                          in screen_text(app).splitlines()[0], "the engine to start on the local ledger")
         banner = app.screen.query_one(StatusBanner)
         assert "SEQUENTIAL" not in screen_text(app).splitlines()[0]
         assert not banner.has_class("-error") and not banner.has_class("-warning")
 
         await pilot.press("p")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the approval gate", DEADLINE)
+        await watch.until(lambda: isinstance(app.screen, ApprovalScreen), "the approval gate")
         assert tuple(choice.task_id for choice in app.screen.proposal.picked) == FIRST_BATCH
         await pilot.press("a")
 
         # Two stops for a person, in the order the merge queue reaches them: the held merge
         # of shop-5 (its lane check failed) and the CHANGELOG.md conflict.
-        await wait_for(pilot, lambda: isinstance(app.screen, (ConflictScreen, CheckHoldScreen)),
-                       "a merge waiting for a person", DEADLINE)
+        await watch.until(lambda: isinstance(app.screen, (ConflictScreen, CheckHoldScreen)),
+                          "a merge waiting for a person")
         held_first = isinstance(app.screen, CheckHoldScreen)
         if held_first:
-            await _merge_anyway(pilot, app)
-        await wait_for(pilot, lambda: isinstance(app.screen, ConflictScreen), "the conflict screen", DEADLINE)
+            await _merge_anyway(watch, app)
+        await watch.until(lambda: isinstance(app.screen, ConflictScreen), "the conflict screen")
         screen = app.screen
         assert isinstance(screen, ConflictScreen)
         assert [record.path for record in screen.files] == ["CHANGELOG.md"]
         assert screen.conflict.task_id in ("shop-2", "shop-3")
         await pilot.press("b")  # ours then theirs: both tasks' CHANGELOG lines are kept
-        await wait_for(pilot, lambda: screen.conflict.files[0].hunks[0].resolution == "both",
-                       "the engine's refreshed conflict record", DEADLINE)
+        await watch.until(lambda: screen.conflict.files[0].hunks[0].resolution == "both",
+                          "the engine's refreshed conflict record")
         assert "all resolved" in screen_text(app)
         await pilot.press("c")
         if not held_first:
-            await wait_for(pilot, lambda: isinstance(app.screen, CheckHoldScreen), "the held merge", DEADLINE)
-            await _merge_anyway(pilot, app)
+            await watch.until(lambda: isinstance(app.screen, CheckHoldScreen), "the held merge")
+            await _merge_anyway(watch, app)
 
-        await wait_for(pilot, lambda: engine.state is EngineState.IDLE
-                       and isinstance(app.screen, DashboardScreen)
-                       and {m.task_id: m.state for m in app.screen.query_one(MergeQueueTable).merges}
-                       == dict.fromkeys(FIRST_BATCH, "merged"),
-                       "every merge of the batch", DEADLINE)
+        await watch.until(lambda: engine.state is EngineState.IDLE
+                          and isinstance(app.screen, DashboardScreen)
+                          and {m.task_id: m.state for m in app.screen.query_one(MergeQueueTable).merges}
+                          == dict.fromkeys(FIRST_BATCH, "merged"),
+                          "every merge of the batch")
         text = screen_text(app)
         assert text.count("merged") >= len(FIRST_BATCH)
         # The undeclared CHANGELOG.md edits were flagged (lanes keep alerts until the next batch).

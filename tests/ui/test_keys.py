@@ -456,3 +456,40 @@ async def test_failing_doctor_rows_show_once_at_start(engine: ScenarioEngine, tm
         assert note.severity == "error" and "doctor: beads: no Beads tracker" in note.message
         assert "doctor: beads: no Beads tracker" in screen_text(app)  # also in the log
         assert "agent mail" not in screen_text(app)  # a warning: only `orch-tui doctor` shows it
+
+
+
+async def test_a_stop_answered_elsewhere_closes_its_own_screen_not_the_one_on_top(engine: ScenarioEngine) -> None:
+    """The conflict is aborted from chat (Sisyphus, `orch-tui` commands) while the person
+    reads the help over its screen: the conflict screen and the help opened over it both
+    close. Textual's `dismiss` pops the top screen, whichever it is: the help closed, and
+    the aborted conflict's screen stayed up, its keys asking about a merge gone."""
+    engine.conflict()
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictScreen)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await engine.abort_merge()  # as the chat's command does
+        await settle(pilot)
+        assert [type(screen) for screen in app.screen_stack[1:]] == [DashboardScreen]
+        engine.conflict()
+        await settle(pilot)
+        assert isinstance(app.screen, ConflictScreen)  # the next stop shows at once
+
+
+async def test_a_stop_opened_over_a_closed_one_is_shown_again(engine: ScenarioEngine) -> None:
+    """A batch proposed from chat opens its gate over the conflict screen; the conflict is
+    then aborted from chat: the gate, closed with it, opens again."""
+    engine.conflict()
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await engine.propose()
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalScreen)
+        await engine.abort_merge()
+        await settle(pilot)
+        assert [type(screen) for screen in app.screen_stack[1:]] == [DashboardScreen, ApprovalScreen]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from orch_tui.app.app import OrchApp
@@ -28,11 +29,18 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str, timeo
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}\n{_what_was_shown(pilot.app)}")
         await pilot.pause(0.02)
 
 
-def screen_text(app: OrchApp) -> str:
+def _what_was_shown(app: App) -> str:
+    """The screens stacked and the top one's text, for a failure to say where the app stood."""
+    stack = " > ".join(type(screen).__name__ for screen in app.screen_stack)
+    text = "\n".join(line.rstrip() for line in screen_text(app).splitlines())
+    return f"screens: {stack}\n{text}"
+
+
+def screen_text(app: App) -> str:
     """What the terminal shows, as plain text (one line per row)."""
     return "\n".join("".join(segment.text for segment in strip)
                      for strip in app.screen._compositor.render_strips())
