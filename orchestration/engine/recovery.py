@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from orch_tui.orchestration.engine.parts import EngineParts
 
-from orch_tui.orchestration.tracker.beads_jsonl import directory_lock
+from orch_tui.orchestration.tracker.directory_lock import directory_lock
 from orch_tui.orchestration.infra.git_exec import run_git
 from orch_tui.orchestration.engine.journal import JournalState, LaneRecord, MergeRecord
 from orch_tui.orchestration.model import TaskGraph

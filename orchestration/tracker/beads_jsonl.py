@@ -7,23 +7,20 @@ number) and the rest of the file still loads.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import secrets
-import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import msgspec
 
 from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.infra.gc_pause import gc_paused
+from orch_tui.orchestration.tracker.directory_lock import directory_lock
 from orch_tui.orchestration.tracker.beads_line_edit import REMOVE, encode_like_go, splice_members
 from orch_tui.orchestration.tracker.beads_records import (RecordError, decode_issue_line, is_issue_record,
                                                           task_from_line, task_from_record)
@@ -238,33 +235,12 @@ def load_jsonl(path: Path) -> TaskGraph:
 # the result replaces the file atomically (temporary file in the same directory, fsync,
 # os.replace). Lines we could not parse are carried over verbatim.
 
-LOCK_TIMEOUT_SECONDS = 30.0
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def utc_now_text() -> str:
     """Beads 1.x timestamp style: UTC, seconds, `Z`."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@contextmanager
-def directory_lock(directory: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """An exclusive flock on the directory itself, so no lock file litters `.beads/`."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise OrchError(f"{directory} stayed locked by another writer for "
-                                    f"{timeout:.0f} s; try again") from None
-                time.sleep(0.02)
-        yield
-    finally:
-        os.close(descriptor)  # closing releases the lock
 
 
 def id_prefix(task_ids: Iterable[str], configured: str | None = None) -> str:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from orch_tui.orchestration.tracker import beads_jsonl
 from orch_tui.orchestration.tracker.beads import JsonlStore, load_jsonl, open_store
 from orch_tui.orchestration.errors import BadInput
 from orch_tui.orchestration.model import Dependency
@@ -189,7 +188,7 @@ def test_failed_write_leaves_the_original_file_intact(tmp_path: Path, monkeypatc
     def crash(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(beads_jsonl.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
         store.update("f-1", status="closed")
 
