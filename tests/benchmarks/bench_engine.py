@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -30,6 +31,9 @@ from tests.support.task_repos import TaskSpec, make_task_repo
 
 TASK_SECONDS = 5.0
 TARGET_RATIO = 3.92
+ROUNDS = 3
+"""Each round runs both modes back to back; the ratio quoted is the rounds' median (one
+round alone moves by +-0.02 on this machine, as much as the margin it is judged by)."""
 
 
 def _tasks(count: int = 4) -> list[TaskSpec]:
@@ -129,23 +133,52 @@ def _commands(calls: list[GitCall]) -> str:
     return ", ".join(f"{name} x{count}" if count > 1 else name for name, count in counts.most_common())
 
 
+@dataclass
+class _Round:
+    """One parallel batch, the same tasks one by one, and the batch on the local ledger,
+    run back to back so the machine's drift weighs alike on all three."""
+    parallel: _Run
+    serial: _Run
+    local: _Run
+
+    @property
+    def ratio(self) -> float:
+        return self.serial.elapsed / self.parallel.elapsed
+
+    @property
+    def local_ratio(self) -> float:
+        return self.serial.elapsed / self.local.elapsed
+
+
+def _round(root: Path, url: str) -> _Round:
+    parallel = asyncio.run(_batch(root / "parallel", url, 4))
+    serial = asyncio.run(_batch(root / "serial", url, 1))
+    # No Agent Mail answering: `auto` reserves in the local ledger, lanes still run at once.
+    local = asyncio.run(_batch(root / "local", "http://127.0.0.1:9/mcp/", 4))
+    return _Round(parallel, serial, local)
+
+
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         with running_agent_mail(root / "mail") as server:
-            parallel = asyncio.run(_batch(root / "parallel", server.url, 4))
-            serial = asyncio.run(_batch(root / "serial", server.url, 1))
+            rounds = sorted((_round(root / f"round-{n}", server.url) for n in range(ROUNDS)),
+                            key=lambda one: one.ratio)
             census = _census(root, server.url)
-        # No Agent Mail answering: `auto` reserves in the local ledger, lanes still run at once.
-        local = asyncio.run(_batch(root / "local", "http://127.0.0.1:9/mcp/", 4))
-    ratio = serial.elapsed / parallel.elapsed
+    middle = rounds[len(rounds) // 2]  # the round of the median ratio: its phases are shown
+    parallel, serial = middle.parallel, middle.serial
+    local_ratio = statistics.median(one.local_ratio for one in rounds)
+    ratio = middle.ratio
     marks = parallel.marks
     started, finished = marks.get("LaneStarted", [0.0]), marks.get("LaneFinished", [parallel.elapsed])
-    local_started = local.marks.get("LaneStarted", [0.0])
+    local_started = middle.local.marks.get("LaneStarted", [0.0])
     return [
         Result("batch of 4 x 5 s tasks, merged (parallel)", parallel.elapsed, "s"),
         Result("same 4 tasks one by one, merged", serial.elapsed, "s"),
-        Result("speed-up parallel vs one by one", ratio, "x", f">= {TARGET_RATIO}", ratio >= TARGET_RATIO),
+        Result(f"speed-up parallel vs one by one (median of {ROUNDS} rounds)", ratio, "x", f">= {TARGET_RATIO}",
+               ratio >= TARGET_RATIO),
+        Result("  lowest round", rounds[0].ratio, "x"),
+        Result("  highest round", rounds[-1].ratio, "x"),
         Result("parallel overhead beyond the 5 s of work", parallel.elapsed - TASK_SECONDS, "s"),
         Result("  first proposal (load, plan, kept-work check)", min(marks.get("BatchProposed", [0.0])), "s"),
         Result("  approval to first lane started", min(started) - min(marks.get("BatchApproved", [0.0])), "s"),
@@ -158,8 +191,10 @@ def run() -> list[Result]:
         Result("one by one: overhead per task", serial.elapsed / 4 - TASK_SECONDS, "s"),
         Result("one by one: orchestrator CPU time per task", serial.cpu / 4, "s"),
         *census,
-        Result("batch of 4 x 5 s tasks on the local ledger (no Agent Mail)", local.elapsed, "s"),
-        Result("speed-up local ledger vs one by one", serial.elapsed / local.elapsed, "x", f">= {TARGET_RATIO}",
-               serial.elapsed / local.elapsed >= TARGET_RATIO),
+        Result("batch of 4 x 5 s tasks on the local ledger (no Agent Mail)", middle.local.elapsed, "s"),
+        Result(f"speed-up local ledger vs one by one (median of {ROUNDS} rounds)", local_ratio, "x",
+               f">= {TARGET_RATIO}", local_ratio >= TARGET_RATIO),
+        Result("  lowest round", min(one.local_ratio for one in rounds), "x"),
+        Result("  highest round", max(one.local_ratio for one in rounds), "x"),
         Result("  local: first to last lane started", max(local_started) - min(local_started), "s"),
     ]
