@@ -49,8 +49,9 @@ _EVENT_HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie,
 _READ_BYTES = 16 * 1024
 """A read's worth of events (~500) is handled in one callback; a burst of thousands is taken
 in several, so the loop runs other callbacks between them."""
-_LIMIT_FIX = ("raise the limit (sudo sysctl fs.inotify.max_user_watches=524288, and in /etc/sysctl.d/ "
-              "to keep it); the lane goes on without a live diff meanwhile")
+_KEEP_IT = " (and in /etc/sysctl.d/ to keep it); the lane goes on without a live diff meanwhile"
+_WATCHES_FIX = "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288" + _KEEP_IT
+_INSTANCES_FIX = "raise the limit: sudo sysctl fs.inotify.max_user_instances=1024" + _KEEP_IT
 
 
 class TreeWatch(Protocol):
@@ -156,6 +157,9 @@ class InotifyTreeWatch:
         self._folders: dict[int, str] = {}
         """Watch descriptor -> the folder it watches (absolute)."""
         self._adding: set[asyncio.Task[None]] = set()
+        self._failure: OrchError | None = None
+        """A folder that appeared could not be watched (the system's limit reached): the
+        watch is no longer complete."""
 
     async def __aenter__(self) -> InotifyTreeWatch:
         libc = _libc()
@@ -164,7 +168,7 @@ class InotifyTreeWatch:
         self._fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self._fd < 0:
             raise OrchError(f"cannot watch {self.root}: inotify_init1 failed: {os.strerror(ctypes.get_errno())}; "
-                            + _LIMIT_FIX.replace("max_user_watches=524288", "max_user_instances=1024"))
+                            + _INSTANCES_FIX)
         asyncio.get_running_loop().add_reader(self._fd, self._read)
         try:
             await self._add_tree(self.root)
@@ -187,8 +191,11 @@ class InotifyTreeWatch:
             loop.run_in_executor(None, os.close, descriptor)
 
     async def __aiter__(self) -> AsyncIterator[Batch]:
-        while True:
+        """Batches until a new folder could not be watched: then one last look at everything,
+        and the failure, which says why and what fixes it."""
+        while self._failure is None:
             yield await self._bursts.next()
+        raise self._failure
 
     async def _add_tree(self, top: str) -> None:
         """Watch `top` and the folders under it (found by a walk in a worker thread)."""
@@ -205,7 +212,7 @@ class InotifyTreeWatch:
         error = ctypes.get_errno()
         if error == errno.ENOSPC:
             raise OrchError(f"cannot watch {folder}: the system's limit of inotify watches is reached; "
-                            + _LIMIT_FIX)
+                            + _WATCHES_FIX)
         if error not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):  # gone meanwhile, or not ours to read
             raise OrchError(f"cannot watch {folder}: {os.strerror(error)}")
 
@@ -263,7 +270,8 @@ class InotifyTreeWatch:
         async def add() -> None:
             try:
                 await self._add_tree(folder)
-            except OrchError:
+            except OrchError as error:
+                self._failure = error
                 self._bursts.lose()
                 return
             self._bursts.add(folder)

@@ -108,3 +108,43 @@ async def test_a_full_inotify_watch_table_is_named_with_the_fix(tmp_path: Path, 
     with pytest.raises(OrchError, match=r"limit of inotify watches is reached.*fs\.inotify\.max_user_watches"):
         async with _watch(tmp_path, "inotify"):
             pass
+
+
+async def test_a_new_folder_past_the_watch_limit_ends_the_watch_with_the_fix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit is reached mid-lane, by a folder the agent made: one last look at everything,
+    then the watch says it is incomplete and how to fix it (it went on, silently blind to
+    that folder)."""
+    import ctypes
+    import errno
+
+    from orch_tui.orchestration.errors import OrchError
+    from orch_tui.orchestration.lanes import tree_watch
+
+    real = tree_watch._libc()
+    assert real is not None
+    root = tmp_path.resolve()
+
+    class FillsUp:
+        inotify_init1 = real.inotify_init1
+        inotify_rm_watch = real.inotify_rm_watch
+        full = False
+
+        @classmethod
+        def inotify_add_watch(cls, fd: int, path: bytes, mask: int) -> int:
+            if cls.full:
+                ctypes.set_errno(errno.ENOSPC)
+                return -1
+            return real.inotify_add_watch(fd, path, mask)
+
+    monkeypatch.setattr(tree_watch, "_LIBC", FillsUp())
+    async with _watch(root, "inotify") as changes:
+        FillsUp.full = True
+        (root / "made-by-the-agent").mkdir()
+        iterator = aiter(changes)  # type: ignore[call-overload]
+        async with asyncio.timeout(10):
+            while (batch := await anext(iterator)) is not None:
+                assert str(root / "made-by-the-agent") in batch
+            with pytest.raises(OrchError, match=r"made-by-the-agent: the system's limit of inotify watches "
+                                                r"is reached; raise the limit: sudo sysctl fs\.inotify\.max_user_watches"):
+                await anext(iterator)
