@@ -194,15 +194,24 @@ class MergeCoordinator:
         for merge, commit in done:
             merge.state, merge.commit = MergeStatus.MERGED, commit or await self._ctx.target_commit()
         await self._ctx.save_journal()
-        for merge, _ in done:
-            merged = merge.commit or ""
-            await self._ctx.say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
-                self._ctx.parts.store.update, merge.task_id, status="closed",
-                close_reason=f"merged by orch-tui in {merged[:12]}"))
-            self._ctx.emit(ev.MergeDone(merge.task_id, merge.branch, merged))
+        # Closed at once, so the tracker writes them together (one write of the file); said
+        # done in the order they merged.
+        closing = [asyncio.ensure_future(self._close_task(merge)) for merge, _ in done]
+        try:
+            for (merge, _), closed in zip(done, closing):
+                await closed
+                self._ctx.emit(ev.MergeDone(merge.task_id, merge.branch, merge.commit or ""))
+        finally:  # stopping: the closes not done yet are left to the next start's recovery
+            for closed in closing:
+                closed.cancel()
         if done:
             await self._ctx.say_if_fails(done[-1][0].task_id, READ_CHECKOUT, self._say_checkout_elsewhere(),
                                          level="warning")
+
+    async def _close_task(self, merge: MergeRecord) -> None:
+        await self._ctx.say_if_fails(merge.task_id, CLOSE_TASK, asyncio.to_thread(
+            self._ctx.parts.store.update, merge.task_id, status="closed",
+            close_reason=f"merged by orch-tui in {(merge.commit or '')[:12]}"))
 
     async def _say_checkout_elsewhere(self) -> None:
         note = await asyncio.to_thread(self._merges.checkout_elsewhere_note)

@@ -21,6 +21,7 @@ import msgspec
 from orch_tui.orchestration.infra.atomic import write_atomically
 from orch_tui.orchestration.infra.gc_pause import gc_paused
 from orch_tui.orchestration.tracker.directory_lock import directory_lock
+from orch_tui.orchestration.tracker.grouped_updates import PendingUpdate, UpdateQueue
 from orch_tui.orchestration.tracker.beads_line_edit import REMOVE, encode_like_go, splice_members
 from orch_tui.orchestration.tracker.beads_records import (RecordError, decode_issue_line, is_issue_record,
                                                           task_from_line, task_from_record)
@@ -285,6 +286,7 @@ class JsonlStore:
         self.path = Path(path)
         shown = display_path or str(self.path)
         self.description = f"Beads JSONL file {shown}" + (f" ({note})" if note else "")
+        self._updates: UpdateQueue[ParsedJsonl] = UpdateQueue()
 
     # -- reading --
     def load(self) -> TaskGraph:
@@ -324,7 +326,7 @@ class JsonlStore:
                 changes["notes"] = append_note(task.notes, note, now)
             self._replace_line(parsed, task_id, changes)
 
-        self._modify(edit)
+        self._update_with_others(PendingUpdate(task_id, edit))
 
     def create(self, title: str, *, description: str = "", priority: int = 2,
                issue_type: str = "task", labels: Sequence[str] = (),
@@ -417,17 +419,58 @@ class JsonlStore:
         parsed.lines[index] = edited.encode("utf-8") + ending
 
     def _modify(self, edit: Callable[[ParsedJsonl], None]) -> None:
-        directory = self.path.parent
-        if not directory.is_dir():
-            raise BadInput(f"{directory} does not exist", path=directory,
-                           fix="create it with `bd init` (or `mkdir .beads`)")
-        with directory_lock(directory):
+        with directory_lock(self._directory()):
             parsed = self._read_current()
             before = list(parsed.lines)
             edit(parsed)
             if parsed.lines != before:
-                # Through a symlink, replace its target and keep the link.
-                write_atomically(self.path.resolve(), b"".join(parsed.lines))
+                self._write(parsed)
+
+    def _update_with_others(self, update: PendingUpdate[ParsedJsonl]) -> None:
+        """`update`, written together with the others waiting (see grouped_updates)."""
+        directory = self._directory()
+        self._updates.add(update)
+        while not update.done:
+            with directory_lock(directory):
+                if not update.done:
+                    self._write_group(self._updates.take_group())
+        if update.error is not None:
+            raise update.error
+
+    def _write_group(self, group: list[PendingUpdate[ParsedJsonl]]) -> None:
+        try:
+            parsed = self._read_current()
+            before = list(parsed.lines)
+            for update in group:
+                lines = list(parsed.lines)
+                try:
+                    update.edit(parsed)
+                except Exception as error:  # this update fails alone; the others are written
+                    parsed.lines[:] = lines
+                    update.error = error
+            if parsed.lines != before:
+                self._write(parsed)
+        except Exception as error:  # reading or writing the file: every update of the group failed
+            for update in group:
+                update.error = update.error or error
+        except BaseException:  # interrupted: none of them may return as if written
+            for update in group:
+                update.error = update.error or OrchError(f"writing {self.path} was interrupted")
+            raise
+        finally:
+            for update in group:
+                update.done = True
+
+    def _directory(self) -> Path:
+        directory = self.path.parent
+        if not directory.is_dir():
+            raise BadInput(f"{directory} does not exist", path=directory,
+                           fix="create it with `bd init` (or `mkdir .beads`)")
+        return directory
+
+    def _write(self, parsed: ParsedJsonl) -> None:
+        # Through a symlink, replace its target and keep the link.
+        write_atomically(self.path.resolve(), b"".join(parsed.lines))
 
 
 def append_note(existing: str, note: str, stamp: str) -> str:
