@@ -220,7 +220,7 @@ class OrchApp(App[None]):
         if self.mirror.snapshot.held is not None:
             self.show_held()
 
-    def close_screen(self, screen: Screen[object]) -> None:
+    def close_screen(self, screen: Screen[Any]) -> None:
         """Close `screen` wherever it is in the stack, with the screens opened over it (help
         about a stop that is gone). Textual's `dismiss` pops the top screen, whichever it is:
         a conflict aborted from chat under the help closed the help and left the conflict.
