@@ -33,3 +33,17 @@ def git_processes_in(directory: Path) -> list[int]:
         if name == "git" or name.startswith("git-"):
             found.append(pid)
     return found
+
+
+def process_started_at(pid: int) -> float | None:
+    """When `pid` started, in seconds since the epoch, to within a second (the kernel gives
+    the boot time in whole seconds); None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        boot = next(line for line in Path("/proc/stat").read_text(encoding="utf-8").splitlines()
+                    if line.startswith("btime "))
+    except (OSError, StopIteration):
+        return None
+    # Field 22 is the start time in clock ticks after boot; the name (field 2) may hold spaces.
+    ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    return int(boot.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")

@@ -79,7 +79,11 @@ class MergeWorktree:
                                 "its locks are left in place")
         places = [self.main, *(path for path in self.root.glob("*") if path.is_dir())]
         common = git_common_dir(self.main)
-        refs = remove_stale_ref_locks(common, ("refs/heads/" + BRANCH_PREFIX, ARCHIVE_NAMESPACE), places)
+        refs, running = remove_stale_ref_locks(common, ("refs/heads/" + BRANCH_PREFIX, ARCHIVE_NAMESPACE), places)
         if refs:
             messages.append(describe_removed(self.main, refs, common))
+        if running:
+            messages.append(f"git (pid {', '.join(map(str, running))}) still runs in this repository and may hold "
+                            f"the locks on orch-tui's branches or packed-refs in {common}: they are left in place "
+                            "(a merge needing them waits for a person)")
         return messages

@@ -4,6 +4,9 @@ themselves are in test_crash_cases.py and test_random_crashes.py)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,8 @@ import pytest
 from orch_tui.orchestration.merging.checkout_update import (CheckoutNeedsPerson, recorded_update,
                                                     repair_interrupted_update)
 from orch_tui.orchestration.engine.recovery import remove_interrupted_tracker_writes
-from orch_tui.orchestration.infra.stale_locks import remove_stale_locks
+from orch_tui.orchestration.infra.processes import git_processes_in
+from orch_tui.orchestration.infra.stale_locks import remove_stale_locks, remove_stale_ref_locks
 from orch_tui.orchestration.infra.repo_paths import worktree_git_dir
 from orch_tui.orchestration.lanes.worktrees import merged_by
 from tests.support.helpers import git
@@ -140,3 +144,67 @@ def test_a_checkout_switched_to_another_branch_since_is_left_alone(repo: Path) -
     [message] = repair_interrupted_update(repo)
     assert "no longer has main checked out" in message
     assert (repo / "src" / "new.txt").exists()
+
+
+def _git_running_in(place: Path) -> subprocess.Popen[bytes]:
+    """A git process that keeps working in `place` (it waits for its input)."""
+    process = subprocess.Popen(["git", "cat-file", "--batch"], cwd=place, stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while process.pid not in git_processes_in(place) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return process
+
+
+def test_a_git_started_after_a_stale_lock_does_not_keep_it(repo: Path, tmp_path: Path) -> None:
+    """An agent's git (or the person's) runs in the lane when orch-tui restarts: it started
+    after the killed git's lock was written, so it cannot hold it, and the lock goes."""
+    lane = tmp_path / "lane-1"
+    git(repo, "worktree", "add", "-q", "--detach", str(lane))
+    admin = worktree_git_dir(lane)
+    lock = admin / "index.lock"
+    lock.write_text("")
+    old = time.time() - 30
+    os.utime(lock, (old, old))
+    later = _git_running_in(lane)
+    try:
+        removed, running = remove_stale_locks(lane, admin)
+        assert removed == [lock] and running == []
+    finally:
+        later.kill()
+        later.wait()
+
+
+def test_a_git_that_may_hold_a_lock_keeps_it_and_is_named(repo: Path, tmp_path: Path) -> None:
+    lane = tmp_path / "lane-1"
+    git(repo, "worktree", "add", "-q", "--detach", str(lane))
+    admin = worktree_git_dir(lane)
+    holder = _git_running_in(lane)
+    try:
+        lock = admin / "index.lock"
+        lock.write_text("")  # written after that git started: it may be its lock
+        removed, running = remove_stale_locks(lane, admin)
+        assert removed == [] and running == [holder.pid] and lock.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_stale_ref_locks_go_even_with_a_later_git_at_work(repo: Path, tmp_path: Path) -> None:
+    """A killed `git branch -D orch/...` leaves packed-refs.lock and the branch's lock: every
+    later deletion failed ("Unable to create packed-refs.lock") while any git, however
+    unrelated, ran in the repository at the restart."""
+    common = repo / ".git"
+    locks = [common / "packed-refs.lock", common / "refs" / "heads" / "orch" / "t-7.lock"]
+    locks[1].parent.mkdir(parents=True, exist_ok=True)
+    old = time.time() - 30
+    for lock in locks:
+        lock.write_text("")
+        os.utime(lock, (old, old))
+    later = _git_running_in(repo)
+    try:
+        removed, running = remove_stale_ref_locks(common, ("refs/heads/orch/",), [repo])
+        assert sorted(removed) == sorted(locks) and running == []
+    finally:
+        later.kill()
+        later.wait()
