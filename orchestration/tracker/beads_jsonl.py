@@ -430,10 +430,15 @@ class JsonlStore:
         """`update`, written together with the others waiting (see grouped_updates)."""
         directory = self._directory()
         self._updates.add(update)
-        while not update.done:
-            with directory_lock(directory):
-                if not update.done:
-                    self._write_group(self._updates.take_group())
+        try:
+            while not update.done:
+                with directory_lock(directory):
+                    if not update.done:
+                        self._write_group(self._updates.take_group())
+        except BaseException as error:
+            if self._updates.withdraw(update) or not isinstance(error, Exception):
+                raise  # nothing was written for it (or an interruption, which goes on up)
+            update.written.wait()  # another writer has it: its outcome is this update's
         if update.error is not None:
             raise update.error
 
@@ -459,7 +464,7 @@ class JsonlStore:
             raise
         finally:
             for update in group:
-                update.done = True
+                update.written.set()
 
     def _directory(self) -> Path:
         directory = self.path.parent

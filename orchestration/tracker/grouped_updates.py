@@ -12,7 +12,7 @@ next, since an edit reads the task as the file held it (two notes would keep onl
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Generic, TypeVar
 
 Parsed = TypeVar("Parsed")
@@ -22,8 +22,13 @@ Parsed = TypeVar("Parsed")
 class PendingUpdate(Generic[Parsed]):
     task_id: str
     edit: Callable[[Parsed], None]
-    done: bool = False
     error: Exception | None = None
+    written: threading.Event = field(default_factory=threading.Event)
+    """Set once a writer applied it (with `error` if it failed)."""
+
+    @property
+    def done(self) -> bool:
+        return self.written.is_set()
 
 
 class UpdateQueue(Generic[Parsed]):
@@ -47,3 +52,12 @@ class UpdateQueue(Generic[Parsed]):
                     group.append(update)
             self._waiting = [update for update in self._waiting if update not in group]
             return group
+
+    def withdraw(self, update: PendingUpdate[Parsed]) -> bool:
+        """Take `update` back (its asker gave up waiting for the lock); False when a writer
+        has it already."""
+        with self._guard:
+            if update in self._waiting:
+                self._waiting.remove(update)
+                return True
+            return False

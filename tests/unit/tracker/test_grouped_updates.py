@@ -113,3 +113,29 @@ def test_a_write_that_fails_fails_every_update_of_its_group(tmp_path: Path,
         thread.join()
     assert sorted(errors) == ["a-1", "a-2"] and all("No space left" in str(e) for e in errors.values())
     assert store.path.read_bytes() == original
+
+
+def test_an_update_given_up_on_a_lock_held_elsewhere_is_never_written_later(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bd (another process) holds `.beads/` past the timeout: the update fails with the
+    message, and the next writer does not apply it behind the asker's back."""
+    import functools
+    import os
+    import signal
+    import subprocess
+
+    from orch_tui.orchestration.errors import OrchError
+
+    store = _store(tmp_path, ["a-1", "a-2"])
+    monkeypatch.setattr(beads_jsonl, "directory_lock", functools.partial(directory_lock, timeout=0.2))
+    holder = subprocess.Popen(["flock", "-x", str(store.path.parent), "-c", "echo held; sleep 30"],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(OrchError, match="stayed locked by another writer"):
+            store.update("a-1", status="closed")
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    store.update("a-2", status="closed")
+    assert _statuses(store) == {"a-1": "open", "a-2": "closed"}
