@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -40,10 +41,20 @@ def process_started_at(pid: int) -> float | None:
     the boot time in whole seconds); None when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-        boot = next(line for line in Path("/proc/stat").read_text(encoding="utf-8").splitlines()
-                    if line.startswith("btime "))
-    except (OSError, StopIteration):
+    except OSError:
+        return None
+    boot = _boot_time()
+    if boot is None:
         return None
     # Field 22 is the start time in clock ticks after boot; the name (field 2) may hold spaces.
     ticks = int(stat.rsplit(")", 1)[1].split()[19])
-    return int(boot.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+@functools.cache
+def _boot_time() -> int | None:
+    try:
+        lines = Path("/proc/stat").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) for line in lines if line.startswith("btime ")), None)

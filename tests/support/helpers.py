@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -67,3 +70,16 @@ def copy_data(name: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DATA_DIR / name, target)
     return target
+
+
+@contextlib.contextmanager
+def locked_by_another_process(directory: Path) -> Iterator[None]:
+    """`directory` flock'd by another process (as bd holds `.beads/`) while the block runs."""
+    holder = subprocess.Popen(["flock", "-x", str(directory), "-c", "echo held; sleep 60"],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)  # the sleep holds the lock too
+        holder.wait()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -14,6 +11,7 @@ import pytest
 from orch_tui.orchestration.errors import OrchError
 from orch_tui.orchestration.tracker import directory_lock as lock_module
 from orch_tui.orchestration.tracker.directory_lock import directory_lock
+from tests.support.helpers import locked_by_another_process
 
 
 def test_writers_in_one_process_are_handed_the_lock_without_polling(tmp_path: Path,
@@ -48,16 +46,9 @@ def test_writers_in_one_process_are_handed_the_lock_without_polling(tmp_path: Pa
 
 
 def test_a_writer_in_another_process_is_waited_for_and_then_named(tmp_path: Path) -> None:
-    holder = subprocess.Popen(["flock", "-x", str(tmp_path), "-c", "echo held; sleep 30"],
-                              stdout=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with locked_by_another_process(tmp_path):
         with pytest.raises(OrchError, match="stayed locked by another writer for 0 s; try again"):
             with directory_lock(tmp_path, timeout=0.1):
                 pass
-    finally:
-        os.killpg(holder.pid, signal.SIGKILL)  # the sleep holds the lock too
-        holder.wait()
     with directory_lock(tmp_path, timeout=5):  # free again once the holder is gone
         pass
-

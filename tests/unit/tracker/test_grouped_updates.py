@@ -4,16 +4,19 @@ outcome."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
-from orch_tui.orchestration.errors import BadInput
+from orch_tui.orchestration.errors import BadInput, OrchError
 from orch_tui.orchestration.tracker import beads_jsonl
 from orch_tui.orchestration.tracker.beads_jsonl import JsonlStore
 from orch_tui.orchestration.tracker.directory_lock import directory_lock
+from tests.support.helpers import locked_by_another_process
 
 
 def _store(tmp_path: Path, ids: list[str]) -> JsonlStore:
@@ -24,14 +27,18 @@ def _store(tmp_path: Path, ids: list[str]) -> JsonlStore:
     return JsonlStore(path)
 
 
-def _at_once(store: JsonlStore, calls: list[tuple[str, dict[str, str]]],
-             monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, BaseException], list[bytes]]:
+def _at_once(store: JsonlStore, calls: list[tuple[str, dict[str, str]]], monkeypatch: pytest.MonkeyPatch,
+             write: Callable[[Path, bytes], None] = beads_jsonl.write_atomically,
+             ) -> tuple[dict[str, BaseException], list[bytes]]:
     """Run `calls` from threads that all ask while the directory is held (as four lanes
     starting together do); the errors by task and the file's contents at each write."""
     writes: list[bytes] = []
-    real_write = beads_jsonl.write_atomically
-    monkeypatch.setattr(beads_jsonl, "write_atomically",
-                        lambda path, data: (writes.append(data), real_write(path, data)))
+
+    def recorded(path: Path, data: bytes) -> None:
+        writes.append(data)
+        write(path, data)
+
+    monkeypatch.setattr(beads_jsonl, "write_atomically", recorded)
     errors: dict[str, BaseException] = {}
     asked = threading.Semaphore(0)
 
@@ -95,22 +102,9 @@ def test_a_write_that_fails_fails_every_update_of_its_group(tmp_path: Path,
     def disk_full(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(beads_jsonl, "write_atomically", disk_full)
-    errors: dict[str, BaseException] = {}
-
-    def update(task_id: str) -> None:
-        try:
-            store.update(task_id, status="closed")
-        except OSError as error:
-            errors[task_id] = error
-
-    threads = [threading.Thread(target=update, args=(task_id,)) for task_id in ("a-1", "a-2")]
-    with directory_lock(store.path.parent):
-        for thread in threads:
-            thread.start()
-        threading.Event().wait(0.05)
-    for thread in threads:
-        thread.join()
+    calls = [("a-1", {"status": "closed"}), ("a-2", {"status": "closed"})]
+    errors, writes = _at_once(store, calls, monkeypatch, write=disk_full)
+    assert len(writes) == 1
     assert sorted(errors) == ["a-1", "a-2"] and all("No space left" in str(e) for e in errors.values())
     assert store.path.read_bytes() == original
 
@@ -119,23 +113,10 @@ def test_an_update_given_up_on_a_lock_held_elsewhere_is_never_written_later(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """bd (another process) holds `.beads/` past the timeout: the update fails with the
     message, and the next writer does not apply it behind the asker's back."""
-    import functools
-    import os
-    import signal
-    import subprocess
-
-    from orch_tui.orchestration.errors import OrchError
-
     store = _store(tmp_path, ["a-1", "a-2"])
     monkeypatch.setattr(beads_jsonl, "directory_lock", functools.partial(directory_lock, timeout=0.2))
-    holder = subprocess.Popen(["flock", "-x", str(store.path.parent), "-c", "echo held; sleep 30"],
-                              stdout=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with locked_by_another_process(store.path.parent):
         with pytest.raises(OrchError, match="stayed locked by another writer"):
             store.update("a-1", status="closed")
-    finally:
-        os.killpg(holder.pid, signal.SIGKILL)
-        holder.wait()
     store.update("a-2", status="closed")
     assert _statuses(store) == {"a-1": "open", "a-2": "closed"}
