@@ -30,6 +30,7 @@ from orch_tui.app.attention import osc9, osc9_supported
 
 from orch_tui.app.engine_mirror import Changes, EngineMirror, copy_snapshot
 from orch_tui.app.full_collections import CHECK_SECONDS, FullCollections
+from orch_tui.app.strip_cycles import keep_strips_acyclic
 from orch_tui.app.engine_requests import EngineRequest, StartEngine, ToEngine
 from orch_tui.app.messages import CommandFailed, EngineEvent, EngineStarted, RequestsQueued
 from orch_tui.app.screens.approval import ApprovalScreen
@@ -61,6 +62,7 @@ class OrchApp(App[None]):
                  input_alert: str = "notify",
                  pool_usage: Callable[[], int] | None = None) -> None:
         super().__init__()
+        keep_strips_acyclic()
         self.input_alert = input_alert
         """notify (bell + OSC 9 where supported), bell or off: when a lane starts waiting."""
         self.pool_usage = pool_usage
