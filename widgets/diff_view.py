@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from math import ceil
 from typing import Callable
 
 from rich.segment import Segment
@@ -13,6 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.timer import Timer
 
@@ -22,6 +24,8 @@ MAX_DIFF_LINES = 5000
 """Lines kept of one diff; a notice replaces the rest."""
 MAX_LINE = 300
 MIN_REDRAW_SECONDS = 0.1
+EIGHTHS = 8
+"""A scrollbar draws its thumb's ends in eighths of a row."""
 
 _STYLES = (
     ("diff --git", Style(bold=True)), ("▸ ", Style(bold=True, color="bright_blue")), ("+++", Style(bold=True)), ("---", Style(bold=True)),
@@ -55,6 +59,23 @@ def diff_lines(diff: str, truncated: bool = False) -> list[str]:
     if truncated:
         lines.append("… diff truncated by the engine")
     return lines
+
+
+def _line_at(lines: list[str], index: int) -> str | None:
+    return lines[index] if index < len(lines) else None
+
+
+def thumb_eighths(size: int, virtual_size: float, window_size: float, position: float) -> tuple[int, int] | None:
+    """Where a vertical scrollbar of `size` rows draws its thumb, in eighths of a row (None:
+    no thumb): the arithmetic of Textual's `ScrollBarRender.render_bar`, so a change that
+    leaves the bar as drawn can skip redrawing it (tests/ui/test_diff_view.py checks every
+    case against Textual's own drawing)."""
+    virtual, window = ceil(virtual_size), ceil(window_size if window_size < virtual_size else 0)
+    if not (window and size and virtual and size != virtual):
+        return None
+    thumb = max(1, window / (virtual / size))
+    start = int((size - thumb) * (position / (virtual - window)) * EIGHTHS)
+    return start, start + ceil(thumb * EIGHTHS)
 
 
 class DiffView(ScrollView, can_focus=True):
@@ -103,6 +124,7 @@ class DiffView(ScrollView, can_focus=True):
             return  # the lane's files changed back, or a write that changed nothing git shows
         self._shown = (diff, truncated)
         self._drawn_at = time.monotonic()
+        before, scrolled_to = self._lines, self.scroll_offset
         self._lines = diff_lines(self._prepare(diff), truncated)
         width = min(MAX_LINE, max(map(len, self._lines), default=0))
         size = Size(width, len(self._lines))
@@ -111,9 +133,31 @@ class DiffView(ScrollView, can_focus=True):
             # The view's own size is fixed by its lane and its scrollbar is always shown,
             # so only the scrollbar needs to learn the new size.
             self.set_reactive(DiffView.virtual_size, size)
-            self._scroll_update(size)
-            self.scroll_to(y=min(self.scroll_y, max(0, size.height - self.size.height)), animate=False)
-        self.refresh()
+            self._resize_scrollbar(size.height)
+            self.scroll_to(x=self.validate_scroll_x(self.scroll_x), y=self.validate_scroll_y(self.scroll_y),
+                           animate=False)
+        if self.scroll_offset != scrolled_to or not before or not self._lines:
+            self.refresh()
+        else:
+            self._refresh_changed_rows(before)
+
+    def _resize_scrollbar(self, lines: int) -> None:
+        """The scrollbar learns the diff's length, and is redrawn only if its thumb moved:
+        a diff one line longer seldom moves it, and a redraw cost as much as the lines."""
+        bar = self.vertical_scrollbar
+        drawn = thumb_eighths(bar.size.height, bar.window_virtual_size, bar.window_size, bar.position)
+        bar.set_reactive(ScrollBar.window_virtual_size, lines)
+        if thumb_eighths(bar.size.height, lines, bar.window_size, bar.position) != drawn:
+            bar.refresh()
+
+    def _refresh_changed_rows(self, before: list[str]) -> None:
+        """Redraw the visible rows that differ from `before`: an agent's write changes a few
+        lines of the diff, often none of those in view."""
+        top, height = self.scroll_offset.y, self.size.height
+        changed = [row for row in range(top, top + height)
+                   if _line_at(before, row) != _line_at(self._lines, row)]
+        if changed:
+            self.refresh_lines(changed[0], changed[-1] - changed[0] + 1)
 
     def set_placeholder(self, text: str) -> None:
         if text != self._placeholder:
