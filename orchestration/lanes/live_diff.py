@@ -6,7 +6,7 @@ event loop; `.git`, virtual environments, node_modules and bytecode are ignored)
 `debounce_ms`). The diff is against the lane's base commit and covers commits the agent
 made, edits and untracked files; it is computed without touching the lane's own index (a
 private copy of the index takes the worktree's changes, then `git diff --cached <base>`), in
-a worker thread. The watcher knows which paths changed, so a refresh stages only those, into
+a background thread whose gits yield the CPU to everything else (`infra/background_threads.py`). The watcher knows which paths changed, so a refresh stages only those, into
 a tiny index of their own, diffs only them and splices their diffs into the last diff kept
 per file (`lanes/scratch_index.py`, `lanes/file_diffs.py`: two short git processes that never
 read the big index); the first refresh, one asked for from outside (the lane's last
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from orch_tui.orchestration.events import EventSink, LaneAlert, LaneDiff
+from orch_tui.orchestration.infra.background_threads import in_background
 from orch_tui.orchestration.infra.git_exec import GitFailed
 from orch_tui.orchestration.infra.patterns import path_matches
 from orch_tui.orchestration.lanes.file_diffs import FileDiffs, UnsplittableDiff, parse_diff
@@ -254,8 +255,8 @@ class LaneDiffWatcher:
             why_full = self._why_full
             self._pending_full, self._pending_paths, self._why_full = False, set(), ASKED_FOR_FULL
             try:
-                snapshot = await _to_the_end(asyncio.to_thread(compute_diff, self.worktree, self.base_commit,
-                                                               self.max_bytes, self._state, paths, why_full))
+                snapshot = await _to_the_end(in_background(compute_diff, self.worktree, self.base_commit,
+                                                            self.max_bytes, self._state, paths, why_full))
             except (GitFailed, OSError):
                 # The worktree is mid-reset or gone; the next change retries, scanning it all:
                 # what changed since this one's paths is not known to have been staged.

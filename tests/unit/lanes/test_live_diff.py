@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import AsyncIterator, Callable
@@ -10,6 +13,7 @@ from typing import AsyncIterator, Callable
 import pytest
 
 from orch_tui.orchestration.events import Event, LaneAlert, LaneDiff
+from orch_tui.orchestration.infra.background_threads import BACKGROUND_NICE
 from orch_tui.orchestration.lanes.live_diff import SETTLE_REASON, LaneDiffWatcher, compute_diff
 from tests.support.helpers import git, make_repo
 
@@ -224,3 +228,32 @@ async def test_a_cancelled_refresh_ends_only_once_its_git_work_has() -> None:
     with pytest.raises(asyncio.CancelledError):
         await refresh
     assert done.is_set()
+
+
+async def test_the_gits_of_a_live_diff_yield_the_cpu_to_orch_tui_and_the_agents(
+        worktree: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live diff is background work: its gits run at nice +10 (Linux), so six busy lanes'
+    gits no longer keep the dashboard waiting for a core (tests/benchmarks/bench_load_repo.py)."""
+    path, base = worktree
+    log = tmp_path / "nice.log"
+    wrappers = tmp_path / "bin"
+    wrappers.mkdir()
+    real_git = shutil.which("git")
+    (wrappers / "git").write_text(f'#!/bin/sh\necho "$(nice) $1" >> "{log}"\nexec "{real_git}" "$@"\n')
+    (wrappers / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
+    recorder = Recorder()
+    watcher = LaneDiffWatcher(1, "bd-1", path, base, ("src/**",), recorder, debounce_ms=50)
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.wait_for(watcher.wait_ready(), 20)
+        (path / "src" / "new.py").write_text("x = 1\n")
+        await recorder.until(lambda: any("src/new.py" in diff.files for diff in recorder.diffs()))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    started = [line.split() for line in log.read_text().splitlines()]
+    assert started, "the live diff ran no git"
+    assert {int(nice) for nice, *_ in started} == {min(19, ours + BACKGROUND_NICE)}, started
