@@ -217,7 +217,7 @@ class LaneDiffWatcher:
             if self._starts_clean:
                 self._publish(DiffSnapshot("", (), False))
             else:
-                await self.refresh()
+                await self._refresh(None)
             self._ready.set()
             async for changed in changes:
                 await self._on_changes(changed)
@@ -235,11 +235,14 @@ class LaneDiffWatcher:
 
     async def refresh(self) -> DiffSnapshot | None:
         """Compute the diff now from a scan of the whole worktree (or join a refresh that
-        starts after this call); send it (and any alert) when it changed."""
-        return await self._refresh(None)
+        starts after this call); send it (and any alert) when it changed. Someone waits on
+        this one (the engine, for a lane's last diff): it runs at the usual priority."""
+        return await self._refresh(None, waited_on=True)
 
-    async def _refresh(self, changed: set[str] | None, why_full: str = ASKED_FOR_FULL) -> DiffSnapshot | None:
-        """`changed`: the paths the watcher saw change (None: scan everything, `why_full`)."""
+    async def _refresh(self, changed: set[str] | None, why_full: str = ASKED_FOR_FULL, *,
+                       waited_on: bool = False) -> DiffSnapshot | None:
+        """`changed`: the paths the watcher saw change (None: scan everything, `why_full`).
+        Refreshes nobody waits on run in the background (`infra/background_threads.py`)."""
         if changed is None:
             self._pending_full = True
             self._why_full = why_full
@@ -255,8 +258,9 @@ class LaneDiffWatcher:
             why_full = self._why_full
             self._pending_full, self._pending_paths, self._why_full = False, set(), ASKED_FOR_FULL
             try:
-                snapshot = await _to_the_end(in_background(compute_diff, self.worktree, self.base_commit,
-                                                            self.max_bytes, self._state, paths, why_full))
+                args = (self.worktree, self.base_commit, self.max_bytes, self._state, paths, why_full)
+                work = asyncio.to_thread(compute_diff, *args) if waited_on else in_background(compute_diff, *args)
+                snapshot = await _to_the_end(work)
             except (GitFailed, OSError):
                 # The worktree is mid-reset or gone; the next change retries, scanning it all:
                 # what changed since this one's paths is not known to have been staged.
